@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class EquipmentCurrentConfig(AppConfig):
+    name = "equipment_current"

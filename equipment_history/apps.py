@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class EquipmentHistoryConfig(AppConfig):
+    name = "equipment_history"

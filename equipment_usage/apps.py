@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class EquipmentUsageConfig(AppConfig):
+    name = "equipment_usage"

@@ -1,0 +1,121 @@
+"""What every app's API shares: the exception handler, input fields, pagination over repositories."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler, plus: a database that does not answer is a 503, not a 500."""
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        return response
+    from pymongo.errors import ConnectionFailure
+
+    if isinstance(exc, ConnectionFailure):
+        return Response(
+            {"detail": "The database is unavailable; try again shortly.", "dependency": "mongodb"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    return None
+
+
+class TimestampField(serializers.Field):
+    """An instant given as ISO 8601 (with or without offset; naive means UTC) or epoch milliseconds.
+
+    The internal value is epoch milliseconds, the unit every repository and rule uses.
+    """
+
+    default_error_messages = {
+        "invalid": "Expected ISO 8601 (2026-11-25T08:00:00Z) or epoch milliseconds, got {value!r}.",
+        "range": "Out of the supported range (years 1970 to 9999).",
+    }
+
+    def to_internal_value(self, data: Any) -> int:
+        text = str(data).strip()
+        if text.lstrip("-").isdigit():
+            value = int(text)
+        else:
+            try:
+                parsed = parse_datetime(text)
+            except ValueError:
+                parsed = None
+            if parsed is None:
+                self.fail("invalid", value=text[:64])
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            value = math.floor(parsed.timestamp() * 1000)
+        if not 0 <= value <= 253402300799999:
+            self.fail("range")
+        return value
+
+    def to_representation(self, value: int) -> str:
+        return ms_to_iso(value)
+
+
+def ms_to_iso(value: int | None) -> str | None:
+    """Epoch milliseconds as ISO 8601 UTC with millisecond precision."""
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class LazyPage(Sequence):
+    """A sliceable, ``len()``-able view of a repository query, for DRF's paginators.
+
+    ``count`` and ``fetch(skip, limit)`` run only when the paginator asks, one query each.
+    """
+
+    def __init__(self, count: Callable[[], int], fetch: Callable[[int, int], list]) -> None:
+        self._count = count
+        self._fetch = fetch
+        self._len: int | None = None
+
+    def __len__(self) -> int:
+        if self._len is None:
+            self._len = self._count()
+        return self._len
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                raise ValueError("LazyPage supports contiguous slices only")
+            return self._fetch(start, max(0, stop - start))
+        items = self._fetch(index, 1)
+        if not items:
+            raise IndexError(index)
+        return items[0]
+
+
+class PageNumberPage(PageNumberPagination):
+    """Page-number pagination with a client-chosen size, bounded by ``API_MAX_PAGE_SIZE``."""
+
+    page_size_query_param = "page_size"
+
+    def get_page_size(self, request: Any) -> int:
+        self.max_page_size = settings.API_MAX_PAGE_SIZE
+        self.page_size = settings.API_PAGE_SIZE
+        return super().get_page_size(request)
+
+
+class PagedInputSerializer(serializers.Serializer):
+    """Query parameters of a paged list; an oversized page is refused (400), not clamped."""
+
+    page = serializers.IntegerField(required=False, min_value=1)
+    page_size = serializers.IntegerField(required=False, min_value=1)
+
+    def validate_page_size(self, value: int) -> int:
+        if value > settings.API_MAX_PAGE_SIZE:
+            raise serializers.ValidationError(f"At most {settings.API_MAX_PAGE_SIZE}.")
+        return value

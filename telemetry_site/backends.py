@@ -1,0 +1,131 @@
+"""Lazy registries of the project's pluggable parts, built the way Django builds ``STORAGES``.
+
+Each registry reads one setting — a dict of aliases, each ``{"BACKEND": "dotted.path",
+"OPTIONS": {...}}`` — on first use, builds an alias with ``import_string(BACKEND)(**OPTIONS)``,
+caches it, and forgets everything when a test changes the setting (``setting_changed``, wired in
+``TelemetrySiteConfig.ready``). Creating the registries at import time opens nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+
+class BackendHandler:
+    """A dict of aliases, each built on first use from ``settings.<setting_name>``."""
+
+    setting_name: str = ""
+
+    def __init__(self, backends: dict[str, dict] | None = None, setting_name: str | None = None) -> None:
+        if setting_name:
+            self.setting_name = setting_name
+        self._configured = backends
+        self._instances: dict[str, Any] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def backends(self) -> dict[str, dict]:
+        if self._configured is not None:
+            return self._configured
+        return getattr(settings, self.setting_name, {})
+
+    def __getitem__(self, alias: str) -> Any:
+        try:
+            return self._instances[alias]
+        except KeyError:
+            pass
+        with self._lock:
+            if alias not in self._instances:
+                try:
+                    params = self.backends[alias]
+                except KeyError:
+                    raise ImproperlyConfigured(
+                        f"Could not find config for {alias!r} in settings.{self.setting_name}; "
+                        f"known aliases: {sorted(self.backends)}."
+                    ) from None
+                self._instances[alias] = self.create(alias, params)
+            return self._instances[alias]
+
+    def load_backend(self, alias: str, params: dict) -> Any:
+        backend = params.get("BACKEND")
+        if not backend:
+            raise ImproperlyConfigured(f"settings.{self.setting_name}[{alias!r}] has no BACKEND.")
+        try:
+            return import_string(backend)
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"Could not import {backend!r} named by settings.{self.setting_name}[{alias!r}]"
+                f"['BACKEND']: {exc}. Fix the dotted path."
+            ) from exc
+
+    def create(self, alias: str, params: dict) -> Any:
+        return self.load_backend(alias, params)(**params.get("OPTIONS", {}))
+
+    def reset(self) -> None:
+        """Forget every built instance; the next lookup rebuilds it from the current settings."""
+        with self._lock:
+            self._instances.clear()
+
+
+class DatabaseHandler(BackendHandler):
+    """Aliases of pymongo ``Database`` objects."""
+
+    setting_name = "TELEMETRY_DATABASES"
+
+
+class RepositoryHandler(BackendHandler):
+    """Aliases of repositories; OPTIONS["database"] names a database alias."""
+
+    setting_name = "TELEMETRY_REPOSITORIES"
+
+    def __init__(self, backends: dict[str, dict] | None = None, databases: DatabaseHandler | None = None) -> None:
+        super().__init__(backends)
+        self.databases = databases
+
+    def create(self, alias: str, params: dict) -> Any:
+        options = dict(params.get("OPTIONS", {}))
+        handler = self.databases if self.databases is not None else databases
+        options["database"] = handler[options.get("database", "default")]
+        repository = self.load_backend(alias, params)(**options)
+        # Indexes are part of a repository's contract (uniqueness makes replays harmless), so they
+        # exist before its first use; create_index is idempotent on the server.
+        ensure_indexes = getattr(repository, "ensure_indexes", None)
+        if ensure_indexes is not None:
+            ensure_indexes()
+        return repository
+
+
+class CodecHandler(BackendHandler):
+    """Aliases of message codecs; OPTIONS["registry"] names a schema-registry alias."""
+
+    setting_name = "TELEMETRY_CODECS"
+
+    def create(self, alias: str, params: dict) -> Any:
+        options = dict(params.get("OPTIONS", {}))
+        if isinstance(options.get("registry"), str):
+            options["registry"] = schema_registries[options["registry"]]
+        return self.load_backend(alias, params)(**options)
+
+
+databases = DatabaseHandler()
+repositories = RepositoryHandler()
+schema_registries = BackendHandler(setting_name="TELEMETRY_SCHEMA_REGISTRIES")
+codecs = CodecHandler()
+kafka = BackendHandler(setting_name="TELEMETRY_KAFKA")
+
+ALL_HANDLERS = (databases, repositories, schema_registries, codecs, kafka)
+# Settings whose change invalidates what the registries built (a repository holds a database, a
+# codec holds a registry client), so any of them resets them all.
+WATCHED_SETTINGS = frozenset({h.setting_name for h in ALL_HANDLERS} | {"TELEMETRY_SERVICES", "TELEMETRY_VALIDATION"})
+
+
+def reset_backends(*, setting: str, **kwargs: Any) -> None:
+    """``setting_changed`` receiver."""
+    if setting in WATCHED_SETTINGS:
+        for handler in ALL_HANDLERS:
+            handler.reset()

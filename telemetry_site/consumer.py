@@ -1,0 +1,271 @@
+"""The one consumer loop every ``consume_*`` command runs.
+
+poll a batch -> decode and validate each message -> hand the good ones to the service's handler
+-> dead-letter the bad ones -> commit the batch's offsets. Offsets are committed only after the
+handler returned (the batch is persisted) and the dead letters were delivered, so a crash at any
+point replays the batch, and the handlers' idempotent writes make the replay change nothing.
+
+A transient fault (database, registry or broker unreachable) is retried with capped exponential
+backoff and commits nothing. ``stop()`` — what the signal handlers call — only sets a flag: the
+loop finishes the batch in hand, commits, closes the consumer and returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from telemetry_site.codecs import DecodeError, TransientError
+
+logger = logging.getLogger("telemetry.consumer")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A decoded message with its origin."""
+
+    value: dict
+    key: bytes | None
+    topic: str
+    partition: int
+    offset: int
+
+
+class Handler(Protocol):
+    def handle(self, records: Sequence[Record]) -> None:
+        """Persist ``records`` idempotently; raise to leave the batch uncommitted."""
+
+
+class Codec(Protocol):
+    def decode(self, data: bytes | None) -> dict: ...
+
+
+@dataclass
+class LoopStats:
+    batches: int = 0
+    messages: int = 0
+    processed: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    committed: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` means "a dependency is down, try again" rather than "this data is bad"."""
+    if isinstance(exc, TransientError):
+        return True
+    from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
+
+    if isinstance(exc, (ConnectionFailure, ExecutionTimeout, WTimeoutError)):
+        return True
+    from confluent_kafka import KafkaException
+
+    if isinstance(exc, KafkaException):
+        error = exc.args[0] if exc.args else None
+        return bool(getattr(error, "retriable", lambda: False)()) or not getattr(error, "fatal", lambda: True)()
+    return False
+
+
+class DeadLetterSink:
+    """Produces bad messages, untouched, to the dead-letter topic with the error and their origin.
+
+    Headers follow Kafka Connect's convention of carrying the context beside the original bytes.
+    """
+
+    def __init__(self, producer: Any, topic: str, service: str, timeout: float = 10.0) -> None:
+        self.producer = producer
+        self.topic = topic
+        self.service = service
+        self.timeout = timeout
+
+    def send(self, failures: Sequence[tuple[Any, str]]) -> None:
+        if not failures:
+            return
+        errors: list[Any] = []
+
+        def on_delivery(err: Any, _msg: Any) -> None:
+            if err is not None:
+                errors.append(err)
+
+        for message, reason in failures:
+            headers = [
+                ("dlq.error", reason.encode("utf-8", "replace")[:4096]),
+                ("dlq.service", self.service.encode()),
+                ("dlq.origin.topic", message.topic().encode()),
+                ("dlq.origin.partition", str(message.partition()).encode()),
+                ("dlq.origin.offset", str(message.offset()).encode()),
+                ("dlq.failed_at", str(int(time.time() * 1000)).encode()),
+            ]
+            self.producer.produce(
+                self.topic, value=message.value(), key=message.key(), headers=headers, on_delivery=on_delivery
+            )
+        remaining = self.producer.flush(self.timeout)
+        if remaining or errors:
+            raise TransientError(f"dead-letter topic {self.topic!r}: {remaining} undelivered, errors {errors[:3]}")
+
+    def close(self) -> None:
+        self.producer.flush(self.timeout)
+
+
+class ConsumerLoop:
+    """Runs one service: a consumer, a codec, an optional validator, a handler, a dead-letter sink."""
+
+    def __init__(
+        self,
+        *,
+        consumer: Any,
+        codec: Codec,
+        handler: Handler,
+        dead_letters: DeadLetterSink,
+        validator: Callable[[dict], list[str]] | None = None,
+        batch_size: int = 500,
+        batch_wait: float = 1.0,
+        max_messages: int | None = None,
+        idle_timeout: float | None = None,
+        backoff: float = 0.5,
+        backoff_max: float = 30.0,
+        name: str = "consumer",
+    ) -> None:
+        self.consumer = consumer
+        self.codec = codec
+        self.handler = handler
+        self.dead_letters = dead_letters
+        self.validator = validator
+        self.batch_size = batch_size
+        self.batch_wait = batch_wait
+        self.max_messages = max_messages
+        self.idle_timeout = idle_timeout
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self.name = name
+        self.stats = LoopStats()
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the loop to finish its batch and return. Safe to call from a signal handler."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self) -> LoopStats:
+        last_activity = time.monotonic()
+        try:
+            while not self.stopping:
+                limit = self.batch_size
+                if self.max_messages is not None:
+                    limit = min(limit, self.max_messages - self.stats.messages)
+                    if limit <= 0:
+                        break
+                messages = self._poll(limit)
+                if messages:
+                    last_activity = time.monotonic()
+                    if not self._process(messages):
+                        break  # asked to stop while a dependency was down: nothing committed
+                elif self.idle_timeout is not None and time.monotonic() - last_activity >= self.idle_timeout:
+                    logger.info("%s idle for %.1fs, stopping", self.name, self.idle_timeout)
+                    break
+        finally:
+            self._close()
+        return self.stats
+
+    def _poll(self, limit: int) -> list[Any]:
+        messages = []
+        for message in self.consumer.consume(limit, timeout=self.batch_wait):
+            error = message.error()
+            if error is None:
+                messages.append(message)
+            elif error.fatal():
+                raise RuntimeError(f"fatal Kafka error: {error}")
+            else:
+                # Broker down, partition EOF, rebalance noise: librdkafka recovers by itself.
+                logger.warning("%s kafka: %s", self.name, error)
+        return messages
+
+    def _process(self, messages: list[Any]) -> bool:
+        started = time.monotonic()
+        records: list[Record] = []
+        failures: list[tuple[Any, str]] = []
+        for message in messages:
+            try:
+                value = self._retry(lambda m=message: self.codec.decode(m.value()))
+            except DecodeError as exc:
+                failures.append((message, f"decode: {exc}"))
+                continue
+            except _Stopped:
+                return False
+            problems = self.validator(value) if self.validator is not None else []
+            if problems:
+                failures.append((message, "validation: " + "; ".join(problems)))
+                continue
+            records.append(Record(value, message.key(), message.topic(), message.partition(), message.offset()))
+        try:
+            if records:
+                self._retry(lambda: self.handler.handle(records))
+            self._retry(lambda: self.dead_letters.send(failures))
+        except _Stopped:
+            return False
+        self._commit(messages)
+        self.stats.batches += 1
+        self.stats.messages += len(messages)
+        self.stats.processed += len(records)
+        self.stats.dead_lettered += len(failures)
+        logger.info(
+            "%s batch=%d messages=%d processed=%d dead_lettered=%d ms=%.1f",
+            self.name,
+            self.stats.batches,
+            len(messages),
+            len(records),
+            len(failures),
+            (time.monotonic() - started) * 1000,
+        )
+        return True
+
+    def _retry(self, operation: Callable[[], Any]) -> Any:
+        """Run ``operation``, retrying transient faults with capped exponential backoff."""
+        delay = self.backoff
+        while True:
+            try:
+                return operation()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if self.stopping:
+                    logger.warning("%s stop requested while %s; batch left uncommitted", self.name, exc)
+                    raise _Stopped from exc
+                self.stats.retries += 1
+                logger.warning("%s transient fault, retrying in %.1fs: %s", self.name, delay, exc)
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.backoff_max)
+
+    def _commit(self, messages: list[Any]) -> None:
+        from confluent_kafka import KafkaException, TopicPartition
+
+        next_offsets: dict[tuple[str, int], int] = {}
+        for message in messages:
+            key = (message.topic(), message.partition())
+            next_offsets[key] = max(next_offsets.get(key, 0), message.offset() + 1)
+        offsets = [TopicPartition(topic, partition, offset) for (topic, partition), offset in next_offsets.items()]
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # Typically a rebalance took the partition away; its new owner replays from the last
+            # commit, which the idempotent writes make harmless.
+            logger.warning("%s commit failed, batch will be replayed by the partition's owner: %s", self.name, exc)
+            return
+        self.stats.committed.update(next_offsets)
+
+    def _close(self) -> None:
+        try:
+            self.dead_letters.close()
+        finally:
+            self.consumer.close()
+
+
+class _Stopped(Exception):
+    """Internal: a stop was requested while retrying a transient fault."""

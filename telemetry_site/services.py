@@ -1,0 +1,92 @@
+"""Composition root of the consumer services: ``settings.TELEMETRY_SERVICES`` -> a ``ConsumerLoop``.
+
+Each service is one consumer group reading one topic::
+
+    "current": {
+        "TOPIC": "data.c40.equipment.enriched",
+        "GROUP_ID": "c40-equipment-current",
+        "CODEC": "telemetry",                       # alias in TELEMETRY_CODECS
+        "VALIDATOR": "telemetry_site.validation.validate_telemetry",   # optional
+        "HANDLER": "equipment_current.handlers.CurrentStateHandler",
+        "HANDLER_OPTIONS": {},                      # optional keyword arguments of the handler
+    }
+
+Handlers take their repositories as arguments and default to the registries, so this is the one
+place production wiring happens, and tests override it through settings or by passing objects.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from telemetry_site import backends
+from telemetry_site.consumer import ConsumerLoop, DeadLetterSink
+
+REQUIRED_KEYS = ("TOPIC", "GROUP_ID", "CODEC", "HANDLER")
+
+
+def service_definition(name: str) -> dict[str, Any]:
+    services = settings.TELEMETRY_SERVICES
+    if name not in services:
+        raise ImproperlyConfigured(f"Unknown service {name!r}; settings.TELEMETRY_SERVICES has {sorted(services)}.")
+    definition = services[name]
+    missing = [key for key in REQUIRED_KEYS if not definition.get(key)]
+    if missing:
+        raise ImproperlyConfigured(f"settings.TELEMETRY_SERVICES[{name!r}] lacks {', '.join(missing)}.")
+    return definition
+
+
+def build_handler(name: str) -> Any:
+    definition = service_definition(name)
+    return import_string(definition["HANDLER"])(**definition.get("HANDLER_OPTIONS", {}))
+
+
+def build_validator(definition: dict[str, Any]) -> Any:
+    path = definition.get("VALIDATOR")
+    if not path:
+        return None
+    rule = import_string(path)
+    rules = getattr(settings, "TELEMETRY_VALIDATION", {})
+
+    def validate(record: dict) -> list[str]:
+        return rule(record, now_ms=int(time.time() * 1000), rules=rules)
+
+    return validate
+
+
+def build_consumer_loop(
+    name: str,
+    *,
+    max_messages: int | None = None,
+    idle_timeout: float | None = None,
+    consumer_overrides: dict[str, Any] | None = None,
+) -> ConsumerLoop:
+    """Wire the loop of service ``name`` from settings. Opens the Kafka clients (not the database)."""
+    definition = service_definition(name)
+    factory = backends.kafka["default"]
+    handler = build_handler(name)
+    dead_letters = DeadLetterSink(
+        factory.producer(**{"client.id": f"c40-{name}-deadletter"}),
+        topic=settings.DEAD_LETTER_TOPIC,
+        service=name,
+    )
+    consumer = factory.consumer(definition["GROUP_ID"], [definition["TOPIC"]], **(consumer_overrides or {}))
+    return ConsumerLoop(
+        consumer=consumer,
+        codec=backends.codecs[definition["CODEC"]],
+        handler=handler,
+        dead_letters=dead_letters,
+        validator=build_validator(definition),
+        batch_size=settings.CONSUMER_BATCH_SIZE,
+        batch_wait=settings.CONSUMER_BATCH_WAIT_SECONDS,
+        max_messages=max_messages,
+        idle_timeout=idle_timeout,
+        backoff=settings.CONSUMER_RETRY_BACKOFF_SECONDS,
+        backoff_max=settings.CONSUMER_RETRY_BACKOFF_MAX_SECONDS,
+        name=name,
+    )

@@ -1,0 +1,233 @@
+"""Settings for the c40 telemetry backend.
+
+Every value an operator may change comes from the environment (12-factor) and has an embedded
+default that works on a fresh machine. The table in README.md lists the public names.
+
+Reading the environment here is what settings are for; nothing in this module opens a
+connection: the dicts below only name factories, which the registries in
+``telemetry_site.backends`` build on first use.
+"""
+
+import json
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    return env(name, "1" if default else "0").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    return int(env(name, str(default)))
+
+
+def env_float(name: str, default: float) -> float:
+    return float(env(name, str(default)))
+
+
+def env_json(name: str, default: dict) -> dict:
+    raw = os.environ.get(name)
+    return json.loads(raw) if raw else default
+
+
+# --- Django -------------------------------------------------------------------------------------
+
+SECRET_KEY = env("DJANGO_SECRET_KEY", "insecure-development-key-change-me")
+DEBUG = env_bool("DJANGO_DEBUG", True)
+ALLOWED_HOSTS = [h.strip() for h in env("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "telemetry_site",
+    "equipment_current",
+    "equipment_history",
+    "equipment_usage",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "telemetry_site.urls"
+WSGI_APPLICATION = "telemetry_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Django's own tables (auth, sessions) only; telemetry lives in MongoDB.
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env("DJANGO_SQLITE_PATH", str(BASE_DIR / "var" / "django.sqlite3")),
+    }
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REST_FRAMEWORK = {
+    "EXCEPTION_HANDLER": "telemetry_site.api.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+}
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 100)
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "line"}},
+    "loggers": {"telemetry": {"handlers": ["stdout"], "level": env("LOG_LEVEL", "INFO"), "propagate": False}},
+}
+
+# --- MongoDB ------------------------------------------------------------------------------------
+# mongodb:// or mongodb+srv:// is a real server; litemongo:///path is the embedded SQLite-backed
+# store shared by every process of the embedded stack; mongomock:// is in-process memory.
+MONGO_URI = env("MONGO_URI", f"litemongo://{BASE_DIR / 'var' / 'litemongo'}")
+MONGO_DB = env("MONGO_DB", "c40")
+MONGO_TIMEOUT_MS = env_int("MONGO_TIMEOUT_MS", 5000)
+
+TELEMETRY_DATABASES = {
+    "default": {
+        "BACKEND": "telemetry_site.mongo.open_database",
+        "OPTIONS": {"uri": MONGO_URI, "name": MONGO_DB, "timeout_ms": MONGO_TIMEOUT_MS},
+    },
+}
+
+TELEMETRY_REPOSITORIES = {
+    "current_state": {
+        "BACKEND": "equipment_current.repository.CurrentStateRepository",
+        "OPTIONS": {"database": "default", "collection": "current_state"},
+    },
+}
+
+# --- Kafka --------------------------------------------------------------------------------------
+
+KAFKA_BOOTSTRAP_SERVERS = env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+TELEMETRY_TOPIC = env("TELEMETRY_TOPIC", "data.c40.equipment.enriched")
+REGISTRY_TOPIC = env("REGISTRY_TOPIC", "data.registry.equipment")
+USAGE_TOPIC = env("USAGE_TOPIC", "data.c40.usage")
+DEAD_LETTER_TOPIC = env("DEAD_LETTER_TOPIC", "data.c40.deadletter")
+
+TELEMETRY_KAFKA = {
+    "default": {
+        "BACKEND": "telemetry_site.kafka.KafkaClientFactory",
+        "OPTIONS": {
+            # librdkafka properties shared by consumers and producers; KAFKA_OPTIONS (JSON) adds more
+            # (security.protocol, sasl.*), KAFKA_CONSUMER_OPTIONS / KAFKA_PRODUCER_OPTIONS per role.
+            "common": {"bootstrap.servers": KAFKA_BOOTSTRAP_SERVERS, **env_json("KAFKA_OPTIONS", {})},
+            "consumer": {
+                "session.timeout.ms": 10000,
+                "heartbeat.interval.ms": 1000,
+                "max.poll.interval.ms": 300000,
+                **env_json("KAFKA_CONSUMER_OPTIONS", {}),
+            },
+            "producer": env_json("KAFKA_PRODUCER_OPTIONS", {}),
+        },
+    },
+}
+
+CONSUMER_BATCH_SIZE = env_int("CONSUMER_BATCH_SIZE", 500)
+CONSUMER_BATCH_WAIT_SECONDS = env_float("CONSUMER_BATCH_WAIT_SECONDS", 1.0)
+CONSUMER_RETRY_BACKOFF_SECONDS = env_float("CONSUMER_RETRY_BACKOFF_SECONDS", 0.5)
+CONSUMER_RETRY_BACKOFF_MAX_SECONDS = env_float("CONSUMER_RETRY_BACKOFF_MAX_SECONDS", 30.0)
+
+# --- Codecs -------------------------------------------------------------------------------------
+# Avro in the Confluent wire format needs a schema registry; without one the JSON codec is the
+# default, so the embedded stack runs on a fresh machine.
+SCHEMA_REGISTRY_URL = env("SCHEMA_REGISTRY_URL", "")
+TELEMETRY_CODEC = env("TELEMETRY_CODEC", "avro" if SCHEMA_REGISTRY_URL else "json")
+_CODEC_BACKENDS = {"avro": "telemetry_site.codecs.ConfluentAvroCodec", "json": "telemetry_site.codecs.JsonCodec"}
+
+TELEMETRY_SCHEMA_REGISTRIES = {
+    "default": {
+        "BACKEND": "telemetry_site.codecs.schema_registry_client",
+        "OPTIONS": {"url": SCHEMA_REGISTRY_URL, **env_json("SCHEMA_REGISTRY_OPTIONS", {})},
+    },
+}
+
+
+def _codec(schema: str, topic: str) -> dict:
+    backend = _CODEC_BACKENDS.get(TELEMETRY_CODEC, TELEMETRY_CODEC)
+    options = {"schema": schema}
+    if backend == _CODEC_BACKENDS["avro"]:
+        options.update(registry="default", subject=f"{topic}-value")
+    return {"BACKEND": backend, "OPTIONS": options}
+
+
+TELEMETRY_CODECS = {
+    "telemetry": _codec("c40_enriched.avsc", TELEMETRY_TOPIC),
+    "registry": _codec("equipment_registry.avsc", REGISTRY_TOPIC),
+    "usage": _codec("usage.avsc", USAGE_TOPIC),
+}
+
+# --- Validation of decoded telemetry (pure rules in telemetry_site.validation) -------------------
+
+TELEMETRY_VALIDATION = {
+    # Event time must fall in [now - MAX_AGE_DAYS, now + MAX_FUTURE_MINUTES].
+    "MAX_AGE_DAYS": env_int("VALIDATION_MAX_AGE_DAYS", 3650),
+    "MAX_FUTURE_MINUTES": env_int("VALIDATION_MAX_FUTURE_MINUTES", 10),
+    "MAX_STRING_LENGTH": env_int("VALIDATION_MAX_STRING_LENGTH", 1024),
+    "MAX_POINTS_OF_INTEREST": env_int("VALIDATION_MAX_POINTS_OF_INTEREST", 100),
+}
+
+# --- Consumer services: one consumer group each, run by manage.py consume_* ---------------------
+
+TELEMETRY_SERVICES = {
+    "current": {
+        "TOPIC": TELEMETRY_TOPIC,
+        "GROUP_ID": env("CURRENT_GROUP_ID", "c40-equipment-current"),
+        "CODEC": "telemetry",
+        "VALIDATOR": "telemetry_site.validation.validate_telemetry",
+        "HANDLER": "equipment_current.handlers.CurrentStateHandler",
+    },
+}
+
+# Machines whose last event is older than this are "stale" in the fleet snapshot by default.
+CURRENT_STALE_MINUTES = env_int("CURRENT_STALE_MINUTES", 60)
+
+# /ready gives each dependency this long to answer.
+READY_TIMEOUT_SECONDS = env_float("READY_TIMEOUT_SECONDS", 2.0)

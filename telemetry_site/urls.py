@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from telemetry_site.health import HealthView, ReadyView
+
+urlpatterns = [
+    path("health", HealthView.as_view(), name="health"),
+    path("ready", ReadyView.as_view(), name="ready"),
+    path("api/v1/current/", include("equipment_current.urls")),
+    path("api/v1/history/", include("equipment_history.urls")),
+    path("api/v1/usage/", include("equipment_usage.urls")),
+    path("admin/", admin.site.urls),
+    path("api-auth/", include("rest_framework.urls")),
+]

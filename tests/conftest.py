@@ -1,0 +1,99 @@
+"""Shared fixtures: the real broker (Tansu), a fresh database per test, an Avro codec setup.
+
+Nothing here edits ``sys.modules`` or patches threads: every dependency is swapped through
+settings, which the registries re-read on ``setting_changed``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from telemetry_site import backends
+from telemetry_site.embedded import create_topics, start_broker
+
+# Group timeouts that make a consumer join Tansu in about 3 s instead of the default 10+ s.
+FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "max.poll.interval.ms": 10000}
+
+
+def real_mongo_uri() -> str | None:
+    uri = os.environ.get("MONGO_URI", "")
+    return uri if uri.startswith(("mongodb://", "mongodb+srv://")) else None
+
+
+@pytest.fixture
+def mongo_db(settings):
+    """A fresh database: mongomock-ng in-process, or the real server when MONGO_URI is set."""
+    uri = real_mongo_uri() or "mongomock://"
+    name = f"c40_test_{uuid.uuid4().hex[:10]}"
+    settings.TELEMETRY_DATABASES = {
+        "default": {"BACKEND": "telemetry_site.mongo.open_database", "OPTIONS": {"uri": uri, "name": name}}
+    }
+    database = backends.databases["default"]
+    yield database
+    database.client.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory):
+    process = start_broker(log_path=tmp_path_factory.mktemp("broker") / "tansu.log")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def avro(settings):
+    """Avro codecs sharing one in-process ``mock://`` registry client (per test)."""
+    settings.TELEMETRY_SCHEMA_REGISTRIES = {
+        "default": {
+            "BACKEND": "telemetry_site.codecs.schema_registry_client",
+            "OPTIONS": {"url": f"mock://{uuid.uuid4().hex}"},
+        }
+    }
+    settings.TELEMETRY_CODECS = {
+        alias: {
+            "BACKEND": "telemetry_site.codecs.ConfluentAvroCodec",
+            "OPTIONS": {"schema": schema, "registry": "default", "subject": f"{alias}-value"},
+        }
+        for alias, schema in (
+            ("telemetry", "c40_enriched.avsc"),
+            ("registry", "equipment_registry.avsc"),
+            ("usage", "usage.avsc"),
+        )
+    }
+    return backends.codecs
+
+
+@pytest.fixture
+def kafka(settings, broker):
+    """Point the Kafka registry at the test broker; give every topic and group of this test a
+    unique name, create the topics, and return the client factory."""
+    suffix = uuid.uuid4().hex[:8]
+    settings.TELEMETRY_KAFKA = {
+        "default": {
+            "BACKEND": "telemetry_site.kafka.KafkaClientFactory",
+            "OPTIONS": {"common": {"bootstrap.servers": broker.bootstrap_servers}, "consumer": FAST_GROUP},
+        }
+    }
+    settings.DEAD_LETTER_TOPIC = f"deadletter-{suffix}"
+    for name in ("TELEMETRY_TOPIC", "REGISTRY_TOPIC", "USAGE_TOPIC"):
+        setattr(settings, name, f"{getattr(settings, name)}-{suffix}")
+    services = {}
+    for name, definition in settings.TELEMETRY_SERVICES.items():
+        topic = settings.REGISTRY_TOPIC if definition["CODEC"] == "registry" else settings.TELEMETRY_TOPIC
+        services[name] = {**definition, "TOPIC": topic, "GROUP_ID": f"{definition['GROUP_ID']}-{suffix}"}
+    settings.TELEMETRY_SERVICES = services
+    settings.CONSUMER_BATCH_WAIT_SECONDS = 0.2
+    factory = backends.kafka["default"]
+    create_topics(
+        factory.admin(),
+        {
+            settings.TELEMETRY_TOPIC: 4,
+            settings.REGISTRY_TOPIC: 2,
+            settings.USAGE_TOPIC: 4,
+            settings.DEAD_LETTER_TOPIC: 1,
+        },
+    )
+    return factory

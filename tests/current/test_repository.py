@@ -1,0 +1,106 @@
+"""CurrentStateRepository on the in-process engine (or a real server when MONGO_URI is set)."""
+
+import threading
+
+from equipment_current.business import fold_state_updates
+from equipment_current.repository import CurrentStateRepository, FleetFilter
+from tests.factories import T0, telemetry
+
+
+def apply(repository, *records):
+    return repository.apply(fold_state_updates(records).values())
+
+
+def test_newer_event_updates_older_never_rolls_back(mongo_db):
+    repository = CurrentStateRepository(mongo_db)
+    apply(repository, telemetry("EX001", T0 + 2000, km=20.0, latitude=2.0, longitude=2.0))
+    apply(repository, telemetry("EX001", T0 + 1000, km=10.0, latitude=1.0, longitude=1.0))
+    state = repository.get("EX001")
+    assert state["odometer"] == {"km_tot": 20.0, "at": T0 + 2000}
+    assert state["position"]["latitude"] == 2.0
+    assert state["last_event_at"] == T0 + 2000
+
+
+def test_message_without_gps_keeps_last_known_position(mongo_db):
+    repository = CurrentStateRepository(mongo_db)
+    apply(repository, telemetry("EX001", T0, latitude=1.0, longitude=1.0, km=1.0))
+    apply(repository, telemetry("EX001", T0 + 1000, latitude=None, longitude=None, km=2.0))
+    state = repository.get("EX001")
+    assert state["position"]["latitude"] == 1.0 and state["position"]["at"] == T0
+    assert state["odometer"]["km_tot"] == 2.0
+    assert state["last_event_at"] == T0 + 1000
+
+
+def test_replaying_the_same_event_changes_nothing(mongo_db):
+    repository = CurrentStateRepository(mongo_db)
+    apply(repository, telemetry("EX001", T0, km=1.0))
+    before = repository.get("EX001")
+    apply(repository, telemetry("EX001", T0, km=99.0))  # same event time: the stored one stays
+    assert repository.get("EX001") == before
+
+
+def test_batch_writes_one_bulk_operation(mongo_db):
+    calls = []
+
+    class CountingCollection:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def bulk_write(self, operations, **kwargs):
+            calls.append(len(operations))
+            return self.inner.bulk_write(operations, **kwargs)
+
+    repository = CurrentStateRepository(mongo_db)
+    repository.collection = CountingCollection(repository.collection)
+    apply(repository, *[telemetry(f"EX{i % 7}", T0 + i) for i in range(100)])
+    assert calls == [7]
+
+
+def test_two_writers_upserting_the_same_new_machine_both_land(mongo_db):
+    """Concurrent upserts of a new machine: whichever loses the insert race retries as an update."""
+    repositories = [CurrentStateRepository(mongo_db), CurrentStateRepository(mongo_db)]
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def write(repository, ts, km):
+        try:
+            barrier.wait()
+            apply(repository, telemetry("NEW1", ts, km=km))
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(repositories[0], T0 + 1, 1.0)),
+        threading.Thread(target=write, args=(repositories[1], T0 + 2, 2.0)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert repositories[0].get("NEW1")["odometer"] == {"km_tot": 2.0, "at": T0 + 2}
+    assert mongo_db.current_state.count_documents({}) == 1
+
+
+def test_filters_and_stable_order(mongo_db):
+    repository = CurrentStateRepository(mongo_db)
+    apply(
+        repository,
+        telemetry("B2", T0, brand="Volvo", model="EC220", pois=["North"], latitude=45.0, longitude=9.0),
+        telemetry("A1", T0 + 10, brand="Caterpillar", model="320", pois=["South"], latitude=46.0, longitude=11.0),
+        telemetry("C3", T0 + 20, brand="Volvo", model="L90", pois=["North", "South"], latitude=44.0, longitude=8.0),
+    )
+
+    def ids(**kwargs):
+        return [doc["_id"] for doc in repository.find(FleetFilter(**kwargs), 0, 10)]
+
+    assert ids() == ["A1", "B2", "C3"]
+    assert ids(brand="Volvo") == ["B2", "C3"]
+    assert ids(brand="Volvo", model="L90") == ["C3"]
+    assert ids(poi="South") == ["A1", "C3"]
+    assert ids(updated_since=T0 + 10) == ["A1", "C3"]
+    assert ids(stale_before=T0 + 10) == ["B2"]
+    assert ids(bbox=(8.5, 44.5, 10.0, 45.5)) == ["B2"]
+    assert repository.count(FleetFilter(brand="Volvo")) == 2
+    assert [doc["_id"] for doc in repository.find(FleetFilter(), 1, 1)] == ["B2"]
+    assert repository.find(FleetFilter(), 0, 0) == []
