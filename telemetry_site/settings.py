@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Where the embedded defaults keep their files: Django's SQLite, the litemongo store, logs.
+RUN_DIR = Path(os.environ.get("C40_RUN_DIR", str(BASE_DIR / "var")))
 
 
 def env(name: str, default: str) -> str:
@@ -88,7 +90,7 @@ TEMPLATES = [
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": env("DJANGO_SQLITE_PATH", str(BASE_DIR / "var" / "django.sqlite3")),
+        "NAME": env("DJANGO_SQLITE_PATH", str(RUN_DIR / "django.sqlite3")),
     }
 }
 
@@ -97,7 +99,7 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = RUN_DIR / "static"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
@@ -126,7 +128,7 @@ LOGGING = {
 # --- MongoDB ------------------------------------------------------------------------------------
 # mongodb:// or mongodb+srv:// is a real server; litemongo:///path is the embedded SQLite-backed
 # store shared by every process of the embedded stack; mongomock:// is in-process memory.
-MONGO_URI = env("MONGO_URI", f"litemongo://{BASE_DIR / 'var' / 'litemongo'}")
+MONGO_URI = env("MONGO_URI", f"litemongo://{RUN_DIR / 'litemongo'}")
 MONGO_DB = env("MONGO_DB", "c40")
 MONGO_TIMEOUT_MS = env_int("MONGO_TIMEOUT_MS", 5000)
 

@@ -1,0 +1,140 @@
+"""``manage.py run_embedded``: the whole stack on one machine, for a first look and for development.
+
+Starts the Kafka-protocol broker (Tansu) unless one already answers at KAFKA_BOOTSTRAP_SERVERS,
+creates the topics, migrates Django's tables, then runs every consumer service and the web server
+as separate processes, exactly as production runs them. Ctrl-C (or SIGTERM) stops them all: the
+consumers get SIGTERM, finish their batch and commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+
+def consumer_command(name: str, definition: dict[str, Any]) -> list[str]:
+    if definition.get("CODEC") == "registry":
+        return ["consume_equipment_registry"]
+    return ["consume_equipment_telemetry", "--service", name]
+
+
+def is_listening(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+class Command(BaseCommand):
+    help = "Run broker, consumers and web server on the embedded defaults; Ctrl-C stops everything."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--web", default="127.0.0.1:8000", help="host:port of the web server")
+        parser.add_argument("--partitions", type=int, default=12, help="partitions of the telemetry topic")
+        parser.add_argument(
+            "--for-seconds", type=float, default=None, help="stop by itself after this long (smoke tests)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from telemetry_site import backends
+        from telemetry_site.embedded import create_topics, start_broker, wait_for_port
+
+        var = Path(settings.RUN_DIR)
+        var.mkdir(parents=True, exist_ok=True)
+        stop = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+        broker = None
+        children: list[tuple[str, subprocess.Popen]] = []
+        try:
+            host, _, port = settings.KAFKA_BOOTSTRAP_SERVERS.split(",")[0].rpartition(":")
+            if is_listening(host or "127.0.0.1", int(port)):
+                self.stdout.write(f"Using the broker already at {settings.KAFKA_BOOTSTRAP_SERVERS}")
+            elif host in ("127.0.0.1", "localhost"):
+                broker = start_broker(int(port), log_path=var / "tansu.log")
+                self.stdout.write(f"Started Tansu broker at {broker.bootstrap_servers} (log: {var / 'tansu.log'})")
+            else:
+                raise CommandError(f"No broker answers at {settings.KAFKA_BOOTSTRAP_SERVERS}; start it or fix the URL.")
+            create_topics(
+                backends.kafka["default"].admin(),
+                {
+                    settings.TELEMETRY_TOPIC: options["partitions"],
+                    settings.REGISTRY_TOPIC: 2,
+                    settings.USAGE_TOPIC: 4,
+                    settings.DEAD_LETTER_TOPIC: 1,
+                },
+            )
+            call_command("migrate", verbosity=0, interactive=False)
+
+            manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            for name, definition in settings.TELEMETRY_SERVICES.items():
+                log = open(var / f"consumer-{name}.log", "ab")  # noqa: SIM115 - closed with the process
+                process = subprocess.Popen(
+                    [*manage, *consumer_command(name, definition)],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
+                children.append((f"consumer {name} (log: {var / f'consumer-{name}.log'})", process))
+            web_host, _, web_port = options["web"].rpartition(":")
+            web = subprocess.Popen(
+                [*manage, "runserver", options["web"], "--noreload"], env=env, stdin=subprocess.DEVNULL
+            )
+            children.append(("web", web))
+            wait_for_port(int(web_port), 30, web)
+
+            base = f"http://{web_host}:{web_port}"
+            self.stdout.write(
+                "\n".join(
+                    [
+                        "",
+                        "c40 telemetry backend is running:",
+                        f"  fleet snapshot   {base}/api/v1/current/",
+                        f"  history          {base}/api/v1/history/",
+                        f"  usage            {base}/api/v1/usage/search/",
+                        f"  health / ready   {base}/health  {base}/ready",
+                        f"  admin            {base}/admin/",
+                        f"  broker           {settings.KAFKA_BOOTSTRAP_SERVERS}",
+                        f"  store            {settings.MONGO_URI}",
+                        *(f"  {label}: pid {process.pid}" for label, process in children),
+                        "Press Ctrl-C to stop everything.",
+                        "",
+                    ]
+                )
+            )
+            deadline = None if options["for_seconds"] is None else time.monotonic() + options["for_seconds"]
+            while not stop.wait(0.5):
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                for label, process in children:
+                    if process.poll() is not None:
+                        raise CommandError(f"{label} exited with {process.returncode}; see its log.")
+        finally:
+            self.stdout.write("Stopping...")
+            for _, process in children:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for label, process in children:
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    self.stderr.write(f"{label} did not stop in 20 s; killing it")
+                    process.kill()
+                    process.wait()
+            if broker is not None:
+                broker.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        self.stdout.write("Stopped.")

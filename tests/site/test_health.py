@@ -1,0 +1,70 @@
+"""/health and /ready against real dependencies: the test broker, and ports where nothing listens."""
+
+import time
+
+import pytest
+from rest_framework.test import APIClient
+
+from telemetry_site.embedded import free_port
+
+
+@pytest.fixture
+def client():
+    return APIClient()
+
+
+def test_health_touches_nothing(client, settings):
+    settings.TELEMETRY_DATABASES = {"default": {"BACKEND": "telemetry_site.mongo.open_database_typo"}}
+    response = client.get("/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+@pytest.mark.broker
+def test_ready_when_database_and_broker_answer(client, kafka, mongo_db):
+    response = client.get("/ready")
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"status": "ready", "checks": {"mongodb": "ok", "kafka": "ok"}}
+
+
+@pytest.mark.broker
+def test_not_ready_names_the_database_when_it_refuses(client, kafka, settings):
+    settings.READY_TIMEOUT_SECONDS = 1.0
+    settings.TELEMETRY_DATABASES = {
+        "default": {
+            "BACKEND": "telemetry_site.mongo.open_database",
+            "OPTIONS": {"uri": f"mongodb://127.0.0.1:{free_port()}", "name": "c40", "timeout_ms": 500},
+        }
+    }
+    started = time.monotonic()
+    response = client.get("/ready")
+    assert time.monotonic() - started < 5
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["kafka"] == "ok"
+    assert checks["mongodb"].startswith("unavailable: ")
+
+
+def test_not_ready_names_the_broker_when_it_is_gone(client, settings, mongo_db):
+    settings.READY_TIMEOUT_SECONDS = 1.0
+    settings.TELEMETRY_KAFKA = {
+        "default": {
+            "BACKEND": "telemetry_site.kafka.KafkaClientFactory",
+            "OPTIONS": {"common": {"bootstrap.servers": f"127.0.0.1:{free_port()}", "log_level": 0}},
+        }
+    }
+    response = client.get("/ready")
+    assert response.status_code == 503
+    assert response.json()["checks"]["mongodb"] == "ok"
+    assert response.json()["checks"]["kafka"].startswith("unavailable: ")
+
+
+def test_api_answers_503_when_the_database_is_down(client, settings):
+    settings.TELEMETRY_DATABASES = {
+        "default": {
+            "BACKEND": "telemetry_site.mongo.open_database",
+            "OPTIONS": {"uri": f"mongodb://127.0.0.1:{free_port()}", "name": "c40", "timeout_ms": 300},
+        }
+    }
+    response = client.get("/api/v1/current/")
+    assert response.status_code == 503
+    assert response.json()["dependency"] == "mongodb"

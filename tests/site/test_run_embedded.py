@@ -1,0 +1,87 @@
+"""The README's run command starts a working stack and stops it leaving no process behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from telemetry_site.codecs import JsonCodec
+from telemetry_site.embedded import free_port
+from telemetry_site.kafka import KafkaClientFactory
+from tests.factories import T0, produce, telemetry
+from tests.processes import ROOT
+
+pytestmark = pytest.mark.broker
+
+
+def children_of(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def test_run_embedded_serves_what_is_produced_and_stops_cleanly(tmp_path):
+    kafka_port, web_port = free_port(), free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "C40_RUN_DIR": str(tmp_path / "run"),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
+        "KAFKA_CONSUMER_OPTIONS": json.dumps({"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}),
+        "CONSUMER_BATCH_WAIT_SECONDS": "0.2",
+    }
+    stack = subprocess.Popen(
+        [sys.executable, "manage.py", "run_embedded", "--web", f"127.0.0.1:{web_port}", "--partitions", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    descendants: list[int] = []
+    try:
+        base = f"http://127.0.0.1:{web_port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert stack.poll() is None, stack.stdout.read()
+            try:
+                if get_json(f"{base}/ready")["status"] == "ready":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        descendants = children_of(stack.pid)
+        assert len(descendants) >= 3  # broker, a consumer per service, web
+
+        factory = KafkaClientFactory({"bootstrap.servers": f"127.0.0.1:{kafka_port}"})
+        records = [telemetry(f"SIM{i}", T0 + i) for i in range(5)]
+        produce(factory.producer(), "data.c40.equipment.enriched", JsonCodec("c40_enriched.avsc"), records)
+        seen: set[str] = set()
+        while time.monotonic() < deadline + 30 and len(seen) < 5:
+            seen = {m["identifier"] for m in get_json(f"{base}/api/v1/current/")["results"]}
+            time.sleep(0.5)
+        assert seen == {f"SIM{i}" for i in range(5)}
+    finally:
+        stack.send_signal(signal.SIGINT)
+        output, _ = stack.communicate(timeout=60)
+    assert stack.returncode == 0, output
+    assert "Stopped." in output
+    assert [pid for pid in descendants if is_alive(pid)] == []
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False

@@ -1,0 +1,67 @@
+"""Plausibility rules of decoded telemetry: pure, no fixtures."""
+
+import math
+
+from telemetry_site.validation import DEFAULT_RULES, validate_telemetry
+from tests.factories import T0, telemetry
+
+NOW = T0 + 3_600_000
+
+
+def problems(record, **rules):
+    return validate_telemetry(record, NOW, rules)
+
+
+def test_a_normal_record_passes():
+    assert problems(telemetry(pois=["A", "B"])) == []
+    assert problems({"identifier": "EX1", "timestamp": T0}) == []
+
+
+def test_identifier_must_be_a_non_empty_string():
+    assert problems({"identifier": " ", "timestamp": T0}) == ["identifier: must be a non-empty string"]
+    assert problems({"identifier": 7, "timestamp": T0}) == ["identifier: must be a non-empty string"]
+
+
+def test_timestamp_window_edges():
+    future = DEFAULT_RULES["MAX_FUTURE_MINUTES"] * 60_000
+    assert problems(telemetry(timestamp=NOW + future)) == []
+    assert problems(telemetry(timestamp=NOW + future + 1))[0].startswith("timestamp: ")
+    oldest = NOW - 2 * 86_400_000
+    assert problems(telemetry(timestamp=oldest), MAX_AGE_DAYS=2) == []
+    assert problems(telemetry(timestamp=oldest - 1), MAX_AGE_DAYS=2)[0].startswith("timestamp: ")
+    assert problems(telemetry(timestamp=0)) != []  # 1970
+    assert problems({"identifier": "EX1", "timestamp": True}) == ["timestamp: must be epoch milliseconds (an integer)"]
+
+
+def test_coordinates_in_range_and_paired():
+    assert problems(telemetry(latitude=90.0, longitude=-180.0)) == []
+    assert problems(telemetry(latitude=123.0)) == ["location.GPS.latitude: 123.0 is outside [-90.0, 90.0]"]
+    assert problems(telemetry(longitude=180.5)) == ["location.GPS.longitude: 180.5 is outside [-180.0, 180.0]"]
+    assert problems(telemetry(latitude=None, longitude=9.0)) == [
+        "location.GPS: latitude and longitude must both be present or both null"
+    ]
+
+
+def test_counters_finite_and_not_negative():
+    assert problems(telemetry(hours=-0.1)) == ["c40.odometry.hours_tot: -0.1 is outside [0.0, inf]"]
+    assert problems(telemetry(km=math.nan)) == ["c40.odometry.km_tot: must be finite, got nan"]
+    assert problems(telemetry(fuel_used=math.inf)) == ["c40.fuel.used_tot_l: must be finite, got inf"]
+    assert problems(telemetry(fuel_level=100.5)) == ["c40.fuel.level_pct: 100.5 is outside [0.0, 100.0]"]
+    assert problems(telemetry(hours=0.0, km=0.0, fuel_level=0.0)) == []
+
+
+def test_field_sizes():
+    assert problems(telemetry(address="x" * 11), MAX_STRING_LENGTH=11) == []
+    assert problems(telemetry(address="x" * 12), MAX_STRING_LENGTH=11) == [
+        "location.address: 12 characters, more than 11"
+    ]
+    assert problems(telemetry(pois=["a", "b", "c"]), MAX_POINTS_OF_INTEREST=2) == [
+        "location.pointsOfInterest: 3 entries, more than 2"
+    ]
+    record = telemetry()
+    record["location"]["pointsOfInterest"] = [{"name": ""}]
+    assert problems(record)[0].startswith("location.pointsOfInterest: each entry needs a name")
+
+
+def test_every_problem_is_reported_at_once():
+    assert len(problems(telemetry(latitude=100.0, km=-1.0, fuel_level=200.0))) == 3
