@@ -44,6 +44,23 @@ class Codec(Protocol):
     def decode(self, data: bytes | None) -> dict: ...
 
 
+@dataclass(frozen=True)
+class BatchReport:
+    """What one committed batch did, for the ops views (last processed message per service)."""
+
+    service: str
+    messages: int
+    processed: int
+    dead_lettered: int
+    last_topic: str
+    last_partition: int
+    last_offset: int
+    last_key: str | None
+    last_event_at: int | None
+    committed_at: int
+    duration_ms: float
+
+
 @dataclass
 class LoopStats:
     batches: int = 0
@@ -129,6 +146,7 @@ class ConsumerLoop:
         backoff: float = 0.5,
         backoff_max: float = 30.0,
         name: str = "consumer",
+        on_batch: Callable[[BatchReport], None] | None = None,
     ) -> None:
         self.consumer = consumer
         self.codec = codec
@@ -142,6 +160,7 @@ class ConsumerLoop:
         self.backoff = backoff
         self.backoff_max = backoff_max
         self.name = name
+        self.on_batch = on_batch
         self.stats = LoopStats()
         self._stop = threading.Event()
 
@@ -163,8 +182,10 @@ class ConsumerLoop:
                     if limit <= 0:
                         break
                 messages = self._poll(limit)
-                if messages:
+                if messages or not self.consumer.assignment():
+                    # Idle time counts only once the group gave us partitions: joining takes seconds.
                     last_activity = time.monotonic()
+                if messages:
                     if not self._process(messages):
                         break  # asked to stop while a dependency was down: nothing committed
                 elif self.idle_timeout is not None and time.monotonic() - last_activity >= self.idle_timeout:
@@ -215,6 +236,7 @@ class ConsumerLoop:
         self.stats.messages += len(messages)
         self.stats.processed += len(records)
         self.stats.dead_lettered += len(failures)
+        duration_ms = (time.monotonic() - started) * 1000
         logger.info(
             "%s batch=%d messages=%d processed=%d dead_lettered=%d ms=%.1f",
             self.name,
@@ -222,9 +244,31 @@ class ConsumerLoop:
             len(messages),
             len(records),
             len(failures),
-            (time.monotonic() - started) * 1000,
+            duration_ms,
         )
+        if self.on_batch is not None:
+            self._report(messages[-1], records, len(failures), duration_ms)
         return True
+
+    def _report(self, last: Any, records: list[Record], dead_lettered: int, duration_ms: float) -> None:
+        key = last.key()
+        report = BatchReport(
+            service=self.name,
+            messages=len(records) + dead_lettered,
+            processed=len(records),
+            dead_lettered=dead_lettered,
+            last_topic=last.topic(),
+            last_partition=last.partition(),
+            last_offset=last.offset(),
+            last_key=key.decode("utf-8", "replace") if key is not None else None,
+            last_event_at=records[-1].value.get("timestamp") if records else None,
+            committed_at=int(time.time() * 1000),
+            duration_ms=round(duration_ms, 1),
+        )
+        try:
+            self.on_batch(report)
+        except Exception as exc:  # monitoring must never stop the pipeline; the batch is committed
+            logger.warning("%s could not record progress: %s", self.name, exc)
 
     def _retry(self, operation: Callable[[], Any]) -> Any:
         """Run ``operation``, retrying transient faults with capped exponential backoff."""

@@ -25,7 +25,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from telemetry_site import backends
-from telemetry_site.consumer import ConsumerLoop, DeadLetterSink
+from telemetry_site.consumer import BatchReport, ConsumerLoop, DeadLetterSink
 
 REQUIRED_KEYS = ("TOPIC", "GROUP_ID", "CODEC", "HANDLER")
 
@@ -89,4 +89,9 @@ def build_consumer_loop(
         backoff=settings.CONSUMER_RETRY_BACKOFF_SECONDS,
         backoff_max=settings.CONSUMER_RETRY_BACKOFF_MAX_SECONDS,
         name=name,
+        on_batch=record_progress,
     )
+
+
+def record_progress(report: BatchReport) -> None:
+    backends.repositories["consumer_progress"].record(report)

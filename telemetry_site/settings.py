@@ -45,6 +45,8 @@ DEBUG = env_bool("DJANGO_DEBUG", True)
 ALLOWED_HOSTS = [h.strip() for h in env("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
 
 INSTALLED_APPS = [
+    # First, so that its templates (the admin index with the ops links) override the admin's.
+    "telemetry_site",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -52,7 +54,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "telemetry_site",
     "equipment_current",
     "equipment_history",
     "equipment_usage",
@@ -140,6 +141,10 @@ TELEMETRY_DATABASES = {
 }
 
 TELEMETRY_REPOSITORIES = {
+    "consumer_progress": {
+        "BACKEND": "telemetry_site.progress.ConsumerProgressRepository",
+        "OPTIONS": {"database": "default", "collection": "consumer_progress"},
+    },
     "current_state": {
         "BACKEND": "equipment_current.repository.CurrentStateRepository",
         "OPTIONS": {"database": "default", "collection": "current_state"},

@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/v1/current/", include("equipment_current.urls")),
     path("api/v1/history/", include("equipment_history.urls")),
     path("api/v1/usage/", include("equipment_usage.urls")),
+    path("admin/ops/", include("telemetry_site.ops_urls")),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
 ]

@@ -1,0 +1,124 @@
+"""Ops pages in the Django admin's look: consumer lag, progress, dead letters, silent machines.
+
+Plain Django views (they render HTML for people), staff only, wrapped in the admin's context so
+they share its header, breadcrumbs and styles.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import BadRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from telemetry_site import backends, ops
+from telemetry_site.api import ms_to_iso
+
+DEAD_LETTER_PAGE = 50
+SILENT_PAGE = 200
+
+
+def _int_param(request: HttpRequest, name: str, default: int | None, minimum: int = 0) -> int | None:
+    raw = request.GET.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer") from None
+    if value < minimum:
+        raise BadRequest(f"{name} must be at least {minimum}")
+    return value
+
+
+def _render(request: HttpRequest, template: str, title: str, **context: Any) -> HttpResponse:
+    return render(request, template, {**admin.site.each_context(request), "title": title, **context})
+
+
+@staff_member_required
+def overview(request: HttpRequest) -> HttpResponse:
+    progress = {doc["_id"]: doc for doc in backends.repositories["consumer_progress"].all()}
+    services = []
+    for group in ops.consumer_lag(backends.kafka["default"], settings.TELEMETRY_SERVICES):
+        doc = progress.get(group.service, {})
+        last = doc.get("last_batch") or {}
+        services.append(
+            {
+                "lag": group,
+                "progress": doc,
+                "last": last,
+                "last_committed_at": ms_to_iso(doc.get("last_committed_at")),
+                "last_event_at": ms_to_iso(last.get("last_event_at")),
+            }
+        )
+    return _render(request, "admin/ops/overview.html", "Telemetry operations", services=services)
+
+
+@staff_member_required
+def dead_letters(request: HttpRequest) -> HttpResponse:
+    partition = _int_param(request, "partition", 0)
+    offset = _int_param(request, "offset", None)
+    letters, first = ops.read_dead_letters(
+        backends.kafka["default"], settings.DEAD_LETTER_TOPIC, partition, offset, DEAD_LETTER_PAGE
+    )
+    next_offset = letters[-1].offset + 1 if len(letters) == DEAD_LETTER_PAGE else None
+    return _render(
+        request,
+        "admin/ops/dead_letters.html",
+        f"Dead letters — {settings.DEAD_LETTER_TOPIC}",
+        letters=[(letter, ms_to_iso(letter.timestamp)) for letter in letters],
+        partition=partition,
+        first=first,
+        next_offset=next_offset,
+        topic=settings.DEAD_LETTER_TOPIC,
+    )
+
+
+@staff_member_required
+def dead_letter(request: HttpRequest, partition: int, offset: int) -> HttpResponse:
+    letters, _ = ops.read_dead_letters(backends.kafka["default"], settings.DEAD_LETTER_TOPIC, partition, offset, 1)
+    if not letters or letters[0].offset != offset:
+        raise Http404(f"No dead letter at partition {partition}, offset {offset}.")
+    letter = letters[0]
+    return _render(
+        request,
+        "admin/ops/dead_letter.html",
+        f"Dead letter {partition}/{offset}",
+        letter=letter,
+        failed_at=ms_to_iso(int(letter.headers["dlq.failed_at"])) if "dlq.failed_at" in letter.headers else None,
+    )
+
+
+@staff_member_required
+def silent_machines(request: HttpRequest) -> HttpResponse:
+    from equipment_current.repository import FleetFilter
+
+    minutes = _int_param(request, "minutes", settings.CURRENT_STALE_MINUTES, minimum=1)
+    now = int(time.time() * 1000)
+    repository = backends.repositories["current_state"]
+    filters = FleetFilter(stale_before=now - minutes * 60_000)
+    machines = [
+        {
+            "identifier": state["_id"],
+            "last_event_at": ms_to_iso(state.get("last_event_at")),
+            "silent_minutes": (now - state["last_event_at"]) // 60_000 if state.get("last_event_at") else None,
+            "brand": (state.get("description") or {}).get("brand"),
+            "model": (state.get("description") or {}).get("model"),
+            "address": (state.get("position") or {}).get("address"),
+        }
+        for state in repository.find(filters, 0, SILENT_PAGE)
+    ]
+    return _render(
+        request,
+        "admin/ops/silent.html",
+        f"Machines silent for more than {minutes} minutes",
+        machines=machines,
+        total=repository.count(filters),
+        minutes=minutes,
+        page_limit=SILENT_PAGE,
+    )
