@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -14,7 +15,15 @@ from rest_framework.views import APIView
 
 from equipment_current.business import is_stale
 from equipment_current.repository import CurrentStateRepository, FleetFilter
-from telemetry_site.api import LazyPage, PagedInputSerializer, PageNumberPage, TimestampField
+from telemetry_site.api import (
+    ERROR_RESPONSES,
+    ErrorOut,
+    LazyPage,
+    PagedInputSerializer,
+    PageNumberPage,
+    TimestampField,
+    paginated,
+)
 
 
 def current_state_repository() -> CurrentStateRepository:
@@ -116,6 +125,9 @@ class FleetSnapshotView(APIView):
                 )
             return min_lon, min_lat, max_lon, max_lat
 
+    @extend_schema(
+        parameters=[InputSerializer], responses={200: paginated(MachineStateOut, "FleetPage"), **ERROR_RESPONSES}
+    )
     def get(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -143,6 +155,7 @@ class FleetSnapshotView(APIView):
 class MachineStateView(APIView):
     """The latest state of one machine; 404 if it never reported."""
 
+    @extend_schema(operation_id="current_machine", responses={200: MachineStateOut, 404: ErrorOut, **ERROR_RESPONSES})
     def get(self, request: Request, identifier: str) -> Response:
         state = current_state_repository().get(identifier)
         if state is None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -30,6 +31,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return None
 
 
+@extend_schema_field(
+    {"type": "string", "format": "date-time", "description": "ISO 8601; as input, epoch milliseconds too"}
+)
 class TimestampField(serializers.Field):
     """An instant given as ISO 8601 (with or without offset; naive means UTC) or epoch milliseconds.
 
@@ -119,3 +123,30 @@ class PagedInputSerializer(serializers.Serializer):
         if value > settings.API_MAX_PAGE_SIZE:
             raise serializers.ValidationError(f"At most {settings.API_MAX_PAGE_SIZE}.")
         return value
+
+
+class ErrorOut(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ParameterErrorsOut(serializers.Serializer):
+    """A 400: each offending parameter maps to its messages, e.g. ``{"bbox": ["Expected four numbers"]}``."""
+
+    parameter = serializers.ListField(child=serializers.CharField(), help_text="named after the parameter")
+
+
+def paginated(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
+    """The response serializer of a page-number page of ``item`` (for the OpenAPI schema)."""
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "count": serializers.IntegerField(),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": item(many=True),
+        },
+    )
+
+
+ERROR_RESPONSES = {400: ParameterErrorsOut, 401: ErrorOut, 403: ErrorOut, 503: ErrorOut}

@@ -21,9 +21,17 @@ class BackendHandler:
 
     setting_name: str = ""
 
-    def __init__(self, backends: dict[str, dict] | None = None, setting_name: str | None = None) -> None:
+    def __init__(
+        self,
+        backends: dict[str, dict] | None = None,
+        setting_name: str | None = None,
+        depends_on: tuple[BackendHandler, ...] = (),
+    ) -> None:
         if setting_name:
             self.setting_name = setting_name
+        # Registries whose instances this one's instances hold (a repository holds a database):
+        # when one of them is reset, this one is reset too.
+        self.depends_on = depends_on
         self._configured = backends
         self._instances: dict[str, Any] = {}
         self._lock = threading.RLock()
@@ -84,7 +92,7 @@ class RepositoryHandler(BackendHandler):
     setting_name = "TELEMETRY_REPOSITORIES"
 
     def __init__(self, backends: dict[str, dict] | None = None, databases: DatabaseHandler | None = None) -> None:
-        super().__init__(backends)
+        super().__init__(backends, depends_on=(databases or _default_databases(),))
         self.databases = databases
 
     def create(self, alias: str, params: dict) -> Any:
@@ -112,20 +120,28 @@ class CodecHandler(BackendHandler):
         return self.load_backend(alias, params)(**options)
 
 
+def _default_databases() -> DatabaseHandler:
+    return databases
+
+
 databases = DatabaseHandler()
 repositories = RepositoryHandler()
 schema_registries = BackendHandler(setting_name="TELEMETRY_SCHEMA_REGISTRIES")
-codecs = CodecHandler()
+codecs = CodecHandler(depends_on=(schema_registries,))
 kafka = BackendHandler(setting_name="TELEMETRY_KAFKA")
 
-ALL_HANDLERS = (databases, repositories, schema_registries, codecs, kafka)
-# Settings whose change invalidates what the registries built (a repository holds a database, a
-# codec holds a registry client), so any of them resets them all.
-WATCHED_SETTINGS = frozenset({h.setting_name for h in ALL_HANDLERS} | {"TELEMETRY_SERVICES", "TELEMETRY_VALIDATION"})
+ALL_HANDLERS: list[BackendHandler] = [databases, repositories, schema_registries, codecs, kafka]
 
 
 def reset_backends(*, setting: str, **kwargs: Any) -> None:
-    """``setting_changed`` receiver."""
-    if setting in WATCHED_SETTINGS:
-        for handler in ALL_HANDLERS:
-            handler.reset()
+    """``setting_changed`` receiver: reset the registry built from ``setting`` and every registry
+    whose instances hold one of its instances. Other registries keep theirs: a test that changes
+    the topic names keeps its in-process database and schema registry."""
+    stale = {handler for handler in ALL_HANDLERS if handler.setting_name == setting}
+    while True:
+        dependents = {h for h in ALL_HANDLERS if h not in stale and any(d in stale for d in h.depends_on)}
+        if not dependents:
+            break
+        stale |= dependents
+    for handler in stale:
+        handler.reset()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,6 +35,7 @@ class HealthView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
 
+    @extend_schema(responses=inline_serializer("Health", {"status": serializers.CharField()}))
     def get(self, request: Request) -> Response:
         return Response({"status": "ok"})
 
@@ -43,6 +46,15 @@ class ReadyView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[Any] = []
 
+    @extend_schema(
+        responses={
+            code: inline_serializer(
+                f"Readiness{code}",
+                {"status": serializers.CharField(), "checks": serializers.DictField(child=serializers.CharField())},
+            )
+            for code in (200, 503)
+        }
+    )
     def get(self, request: Request) -> Response:
         timeout = settings.READY_TIMEOUT_SECONDS
         results = {}

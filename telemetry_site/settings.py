@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "equipment_current",
     "equipment_history",
     "equipment_usage",
@@ -110,10 +113,27 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: an unauthenticated request then gets 401 with WWW-Authenticate: Token.
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_PERMISSION_CLASSES": ["telemetry_site.permissions.AuthenticatedOrTrustedRead"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# Everything but /health, /ready and the docs requires a session or a token
+# (``Authorization: Token <key>``, see ``manage.py create_api_token``). On a trusted network,
+# API_ALLOW_ANONYMOUS_READ=1 opens GET/HEAD/OPTIONS to anyone.
+API_ALLOW_ANONYMOUS_READ = env_bool("API_ALLOW_ANONYMOUS_READ", False)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "c40 telemetry backend API",
+    "DESCRIPTION": "Latest state, position history and usage of heavy equipment, from C40 telemetry.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 100)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000)

@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
 
 from telemetry_site.health import HealthView, ReadyView
 
@@ -9,6 +11,9 @@ urlpatterns = [
     path("api/v1/current/", include("equipment_current.urls")),
     path("api/v1/history/", include("equipment_history.urls")),
     path("api/v1/usage/", include("equipment_usage.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]), name="docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", permission_classes=[AllowAny]), name="redoc"),
     path("admin/ops/", include("telemetry_site.ops_urls")),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),

@@ -97,3 +97,14 @@ def kafka(settings, broker):
         },
     )
     return factory
+
+
+@pytest.fixture
+def api_client():
+    """A DRF client authenticated as an (unsaved) user: the API itself needs no SQL."""
+    from django.contrib.auth.models import User
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user=User(username="tester"))
+    return client

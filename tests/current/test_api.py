@@ -1,16 +1,10 @@
 """HTTP API of the current-state service (DRF APIClient, in-process database)."""
 
 import pytest
-from rest_framework.test import APIClient
 
 from equipment_current.business import fold_state_updates
 from telemetry_site.backends import repositories
 from tests.factories import T0, telemetry
-
-
-@pytest.fixture
-def client():
-    return APIClient()
 
 
 @pytest.fixture
@@ -23,20 +17,20 @@ def fleet(mongo_db):
     return records
 
 
-def test_snapshot_is_paged_and_ordered(client, fleet):
-    response = client.get("/api/v1/current/", {"page_size": 10})
+def test_snapshot_is_paged_and_ordered(api_client, fleet):
+    response = api_client.get("/api/v1/current/", {"page_size": 10})
     assert response.status_code == 200
     body = response.json()
     assert body["count"] == 25
     assert [item["identifier"] for item in body["results"]] == [f"EX{i:03d}" for i in range(10)]
     assert body["next"].endswith("page=2&page_size=10")
-    last = client.get("/api/v1/current/", {"page_size": 10, "page": 3}).json()
+    last = api_client.get("/api/v1/current/", {"page_size": 10, "page": 3}).json()
     assert [item["identifier"] for item in last["results"]] == [f"EX{i:03d}" for i in range(20, 25)]
     assert last["next"] is None
 
 
-def test_machine_representation(client, fleet):
-    response = client.get("/api/v1/current/EX001/")
+def test_machine_representation(api_client, fleet):
+    response = api_client.get("/api/v1/current/EX001/")
     assert response.status_code == 200
     body = response.json()
     assert body["identifier"] == "EX001"
@@ -52,24 +46,24 @@ def test_machine_representation(client, fleet):
     assert body["stale"] is True  # T0 is long past
 
 
-def test_unknown_section_is_null(client, mongo_db):
+def test_unknown_section_is_null(api_client, mongo_db):
     repositories["current_state"].apply(
         fold_state_updates([telemetry("X1", T0, latitude=None, longitude=None)]).values()
     )
-    body = client.get("/api/v1/current/X1/").json()
+    body = api_client.get("/api/v1/current/X1/").json()
     assert body["position"] is None
     assert body["points_of_interest"] is None
 
 
-def test_unknown_machine_is_404(client, mongo_db):
-    response = client.get("/api/v1/current/NOPE/")
+def test_unknown_machine_is_404(api_client, mongo_db):
+    response = api_client.get("/api/v1/current/NOPE/")
     assert response.status_code == 404
     assert "NOPE" in response.json()["detail"]
 
 
-def test_filters(client, fleet):
+def test_filters(api_client, fleet):
     def ids(**params):
-        response = client.get("/api/v1/current/", {"page_size": 100, **params})
+        response = api_client.get("/api/v1/current/", {"page_size": 100, **params})
         assert response.status_code == 200, response.content
         return [item["identifier"] for item in response.json()["results"]]
 
@@ -95,13 +89,13 @@ def test_filters(client, fleet):
         ({"page": "zero"}, "page"),
     ],
 )
-def test_bad_parameter_is_400_naming_it(client, mongo_db, params, field):
-    response = client.get("/api/v1/current/", params)
+def test_bad_parameter_is_400_naming_it(api_client, mongo_db, params, field):
+    response = api_client.get("/api/v1/current/", params)
     assert response.status_code == 400
     assert list(response.json()) == [field]
 
 
-def test_browsable_api_renders(client, fleet):
-    response = client.get("/api/v1/current/", HTTP_ACCEPT="text/html")
+def test_browsable_api_renders(api_client, fleet):
+    response = api_client.get("/api/v1/current/", HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert b"Fleet Snapshot" in response.content

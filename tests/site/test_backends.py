@@ -72,3 +72,15 @@ def test_unknown_mongo_scheme_says_how_to_fix_it():
 
     with pytest.raises(ImproperlyConfigured, match="mongodb://host:27017"):
         open_database("postgres://x", "c40")
+
+
+def test_reset_follows_dependencies_only(settings, mongo_db, avro):
+    database, codec, factory = backends.databases["default"], avro["telemetry"], backends.kafka["default"]
+    repository = backends.repositories["current_state"]
+    settings.TELEMETRY_SERVICES = {}  # read at call time: resets nothing
+    assert backends.repositories["current_state"] is repository and avro["telemetry"] is codec
+    settings.TELEMETRY_SCHEMA_REGISTRIES = {**settings.TELEMETRY_SCHEMA_REGISTRIES}
+    assert avro["telemetry"] is not codec  # a codec holds a registry client
+    assert backends.databases["default"] is database and backends.kafka["default"] is factory
+    settings.TELEMETRY_DATABASES = {**settings.TELEMETRY_DATABASES}
+    assert backends.repositories["current_state"] is not repository  # a repository holds a database

@@ -58,13 +58,13 @@ def test_not_ready_names_the_broker_when_it_is_gone(client, settings, mongo_db):
     assert response.json()["checks"]["kafka"].startswith("unavailable: ")
 
 
-def test_api_answers_503_when_the_database_is_down(client, settings):
+def test_api_answers_503_when_the_database_is_down(api_client, settings):
     settings.TELEMETRY_DATABASES = {
         "default": {
             "BACKEND": "telemetry_site.mongo.open_database",
             "OPTIONS": {"uri": f"mongodb://127.0.0.1:{free_port()}", "name": "c40", "timeout_ms": 300},
         }
     }
-    response = client.get("/api/v1/current/")
+    response = api_client.get("/api/v1/current/")
     assert response.status_code == 503
     assert response.json()["dependency"] == "mongodb"

@@ -27,8 +27,9 @@ def children_of(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as response:
+def get_json(url: str, token: str | None = None) -> dict:
+    request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"} if token else {})
+    with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
 
@@ -41,6 +42,7 @@ def test_run_embedded_serves_what_is_produced_and_stops_cleanly(tmp_path):
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
         "KAFKA_CONSUMER_OPTIONS": json.dumps({"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}),
         "CONSUMER_BATCH_WAIT_SECONDS": "0.2",
+        "PYTHONUNBUFFERED": "1",
     }
     stack = subprocess.Popen(
         [sys.executable, "manage.py", "run_embedded", "--web", f"127.0.0.1:{web_port}", "--partitions", "2"],
@@ -54,13 +56,15 @@ def test_run_embedded_serves_what_is_produced_and_stops_cleanly(tmp_path):
     try:
         base = f"http://127.0.0.1:{web_port}"
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert stack.poll() is None, stack.stdout.read()
-            try:
-                if get_json(f"{base}/ready")["status"] == "ready":
-                    break
-            except OSError:
-                time.sleep(0.3)
+        banner = []
+        for line in stack.stdout:  # the banner is printed once the web server answers
+            banner.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        login = next(line for line in banner if "login" in line)
+        password, token = login.split("admin / ")[1].split()[0], login.split("API token: ")[1].strip()
+        assert password and len(token) == 40
+        assert get_json(f"{base}/ready")["status"] == "ready"
         descendants = children_of(stack.pid)
         assert len(descendants) >= 3  # broker, a consumer per service, web
 
@@ -69,13 +73,13 @@ def test_run_embedded_serves_what_is_produced_and_stops_cleanly(tmp_path):
         produce(factory.producer(), "data.c40.equipment.enriched", JsonCodec("c40_enriched.avsc"), records)
         seen: set[str] = set()
         while time.monotonic() < deadline + 30 and len(seen) < 5:
-            seen = {m["identifier"] for m in get_json(f"{base}/api/v1/current/")["results"]}
+            seen = {m["identifier"] for m in get_json(f"{base}/api/v1/current/", token)["results"]}
             time.sleep(0.5)
         assert seen == {f"SIM{i}" for i in range(5)}
     finally:
         stack.send_signal(signal.SIGINT)
         output, _ = stack.communicate(timeout=60)
-    assert stack.returncode == 0, output
+    assert stack.returncode == 0, "".join(banner) + output
     assert "Stopped." in output
     assert [pid for pid in descendants if is_alive(pid)] == []
 

@@ -36,6 +36,26 @@ def is_listening(host: str, port: int) -> bool:
     return False
 
 
+def ensure_admin(run_dir: Path) -> str:
+    """Create the embedded stack's superuser once; its password is kept in the run directory."""
+    import secrets
+
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    password_file = run_dir / "admin-password.txt"
+    user_model = get_user_model()
+    user = user_model.objects.filter(username="admin").first()
+    if user is None:
+        password = secrets.token_urlsafe(12)
+        user = user_model.objects.create_superuser("admin", password=password)
+        password_file.write_text(password + "\n")
+        password_file.chmod(0o600)
+    token, _ = Token.objects.get_or_create(user=user)
+    password = password_file.read_text().strip() if password_file.exists() else "(unchanged, set by you)"
+    return f"admin / {password}   API token: {token.key}"
+
+
 class Command(BaseCommand):
     help = "Run broker, consumers and web server on the embedded defaults; Ctrl-C stops everything."
 
@@ -75,6 +95,7 @@ class Command(BaseCommand):
                 },
             )
             call_command("migrate", verbosity=0, interactive=False)
+            login = ensure_admin(var)
 
             manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -105,7 +126,9 @@ class Command(BaseCommand):
                         f"  history          {base}/api/v1/history/",
                         f"  usage            {base}/api/v1/usage/search/",
                         f"  health / ready   {base}/health  {base}/ready",
-                        f"  admin            {base}/admin/",
+                        f"  admin, ops views {base}/admin/  {base}/admin/ops/",
+                        f"  API docs         {base}/api/docs/  {base}/api/redoc/",
+                        f"  login            {login}",
                         f"  broker           {settings.KAFKA_BOOTSTRAP_SERVERS}",
                         f"  store            {settings.MONGO_URI}",
                         *(f"  {label}: pid {process.pid}" for label, process in children),
@@ -114,6 +137,7 @@ class Command(BaseCommand):
                     ]
                 )
             )
+            self.stdout.flush()
             deadline = None if options["for_seconds"] is None else time.monotonic() + options["for_seconds"]
             while not stop.wait(0.5):
                 if deadline is not None and time.monotonic() >= deadline:

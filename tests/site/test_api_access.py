@@ -1,0 +1,66 @@
+"""Authentication of the API, the token command, and the OpenAPI schema."""
+
+from io import StringIO
+
+import pytest
+import yaml
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+
+@pytest.mark.parametrize("path", ["/api/v1/current/", "/api/v1/current/EX1/"])
+def test_api_requires_authentication(path, mongo_db):
+    response = APIClient().get(path)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+
+
+@pytest.mark.parametrize("path", ["/health", "/api/schema/", "/api/docs/", "/api/redoc/"])
+def test_open_paths(path):
+    assert APIClient().get(path).status_code == 200
+
+
+def test_trusted_network_setting_opens_reads_only(settings, mongo_db):
+    settings.API_ALLOW_ANONYMOUS_READ = True
+    client = APIClient()
+    assert client.get("/api/v1/current/").status_code == 200
+    assert client.post("/api/v1/current/", {}).status_code == 401
+
+
+@pytest.mark.django_db
+def test_token_command_creates_a_working_token(mongo_db):
+    out = StringIO()
+    call_command("create_api_token", "erp", stdout=out)
+    key = out.getvalue().strip()
+    assert len(key) == 40
+    again = StringIO()
+    call_command("create_api_token", "erp", stdout=again)
+    assert again.getvalue().strip() == key
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/v1/current/").status_code == 200
+    client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    assert client.get("/api/v1/current/").status_code == 401
+    rotated = StringIO()
+    call_command("create_api_token", "erp", "--rotate", stdout=rotated)
+    assert rotated.getvalue().strip() != key
+
+
+def test_openapi_schema_generates_without_warnings_and_documents_every_endpoint():
+    out = StringIO()
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
+    schema = yaml.safe_load(out.getvalue())
+    paths = schema["paths"]
+    assert {"/api/v1/current/", "/api/v1/current/{identifier}/", "/health", "/ready"} <= set(paths)
+    fleet = paths["/api/v1/current/"]["get"]
+    assert {p["name"] for p in fleet["parameters"]} >= {
+        "brand",
+        "model",
+        "poi",
+        "updated_since",
+        "bbox",
+        "stale_minutes",
+        "page",
+        "page_size",
+    }
+    assert "400" in fleet["responses"] and "200" in fleet["responses"]
