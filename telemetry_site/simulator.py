@@ -202,6 +202,18 @@ class SimulationCounters:
     def messages(self) -> int:
         return self.telemetry + self.registry + self.garbage
 
+    def add(self, event: SimulatedEvent) -> None:
+        if event.kind == REGISTRY:
+            self.registry += 1
+        elif event.kind == GARBAGE:
+            self.garbage += 1
+        else:
+            self.telemetry += 1
+            self.duplicates += event.duplicate
+            self.late += event.late and not event.duplicate
+            self.heartbeats += not event.value["c40"]["engine"]["running"]
+            self.without_gps += event.value["location"]["GPS"] is None
+
 
 # --- machines ------------------------------------------------------------------------------------
 
@@ -488,7 +500,8 @@ class FleetSimulator:
         if lunch_start < work_end:
             plan.work(lunch_start, rng)
             plan.stay(OFF, lunch_end)
-            plan.stay(IDLE, plan.cursor + rng.randint(2, 5) * MS_PER_MINUTE)
+            if plan.cursor < work_end:  # a Saturday shift ends at lunch
+                plan.stay(IDLE, plan.cursor + rng.randint(2, 5) * MS_PER_MINUTE)
         plan.work(work_end, rng)
         if commutes:
             plan.travel(DRIVE, depot_point, model.road_kmh)
@@ -662,18 +675,7 @@ class FleetSimulator:
         return events + sent
 
     def _count(self, event: SimulatedEvent) -> SimulatedEvent:
-        counters = self.counters
-        if event.kind == REGISTRY:
-            counters.registry += 1
-        elif event.kind == GARBAGE:
-            counters.garbage += 1
-        else:
-            counters.telemetry += 1
-            counters.duplicates += event.duplicate
-            counters.late += event.late and not event.duplicate
-            value = event.value
-            counters.heartbeats += not value["c40"]["engine"]["running"]
-            counters.without_gps += value["location"]["GPS"] is None
+        self.counters.add(event)
         return event
 
     def events(self, until_ms: int | None = None) -> Iterator[SimulatedEvent]:
