@@ -117,8 +117,9 @@ repositories = RepositoryHandler()
 schema_registries = BackendHandler(setting_name="TELEMETRY_SCHEMA_REGISTRIES")
 codecs = CodecHandler()
 kafka = BackendHandler(setting_name="TELEMETRY_KAFKA")
+history_archives = BackendHandler(setting_name="HISTORY_ARCHIVES")
 
-ALL_HANDLERS = (databases, repositories, schema_registries, codecs, kafka)
+ALL_HANDLERS = (databases, repositories, schema_registries, codecs, kafka, history_archives)
 # Settings whose change invalidates what the registries built (a repository holds a database, a
 # codec holds a registry client), so any of them resets them all.
 WATCHED_SETTINGS = frozenset({h.setting_name for h in ALL_HANDLERS} | {"TELEMETRY_SERVICES", "TELEMETRY_VALIDATION"})
