@@ -105,7 +105,7 @@ class PositionRepository:
             {"$match": {"event_time": {"$gte": _ms_to_date(start), "$lt": _ms_to_date(end)}}},
             {"$sort": {"identifier": ASCENDING, "timestamp": DESCENDING}},
             {"$group": {"_id": "$identifier", "latest": {"$first": "$$ROOT"}}},
-            {"$replaceWith": "$latest"},
+            {"$replaceRoot": {"newRoot": "$latest"}},  # not $replaceWith: litemongo lacks it
         ]
         if poi is not None:
             # Filter after picking the latest: "machines that are at this site now", not "the last
