@@ -258,3 +258,10 @@ def test_walking_next_over_5000_positions_returns_each_once_while_positions_arri
     assert len(walked) == len(set(walked)), "a position was served twice"
     assert walked == sorted(walked)
     assert set(walked) == {p.timestamp for p in original} | expected_new
+
+
+def test_browsable_api_renders(client, track):
+    params = {"from": str(track[0].timestamp), "to": str(NOW + 1)}
+    response = client.get("/api/v1/history/EX001/", params, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert b"Position History" in response.content

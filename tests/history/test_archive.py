@@ -152,3 +152,12 @@ def test_unconfigured_client_refuses_without_calling_out():
     assert client.configured is False
     with pytest.raises(ArchiveUnavailable, match="no archive is configured"):
         client.positions("EX001", 0, 1, limit=1)
+
+
+def test_system_check_names_a_mistyped_archive_backend(settings):
+    from telemetry_site.checks import check_backends
+
+    settings.HISTORY_ARCHIVES = {"default": {"BACKEND": "equipment_history.archive.HttpArchiveClien", "OPTIONS": {}}}
+    errors = check_backends()
+    assert [error.id for error in errors] == ["telemetry.E001"]
+    assert "HISTORY_ARCHIVES['default']" in errors[0].msg
