@@ -66,9 +66,11 @@ class HttpArchiveClient:
         except ValueError as exc:
             raise self._unavailable("answered a body that is not JSON", exc) from exc
         try:
-            return parse_archive_positions(identifier, payload, start, end)[:limit]
+            positions = parse_archive_positions(identifier, payload, start, end)
         except MalformedArchiveAnswer as exc:
             raise self._unavailable(f"answered off-contract JSON: {exc}", exc) from exc
+        # Sorted before cutting, so an archive that ignores the order or the limit loses nothing.
+        return sorted(positions, key=lambda p: p.timestamp)[:limit]
 
     def _unavailable(self, reason: str, cause: BaseException | None) -> ArchiveUnavailable:
         logger.warning("archive %s %s: %r", self.url, reason, cause)

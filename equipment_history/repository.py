@@ -128,4 +128,6 @@ class PositionRepository:
             {"$limit": limit},
             {"$project": _PROJECTION},
         ]
+        # A large fleet's day may exceed the in-memory sort limit; MongoDB 6.0+ then spills to disk by
+        # default (allowDiskUseByDefault), so no option is passed (the in-process engines warn on it).
         return [position_from_document(document) for document in self.collection.aggregate(pipeline)]

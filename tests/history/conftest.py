@@ -26,7 +26,7 @@ READ_TIMEOUT = 0.5
 @dataclass
 class ArchiveStandIn:
     url: str = ""
-    mode: str = "normal"  # normal | error | slow | malformed | off-contract
+    mode: str = "normal"  # normal | newest-first | error | slow | malformed | off-contract
     positions: dict[str, list[dict]] = field(default_factory=dict)
     requests: list[dict] = field(default_factory=list)
     served: list[dict] = field(default_factory=list)
@@ -47,7 +47,9 @@ class ArchiveStandIn:
         found = sorted(
             (p for p in self.positions.get(identifier, []) if start <= p["timestamp"] < end),
             key=lambda p: p["timestamp"],
-        )[:limit]
+        )
+        # "newest-first" is a sloppy archive: wrong order, no limit. Otherwise, the contract.
+        found = found[::-1] if self.mode == "newest-first" else found[:limit]
         self.served.extend(found)
         return 200, json.dumps({"positions": found}).encode()
 

@@ -145,6 +145,8 @@ def test_client_follows_the_documented_contract(archive_server):
     assert positions == [Position("EX 1/2", 5, 1.5, 2.5), Position("EX 1/2", 7, 1.0, 2.0, None, ("S",))]
     assert archive_server.requests == [{"identifier": "EX 1/2", "from": 5, "to": 9, "limit": 10}]
     assert client.positions("EX 1/2", 0, 100, limit=1) == [Position("EX 1/2", 5, 1.5, 2.5)]
+    archive_server.mode = "newest-first"
+    assert [p.timestamp for p in client.positions("EX 1/2", 0, 100, limit=2)] == [5, 7]
 
 
 def test_unconfigured_client_refuses_without_calling_out():
