@@ -7,7 +7,7 @@ view stays a thin adapter and the rules stay in ``business``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from equipment_history.archive import ArchiveUnavailable
 from equipment_history.business import (
@@ -18,6 +18,24 @@ from equipment_history.business import (
     page_of,
     retention_boundary,
 )
+
+
+class HotPositions(Protocol):
+    """What this read needs of ``PositionRepository``."""
+
+    retention_days: int
+
+    def between(self, identifier: str, start: int, end: int, limit: int) -> list[Position]: ...
+
+
+class ArchivedPositions(Protocol):
+    """What this read needs of an archive client such as ``HttpArchiveClient``."""
+
+    @property
+    def configured(self) -> bool: ...
+
+    def positions(self, identifier: str, start: int, end: int, limit: int) -> list[Position]:
+        """Raise ``ArchiveUnavailable`` when no usable answer comes."""
 
 
 @dataclass(frozen=True)
@@ -31,8 +49,8 @@ class PositionPage:
 
 
 def position_page(
-    repository: Any,
-    archive: Any,
+    repository: HotPositions,
+    archive: ArchivedPositions,
     identifier: str,
     start: int,
     end: int,
