@@ -129,8 +129,9 @@ repositories = RepositoryHandler()
 schema_registries = BackendHandler(setting_name="TELEMETRY_SCHEMA_REGISTRIES")
 codecs = CodecHandler(depends_on=(schema_registries,))
 kafka = BackendHandler(setting_name="TELEMETRY_KAFKA")
+history_archives = BackendHandler(setting_name="HISTORY_ARCHIVES")
 
-ALL_HANDLERS: list[BackendHandler] = [databases, repositories, schema_registries, codecs, kafka]
+ALL_HANDLERS: list[BackendHandler] = [databases, repositories, schema_registries, codecs, kafka, history_archives]
 
 
 def reset_backends(*, setting: str, **kwargs: Any) -> None:

@@ -258,3 +258,42 @@ CURRENT_STALE_MINUTES = env_int("CURRENT_STALE_MINUTES", 60)
 
 # /ready gives each dependency this long to answer.
 READY_TIMEOUT_SECONDS = env_float("READY_TIMEOUT_SECONDS", 2.0)
+
+# --- History ------------------------------------------------------------------------------------
+# The position-history service (docs/HISTORY.md). Its repository and consumer service are added
+# to the registries here, so this block is all the history settings there are.
+
+# Positions older than this leave MongoDB through a TTL index; older ranges come from the archive.
+HISTORY_RETENTION_DAYS = env_int("HISTORY_RETENTION_DAYS", 30)
+# The longest from..to range one request may ask for.
+HISTORY_MAX_SPAN_DAYS = env_int("HISTORY_MAX_SPAN_DAYS", 31)
+# The archive is asked this far past the retention boundary, so that TTL lag and clock skew
+# between MongoDB and this process leave no gap at the seam (the merge drops the duplicates).
+HISTORY_ARCHIVE_OVERLAP_MINUTES = env_int("HISTORY_ARCHIVE_OVERLAP_MINUTES", 60)
+# "Today" of locations/today/ is the calendar day in this time zone.
+HISTORY_TIME_ZONE = env("HISTORY_TIME_ZONE", "UTC")
+
+# The archive service, behind a small client class; an empty URL means "no archive configured".
+HISTORY_ARCHIVES = {
+    "default": {
+        "BACKEND": "equipment_history.archive.HttpArchiveClient",
+        "OPTIONS": {
+            "url": env("HISTORY_ARCHIVE_URL", ""),
+            "connect_timeout": env_float("HISTORY_ARCHIVE_CONNECT_TIMEOUT_SECONDS", 2.0),
+            "read_timeout": env_float("HISTORY_ARCHIVE_READ_TIMEOUT_SECONDS", 5.0),
+        },
+    },
+}
+
+TELEMETRY_REPOSITORIES["positions"] = {
+    "BACKEND": "equipment_history.repository.PositionRepository",
+    "OPTIONS": {"database": "default", "collection": "positions", "retention_days": HISTORY_RETENTION_DAYS},
+}
+
+TELEMETRY_SERVICES["history"] = {
+    "TOPIC": TELEMETRY_TOPIC,
+    "GROUP_ID": env("HISTORY_GROUP_ID", "c40-equipment-history"),
+    "CODEC": "telemetry",
+    "VALIDATOR": "telemetry_site.validation.validate_telemetry",
+    "HANDLER": "equipment_history.handlers.PositionHistoryHandler",
+}

@@ -13,6 +13,7 @@ import pytest
 
 from telemetry_site import backends
 from telemetry_site.embedded import create_topics, start_broker
+from tests.factories import authenticated_api_client
 
 # Group timeouts that make a consumer join Tansu in about 3 s instead of the default 10+ s.
 FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "max.poll.interval.ms": 10000}
@@ -101,10 +102,4 @@ def kafka(settings, broker):
 
 @pytest.fixture
 def api_client():
-    """A DRF client authenticated as an (unsaved) user: the API itself needs no SQL."""
-    from django.contrib.auth.models import User
-    from rest_framework.test import APIClient
-
-    client = APIClient()
-    client.force_authenticate(user=User(username="tester"))
-    return client
+    return authenticated_api_client()

@@ -49,3 +49,13 @@ def produce(producer: Any, topic: str, codec: Any, records: list[dict], key_fiel
         producer.produce(topic, key=record[key_field].encode(), value=codec.encode(record))
         producer.poll(0)
     assert producer.flush(30) == 0, "some test messages were not delivered"
+
+
+def authenticated_api_client() -> Any:
+    """A DRF client authenticated as an (unsaved) user: the API itself needs no SQL."""
+    from django.contrib.auth.models import User
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user=User(username="tester"))
+    return client

@@ -51,7 +51,16 @@ def test_openapi_schema_generates_without_warnings_and_documents_every_endpoint(
     call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
     schema = yaml.safe_load(out.getvalue())
     paths = schema["paths"]
-    assert {"/api/v1/current/", "/api/v1/current/{identifier}/", "/health", "/ready"} <= set(paths)
+    assert {
+        "/api/v1/current/",
+        "/api/v1/current/{identifier}/",
+        "/api/v1/history/{identifier}/",
+        "/api/v1/history/locations/today/",
+        "/health",
+        "/ready",
+    } <= set(paths)
+    history = paths["/api/v1/history/{identifier}/"]["get"]
+    assert {p["name"] for p in history["parameters"]} >= {"from", "to", "cursor", "page_size"}
     fleet = paths["/api/v1/current/"]["get"]
     assert {p["name"] for p in fleet["parameters"]} >= {
         "brand",

@@ -63,6 +63,9 @@ class Command(BaseCommand):
         parser.add_argument("--web", default="127.0.0.1:8000", help="host:port of the web server")
         parser.add_argument("--partitions", type=int, default=12, help="partitions of the telemetry topic")
         parser.add_argument(
+            "--machines", type=int, default=50, help="simulated machines (0: no simulator, bring your own data)"
+        )
+        parser.add_argument(
             "--for-seconds", type=float, default=None, help="stop by itself after this long (smoke tests)"
         )
 
@@ -99,16 +102,24 @@ class Command(BaseCommand):
 
             manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+
+            def spawn(label: str, command: list[str], log_name: str) -> None:
+                with open(var / log_name, "ab") as log:  # the child keeps its own copy of the descriptor
+                    process = subprocess.Popen(
+                        [*manage, *command], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                    )
+                children.append((f"{label} (log: {var / log_name})", process))
+
             for name, definition in settings.TELEMETRY_SERVICES.items():
-                log = open(var / f"consumer-{name}.log", "ab")  # noqa: SIM115 - closed with the process
-                process = subprocess.Popen(
-                    [*manage, *consumer_command(name, definition)],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
+                spawn(f"consumer {name}", consumer_command(name, definition), f"consumer-{name}.log")
+            if options["machines"] > 0:
+                # A day of history as fast as possible, then live data at any hour (docs/SIMULATOR.md).
+                simulate = ["simulate_fleet", "--machines", str(options["machines"]), "--backfill-days", "1"]
+                spawn(
+                    "fleet simulator",
+                    [*simulate, "--rate", "1", "--around-the-clock", "--no-progress"],
+                    "simulator.log",
                 )
-                children.append((f"consumer {name} (log: {var / f'consumer-{name}.log'})", process))
             web_host, _, web_port = options["web"].rpartition(":")
             web = subprocess.Popen(
                 [*manage, "runserver", options["web"], "--noreload"], env=env, stdin=subprocess.DEVNULL
