@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint venv
+.PHONY: run test lint venv system-deps
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,18 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(BIN)/.installed
 
-## Set up and run every test (the real broker included), then lint.
-test: venv
+## Debian's chromium for the browser test of the ops views (needs root and apt; skipped otherwise,
+## and that test is then skipped outside CI).
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "Could not install chromium; the browser test will not run."; \
+	  else echo "chromium not installed (apt-get install chromium); the browser test will not run."; fi; \
+	fi
+
+## Set up and run every test (the real broker and a headless browser included), then lint.
+test: venv system-deps
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check .
 
@@ -22,6 +32,6 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## Set up and run the main job: broker, consumers and web server on the embedded defaults.
+## Set up and run the main job: broker, consumers, fleet simulator and web server on embedded defaults.
 run: venv
 	$(BIN)/python manage.py run_embedded
