@@ -145,3 +145,15 @@ def test_browsable_api_renders(client, usage):
     response = client.get("/api/v1/usage/search/", HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert b"Usage Search" in response.content
+
+
+def test_system_check_refuses_a_bad_time_zone_and_limits(settings):
+    from equipment_usage.checks import check_usage_settings
+
+    assert check_usage_settings() == []
+    settings.USAGE_TIME_ZONE = "Mars/Olympus"
+    settings.USAGE_MAX_SPEED_KMH = 0
+    settings.USAGE_HOURS_TOLERANCE = -0.1
+    errors = check_usage_settings()
+    assert [e.id for e in errors] == ["usage.E001", "usage.E002", "usage.E002"]
+    assert "Mars/Olympus" in errors[0].msg and "USAGE_MAX_SPEED_KMH" in errors[1].msg
