@@ -1,6 +1,7 @@
 """Pure rules of the usage service: plain functions, no fixtures, no Django."""
 
 import hashlib
+from dataclasses import FrozenInstanceError
 from datetime import date
 
 import pytest
@@ -301,3 +302,40 @@ def test_usage_records_one_per_day():
     assert records[0]["record_id"] == record_id("EX1", DAY0 + H, "2025-11-24")
     assert records[0]["cost_sources"] == [{"source": "A", "share": 1.0, "hours": 1.0, "km": 2.0, "cost": 12.0}]
     assert records[0]["currency"] == "EUR" and records[0]["retracted"] is False
+
+
+def test_values_are_immutable():
+    values = [
+        RULES,
+        rd(1),
+        ref(),
+        Rates(0),
+        Delta(0, None, None),
+        late_entry(rd(1)),
+        allocate(Delta(H, 1.0, 1.0), DAY0, DAY0 + H, [], None)[0],
+        allocate(Delta(H, 1.0, 1.0), DAY0, DAY0 + H, [], None)[0].sources[0],
+    ]
+    for value in values:
+        with pytest.raises(FrozenInstanceError):
+            value.identifier = "changed"
+
+
+def test_entries_that_count_nothing_are_not_priced():
+    assert late_entry(rd(1)).priced is False
+    assert apply_readings(None, [rd(1, 1.0, 1.0)], RULES).entries[0].priced is False
+
+
+def test_entry_round_trip_keeps_the_points_of_interest_of_both_readings():
+    (entry,) = apply_readings(ref(DAY0, 1.0, 1.0, ["A"]), [rd(DAY0 + H, 1.5, 2.0, ["B", "C"])], RULES).entries
+    restored = Entry.from_dict(entry.to_dict())
+    assert restored.start.pois == ("A",) and restored.end.pois == ("B", "C")
+
+
+def test_counter_without_a_time_has_no_reference():
+    assert counter_delta("hours", 5.0, None, 6.0, H, 1.0, 0.1) == (None, "hours_first")
+    assert counter_delta("km", None, 0, 6.0, H, 60.0, 0.1) == (None, "km_first")
+
+
+def test_empty_interval_is_one_whole_part():
+    (day,) = allocate(Delta(0, 1.0, 2.0), DAY0, DAY0, [], None)
+    assert (day.date, day.start, day.end, day.hours, day.km) == ("2025-11-25", DAY0, DAY0, 1.0, 2.0)
