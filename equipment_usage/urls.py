@@ -1,4 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from equipment_usage.views import LastDataView, MachineDeltasView, UsageSearchView
 
 app_name = "usage"
-urlpatterns: list = []
+urlpatterns = [
+    path("search/", UsageSearchView.as_view(), name="search"),
+    path("debug/lastdata/", LastDataView.as_view(), name="lastdata"),
+    path("<str:identifier>/deltas/", MachineDeltasView.as_view(), name="deltas"),
+]

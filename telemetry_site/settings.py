@@ -169,6 +169,20 @@ TELEMETRY_REPOSITORIES = {
         "BACKEND": "equipment_current.repository.CurrentStateRepository",
         "OPTIONS": {"database": "default", "collection": "current_state"},
     },
+    # Usage service (equipment_usage): the ledger of deltas, last readings and daily totals.
+    "usage": {
+        "BACKEND": "equipment_usage.repository.UsageRepository",
+        "OPTIONS": {
+            "database": "default",
+            "collection": "usage_deltas",
+            "last_readings_collection": "usage_last_readings",
+            "daily_collection": "usage_daily",
+        },
+    },
+    "equipment_registry": {
+        "BACKEND": "equipment_usage.repository.EquipmentRegistryRepository",
+        "OPTIONS": {"database": "default", "collection": "equipment_registry"},
+    },
 }
 
 # --- Kafka --------------------------------------------------------------------------------------
@@ -251,6 +265,19 @@ TELEMETRY_SERVICES = {
         "VALIDATOR": "telemetry_site.validation.validate_telemetry",
         "HANDLER": "equipment_current.handlers.CurrentStateHandler",
     },
+    "usage": {
+        "TOPIC": TELEMETRY_TOPIC,
+        "GROUP_ID": env("USAGE_GROUP_ID", "c40-equipment-usage"),
+        "CODEC": "telemetry",
+        "VALIDATOR": "telemetry_site.validation.validate_telemetry",
+        "HANDLER": "equipment_usage.handlers.UsageHandler",
+    },
+    "registry": {
+        "TOPIC": REGISTRY_TOPIC,
+        "GROUP_ID": env("REGISTRY_GROUP_ID", "c40-equipment-registry"),
+        "CODEC": "registry",
+        "HANDLER": "equipment_usage.handlers.EquipmentRegistryHandler",
+    },
 }
 
 # Machines whose last event is older than this are "stale" in the fleet snapshot by default.
@@ -297,3 +324,13 @@ TELEMETRY_SERVICES["history"] = {
     "VALIDATOR": "telemetry_site.validation.validate_telemetry",
     "HANDLER": "equipment_history.handlers.PositionHistoryHandler",
 }
+
+# --- Usage --------------------------------------------------------------------------------------
+# Rules of the usage service (docs/USAGE.md): local days are cut at midnight in USAGE_TIME_ZONE;
+# a counter increase beyond these limits is implausible and counts nothing.
+USAGE_TIME_ZONE = env("USAGE_TIME_ZONE", "UTC")
+USAGE_MAX_SPEED_KMH = env_float("USAGE_MAX_SPEED_KMH", 80.0)
+# Engine hours a reading may exceed the elapsed hours by (meter resolution, clock skew).
+USAGE_HOURS_TOLERANCE = env_float("USAGE_HOURS_TOLERANCE", 0.1)
+# Km a reading may exceed USAGE_MAX_SPEED_KMH x elapsed hours by (odometer resolution).
+USAGE_KM_TOLERANCE = env_float("USAGE_KM_TOLERANCE", 0.1)

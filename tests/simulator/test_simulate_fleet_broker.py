@@ -7,9 +7,9 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
-from rest_framework.test import APIClient
 
 from telemetry_site.simulator import FleetSimulator
+from tests.factories import authenticated_api_client
 
 pytestmark = pytest.mark.broker
 
@@ -41,7 +41,7 @@ def test_a_simulated_day_of_five_machines_reaches_the_fleet_snapshot(kafka, avro
         has_fix = event.kind == "telemetry" and event.value["location"]["GPS"] is not None
         if has_fix and event.timestamp >= newest_fix.get(event.key, {"timestamp": 0})["timestamp"]:
             newest_fix[event.key] = event.value
-    response = APIClient().get("/api/v1/current/", {"page_size": 100})
+    response = authenticated_api_client().get("/api/v1/current/", {"page_size": 100})
     assert response.status_code == 200, response.content
     states = {item["identifier"]: item for item in response.json()["results"]}
     assert set(states) == set(newest_fix) and len(states) == 5

@@ -8,7 +8,18 @@ from django.core.management import call_command
 from rest_framework.test import APIClient
 
 
-@pytest.mark.parametrize("path", ["/api/v1/current/", "/api/v1/current/EX1/"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/current/",
+        "/api/v1/current/EX1/",
+        "/api/v1/history/EX1/",
+        "/api/v1/history/locations/today/",
+        "/api/v1/usage/search/",
+        "/api/v1/usage/debug/lastdata/",
+        "/api/v1/usage/EX1/deltas/",
+    ],
+)
 def test_api_requires_authentication(path, mongo_db):
     response = APIClient().get(path)
     assert response.status_code == 401
@@ -56,6 +67,9 @@ def test_openapi_schema_generates_without_warnings_and_documents_every_endpoint(
         "/api/v1/current/{identifier}/",
         "/api/v1/history/{identifier}/",
         "/api/v1/history/locations/today/",
+        "/api/v1/usage/search/",
+        "/api/v1/usage/debug/lastdata/",
+        "/api/v1/usage/{identifier}/deltas/",
         "/health",
         "/ready",
     } <= set(paths)

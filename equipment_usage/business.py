@@ -1,0 +1,484 @@
+"""Rules of the usage service. Pure: no Django, pymongo or Kafka; state comes in as arguments.
+
+A machine's cumulative counters (engine hours, km) become usage between consecutive readings:
+
+- readings are taken in the order they arrive for a machine (Kafka keeps it per key) and compared
+  by event time with the machine's *reference*, the newest reading processed so far;
+- no delta for the first reading, a duplicate (same event time) or a late reading (older than the
+  reference); a late reading is kept, flagged, for a later correction pass;
+- each counter is judged on its own: missing (no delta for it, its reference stays), reset (went
+  backwards: no delta, the new value becomes the reference), implausible (faster than the clock
+  for hours, than ``max_speed_kmh`` for km: no delta, the value still becomes the reference);
+- a counted interval is charged in equal shares to the points of interest the machine was in at
+  its start ("unassigned" when none), split across local days in proportion to time, and priced
+  with the registry rates in effect at its start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+MS_PER_HOUR = 3_600_000
+UNASSIGNED = "unassigned"
+
+# Outcomes of a reading compared with its machine's reference.
+FIRST, DUPLICATE, LATE, NEXT = "first", "duplicate", "late", "next"
+
+
+@dataclass(frozen=True)
+class UsageRules:
+    """The settings the rules depend on (``USAGE_*``)."""
+
+    time_zone: str = "UTC"
+    max_speed_kmh: float = 80.0
+    hours_tolerance: float = 0.1  # engine hours a reading may exceed the elapsed hours by
+    km_tolerance: float = 0.1  # km a reading may exceed ``max_speed_kmh`` x elapsed hours by
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The part of a telemetry record the usage rules read."""
+
+    identifier: str
+    timestamp: int
+    hours: float | None
+    km: float | None
+    pois: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A machine's newest processed reading; each counter keeps the event time of its last value,
+    so a reading that lacks a counter does not lose that counter's reference."""
+
+    identifier: str
+    timestamp: int
+    hours: float | None
+    hours_at: int | None
+    km: float | None
+    km_at: int | None
+    pois: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rates:
+    """One version of a machine's registry record."""
+
+    last_update: int
+    hourly_rate: float | None = None
+    km_rate: float | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """Usage between a reference and the next reading; None where a counter did not count."""
+
+    elapsed_ms: int
+    hours: float | None
+    km: float | None
+    events: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceUsage:
+    source: str
+    share: float
+    hours: float | None
+    km: float | None
+    cost: float | None
+
+
+@dataclass(frozen=True)
+class DayUsage:
+    """The part of an interval that falls on one local day."""
+
+    date: str
+    start: int
+    end: int
+    hours: float | None
+    km: float | None
+    cost: float | None
+    sources: tuple[SourceUsage, ...]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What one reading adds to a machine's usage ledger, keyed by (identifier, interval end).
+
+    A counted entry has ``start`` (the reference), ``end`` (the reading) and its usage by day and
+    cost source. Entries that count nothing (first reading, late reading, a reset or implausible
+    jump on every counter present) are kept too, with their flags, so the ledger explains itself
+    and a later correction pass can split an interval at a late reading.
+    """
+
+    identifier: str
+    start: Reference | None
+    end: Reading
+    hours: float | None
+    km: float | None
+    flags: tuple[str, ...]
+    days: tuple[DayUsage, ...] = ()
+    currency: str | None = None
+    priced: bool = False
+
+    @property
+    def id(self) -> str:
+        return entry_id(self.identifier, self.end.timestamp)
+
+    @property
+    def counted(self) -> bool:
+        return self.hours is not None or self.km is not None
+
+    @property
+    def dates(self) -> list[str]:
+        return [day.date for day in self.days]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "identifier": self.identifier,
+            "interval_start": None if self.start is None else self.start.timestamp,
+            "interval_end": self.end.timestamp,
+            "start": None if self.start is None else asdict(self.start),
+            "end": asdict(self.end),
+            "hours": self.hours,
+            "km": self.km,
+            "flags": list(self.flags),
+            "counted": self.counted,
+            "dates": self.dates,
+            "days": [asdict(day) for day in self.days],
+            "currency": self.currency,
+            "priced": self.priced,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Entry:
+        start = data.get("start")
+        return cls(
+            identifier=data["identifier"],
+            start=None if start is None else Reference(**{**start, "pois": tuple(start.get("pois") or ())}),
+            end=Reading(**{**data["end"], "pois": tuple(data["end"].get("pois") or ())}),
+            hours=data.get("hours"),
+            km=data.get("km"),
+            flags=tuple(data.get("flags") or ()),
+            days=tuple(
+                DayUsage(**{**day, "sources": tuple(SourceUsage(**source) for source in day["sources"])})
+                for day in data.get("days") or ()
+            ),
+            currency=data.get("currency"),
+            priced=bool(data.get("priced")),
+        )
+
+
+# -- reading records -------------------------------------------------------------------------------
+
+
+def _get(record: dict, *path: str) -> Any:
+    value: Any = record
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def extract_poi_list(record: dict) -> list[str]:
+    """The names of the points of interest in ``record``, in order, without duplicates."""
+    names: list[str] = []
+    for poi in _get(record, "location", "pointsOfInterest") or []:
+        name = poi.get("name") if isinstance(poi, dict) else None
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def reading_from_record(record: dict) -> Reading:
+    return Reading(
+        identifier=record["identifier"],
+        timestamp=record["timestamp"],
+        hours=_get(record, "c40", "odometry", "hours_tot"),
+        km=_get(record, "c40", "odometry", "km_tot"),
+        pois=tuple(extract_poi_list(record)),
+    )
+
+
+# -- ordering ---------------------------------------------------------------------------------------
+
+
+def classify_reading(reference: Reference | None, reading: Reading) -> str:
+    """FIRST (no reference), DUPLICATE (same event time), LATE (older) or NEXT (newer)."""
+    if reference is None:
+        return FIRST
+    if reading.timestamp == reference.timestamp:
+        return DUPLICATE
+    if reading.timestamp < reference.timestamp:
+        return LATE
+    return NEXT
+
+
+def should_compute_delta(reference: Reference | None, reading: Reading) -> bool:
+    """A delta exists only between a reference and a strictly newer reading."""
+    return classify_reading(reference, reading) == NEXT
+
+
+def advance_reference(reference: Reference | None, reading: Reading) -> Reference:
+    """The reference after ``reading``: its time and points of interest, its counters where it has
+    them (a reset or implausible value included), the old counters where it has none."""
+    hours, hours_at = reading.hours, reading.timestamp
+    km, km_at = reading.km, reading.timestamp
+    if reference is not None:
+        if hours is None:
+            hours, hours_at = reference.hours, reference.hours_at
+        if km is None:
+            km, km_at = reference.km, reference.km_at
+    return Reference(
+        identifier=reading.identifier,
+        timestamp=reading.timestamp,
+        hours=hours,
+        hours_at=None if hours is None else hours_at,
+        km=km,
+        km_at=None if km is None else km_at,
+        pois=reading.pois,
+    )
+
+
+# -- deltas -----------------------------------------------------------------------------------------
+
+
+def counter_delta(
+    name: str,
+    previous: float | None,
+    previous_at: int | None,
+    value: float | None,
+    at: int,
+    per_hour_limit: float,
+    tolerance: float,
+) -> tuple[float | None, str | None]:
+    """The increase of one counter and the event that prevented it, if any.
+
+    Plausible means ``increase <= per_hour_limit * elapsed hours + tolerance`` (inclusive), where
+    the elapsed time runs from the counter's own last value.
+    """
+    if value is None:
+        return None, f"{name}_missing"
+    if previous is None or previous_at is None:
+        return None, f"{name}_first"
+    increase = value - previous
+    if increase < 0:
+        return None, f"{name}_reset"
+    elapsed_hours = (at - previous_at) / MS_PER_HOUR
+    if increase > per_hour_limit * elapsed_hours + tolerance:
+        return None, f"{name}_implausible"
+    return increase, None
+
+
+def compute_delta(reference: Reference, reading: Reading, rules: UsageRules) -> Delta:
+    """Usage from ``reference`` to ``reading`` (which must be newer), counter by counter."""
+    hours, hours_event = counter_delta(
+        "hours", reference.hours, reference.hours_at, reading.hours, reading.timestamp, 1.0, rules.hours_tolerance
+    )
+    km, km_event = counter_delta(
+        "km", reference.km, reference.km_at, reading.km, reading.timestamp, rules.max_speed_kmh, rules.km_tolerance
+    )
+    events = tuple(event for event in (hours_event, km_event) if event is not None)
+    return Delta(reading.timestamp - reference.timestamp, hours, km, events)
+
+
+# -- days, cost sources, prices ---------------------------------------------------------------------
+
+
+def timestamp_to_date(timestamp_ms: int, time_zone: str = "UTC") -> str:
+    """The local date (YYYY-MM-DD) of an instant in ``time_zone``."""
+    return datetime.fromtimestamp(timestamp_ms / 1000, tz=ZoneInfo(time_zone)).date().isoformat()
+
+
+def local_midnight_ms(day: date, time_zone: str) -> int:
+    """The instant (epoch ms) local midnight starts ``day`` in ``time_zone``."""
+    midnight = datetime.combine(day, time(0), tzinfo=ZoneInfo(time_zone))
+    return round(midnight.astimezone(UTC).timestamp() * 1000)
+
+
+def split_by_day(start_ms: int, end_ms: int, time_zone: str = "UTC") -> list[tuple[str, int, int]]:
+    """``(date, start, end)`` pieces of ``[start_ms, end_ms]`` cut at local midnights.
+
+    An interval ending exactly at midnight belongs wholly to the day before; pieces are never
+    empty, except for an empty interval, which is one empty piece on its day.
+    """
+    if end_ms <= start_ms:
+        return [(timestamp_to_date(start_ms, time_zone), start_ms, end_ms)]
+    pieces = []
+    cursor = start_ms
+    zone = ZoneInfo(time_zone)
+    while cursor < end_ms:
+        day = datetime.fromtimestamp(cursor / 1000, tz=zone).date()
+        boundary = min(end_ms, local_midnight_ms(day + timedelta(days=1), time_zone))
+        pieces.append((day.isoformat(), cursor, boundary))
+        cursor = boundary
+    return pieces
+
+
+def get_cost_sources(pois: Sequence[str]) -> list[tuple[str, float]]:
+    """Equal shares of the points of interest (duplicates counted once); none: all "unassigned"."""
+    names = list(dict.fromkeys(pois))
+    if not names:
+        return [(UNASSIGNED, 1.0)]
+    return [(name, 1.0 / len(names)) for name in names]
+
+
+def rates_at(versions: Iterable[Rates], at: int) -> Rates | None:
+    """The registry version in effect at ``at``: the newest whose ``last_update <= at``."""
+    best: Rates | None = None
+    for version in versions:
+        if version.last_update <= at and (best is None or version.last_update > best.last_update):
+            best = version
+    return best
+
+
+def price(hours: float | None, km: float | None, rates: Rates | None) -> float | None:
+    """hours x hourly rate + km x per-km rate; None without rates, or when a counter that was used
+    has no rate (a partial price would look complete)."""
+    if rates is None:
+        return None
+    cost = 0.0
+    for amount, rate in ((hours, rates.hourly_rate), (km, rates.km_rate)):
+        if amount is None or amount == 0:
+            continue
+        if rate is None:
+            return None
+        cost += amount * rate
+    return cost
+
+
+def _scaled(value: float | None, factor: float) -> float | None:
+    return None if value is None else value * factor
+
+
+def allocate(
+    delta: Delta,
+    start_ms: int,
+    end_ms: int,
+    pois: Sequence[str],
+    rates: Rates | None,
+    time_zone: str = "UTC",
+) -> tuple[DayUsage, ...]:
+    """Split a delta across local days (in proportion to time), then across cost sources (equal
+    shares), pricing each part."""
+    sources = get_cost_sources(pois)
+    days = []
+    span = end_ms - start_ms
+    for day, piece_start, piece_end in split_by_day(start_ms, end_ms, time_zone):
+        fraction = (piece_end - piece_start) / span if span > 0 else 1.0
+        hours, km = _scaled(delta.hours, fraction), _scaled(delta.km, fraction)
+        parts = tuple(
+            SourceUsage(
+                source,
+                share,
+                _scaled(hours, share),
+                _scaled(km, share),
+                price(_scaled(hours, share), _scaled(km, share), rates),
+            )
+            for source, share in sources
+        )
+        days.append(DayUsage(day, piece_start, piece_end, hours, km, price(hours, km, rates), parts))
+    return tuple(days)
+
+
+# -- a machine's readings, in order -----------------------------------------------------------------
+
+
+@dataclass
+class MachineResult:
+    """Entries a machine's readings produced, its new reference, and readings already behind it."""
+
+    reference: Reference | None
+    entries: list[Entry] = field(default_factory=list)
+    behind: list[Reading] = field(default_factory=list)  # duplicates and late readings
+
+
+def apply_readings(
+    reference: Reference | None,
+    readings: Iterable[Reading],
+    rules: UsageRules,
+    rate_versions: Sequence[Rates] = (),
+) -> MachineResult:
+    """Run one machine's readings, in arrival order, against its reference.
+
+    Readings at or before the reference are returned in ``behind``: the caller knows whether the
+    ledger already has them (a replay) or not (a late reading, see ``late_entry``).
+    """
+    result = MachineResult(reference)
+    for reading in readings:
+        outcome = classify_reading(result.reference, reading)
+        if outcome in (DUPLICATE, LATE):
+            result.behind.append(reading)
+            continue
+        if outcome == FIRST:
+            result.entries.append(Entry(reading.identifier, None, reading, None, None, (FIRST,)))
+        else:
+            start = result.reference
+            assert start is not None
+            delta = compute_delta(start, reading, rules)
+            entry = Entry(reading.identifier, start, reading, delta.hours, delta.km, delta.events)
+            if entry.counted:
+                rates = rates_at(rate_versions, start.timestamp)
+                days = allocate(delta, start.timestamp, reading.timestamp, start.pois, rates, rules.time_zone)
+                entry = Entry(
+                    reading.identifier,
+                    start,
+                    reading,
+                    delta.hours,
+                    delta.km,
+                    delta.events,
+                    days,
+                    None if rates is None else rates.currency,
+                    all(day.cost is not None for day in days),
+                )
+            result.entries.append(entry)
+        result.reference = advance_reference(result.reference, reading)
+    return result
+
+
+def late_entry(reading: Reading) -> Entry:
+    """A reading older than its machine's reference: kept, counted nowhere, flagged."""
+    return Entry(reading.identifier, None, reading, None, None, (LATE,))
+
+
+# -- identities and the published record ------------------------------------------------------------
+
+
+def entry_id(identifier: str, interval_end: int) -> str:
+    return f"{identifier}|{interval_end}"
+
+
+def record_id(identifier: str, interval_end: int, day: str) -> str:
+    """Deterministic id of a published usage record: the same delta and day always give the same id."""
+    return hashlib.sha1(f"{identifier}|{interval_end}|{day}".encode()).hexdigest()
+
+
+def usage_records(entry: Entry) -> list[dict[str, Any]]:
+    """The ``c40.usage.UsageDelta`` records of a counted entry, one per local day it touches."""
+    if not entry.counted:
+        return []
+    return [
+        {
+            "record_id": record_id(entry.identifier, entry.end.timestamp, day.date),
+            "identifier": entry.identifier,
+            "interval_start": day.start,
+            "interval_end": day.end,
+            "date": day.date,
+            "delta_hours": day.hours,
+            "delta_km": day.km,
+            "currency": entry.currency,
+            "cost_sources": [
+                {"source": s.source, "share": s.share, "hours": s.hours, "km": s.km, "cost": s.cost}
+                for s in day.sources
+            ],
+            "retracted": False,
+        }
+        for day in entry.days
+    ]

@@ -1,0 +1,302 @@
+"""Repositories of the usage service.
+
+``UsageRepository`` keeps three collections:
+
+- ``usage_deltas``: the ledger, one document per (identifier, interval end), written once
+  (insert; a replay's duplicate is ignored), never updated;
+- ``usage_last_readings``: each machine's reference, replaced only by a newer reading;
+- ``usage_daily``: totals per (identifier, local date, cost source), recomputed from the ledger.
+
+``EquipmentRegistryRepository`` keeps every version of every machine's registry record, one
+document per (identifier, last_update), so the rates in effect at any instant can be found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError
+
+from equipment_usage.business import Entry, Rates, Reference
+
+DUPLICATE_KEY = 11000
+GROUP_FIELDS = {"day": "date", "poi": "source", "identifier": "identifier"}
+
+
+def _raise_unless_duplicates(exc: BulkWriteError) -> list[dict]:
+    errors = exc.details.get("writeErrors", [])
+    if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
+        raise exc
+    return errors
+
+
+def reference_from_document(document: dict) -> Reference:
+    return Reference(
+        identifier=document["identifier"],
+        timestamp=document["timestamp"],
+        hours=document.get("hours"),
+        hours_at=document.get("hours_at"),
+        km=document.get("km"),
+        km_at=document.get("km_at"),
+        pois=tuple(document.get("pois") or ()),
+    )
+
+
+def replace_if_newer(reference: Reference) -> UpdateOne:
+    """An atomic upsert that replaces the stored reference only with a strictly newer one."""
+    document = {**asdict(reference), "pois": list(reference.pois)}
+    newer = {"$lt": [{"$ifNull": ["$timestamp", -1]}, reference.timestamp]}
+    stage = {name: {"$cond": [newer, {"$literal": value}, f"${name}"]} for name, value in document.items()}
+    return UpdateOne({"_id": reference.identifier}, [{"$set": stage}], upsert=True)
+
+
+@dataclass(frozen=True)
+class UsageFilter:
+    """Filters of the usage search; None means "any". Dates are local ``YYYY-MM-DD``, inclusive."""
+
+    identifier: str | None = None
+    poi: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+
+
+class UsageRepository:
+    def __init__(
+        self,
+        database: Any,
+        collection: str = "usage_deltas",
+        last_readings_collection: str = "usage_last_readings",
+        daily_collection: str = "usage_daily",
+    ) -> None:
+        self.deltas = database[collection]
+        self.last_readings = database[last_readings_collection]
+        self.daily = database[daily_collection]
+
+    def ensure_indexes(self) -> None:
+        self.deltas.create_index(
+            [("identifier", ASCENDING), ("interval_end", ASCENDING)], unique=True, name="identifier_interval_end"
+        )
+        self.deltas.create_index([("identifier", ASCENDING), ("dates", ASCENDING)], name="identifier_dates")
+        self.daily.create_index([("identifier", ASCENDING), ("date", ASCENDING)], name="identifier_date")
+        self.daily.create_index([("source", ASCENDING), ("date", ASCENDING)], name="source_date")
+        self.daily.create_index([("date", ASCENDING)], name="date")
+
+    # -- the consumer's writes, one round trip each ------------------------------------------------
+
+    def references(self, identifiers: Iterable[str]) -> dict[str, Reference]:
+        """The stored reference of each machine in ``identifiers`` (one query)."""
+        ids = sorted(set(identifiers))
+        if not ids:
+            return {}
+        return {doc["_id"]: reference_from_document(doc) for doc in self.last_readings.find({"_id": {"$in": ids}})}
+
+    def entries(self, ids: Iterable[str]) -> dict[str, Entry]:
+        """Stored ledger entries by id (one query)."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        return {doc["_id"]: Entry.from_dict(doc) for doc in self.deltas.find({"_id": {"$in": wanted}})}
+
+    def insert_entries(self, entries: Iterable[Entry]) -> int:
+        """Insert ledger entries; those already stored (a replay) are left alone. Returns how many
+        were new."""
+        operations = [InsertOne({"_id": entry.id, **entry.to_dict()}) for entry in entries]
+        if not operations:
+            return 0
+        try:
+            return self.deltas.bulk_write(operations, ordered=False).inserted_count
+        except BulkWriteError as exc:
+            return len(operations) - len(_raise_unless_duplicates(exc))
+
+    def save_references(self, references: Iterable[Reference]) -> int:
+        operations = [replace_if_newer(reference) for reference in references]
+        if not operations:
+            return 0
+        try:
+            self.last_readings.bulk_write(operations, ordered=False)
+        except BulkWriteError as exc:
+            # Two processes inserting the same new machine: the loser's conditional update now
+            # applies to the winner's document.
+            errors = _raise_unless_duplicates(exc)
+            self.last_readings.bulk_write([operations[error["index"]] for error in errors], ordered=False)
+        return len(operations)
+
+    def recompute_daily(self, pairs: Iterable[tuple[str, str]]) -> int:
+        """Recompute the totals of the (identifier, date) pairs from the ledger: one aggregation,
+        one bulk upsert. Never increments, so recomputing twice gives the same totals."""
+        wanted = set(pairs)
+        if not wanted:
+            return 0
+        identifiers = sorted({identifier for identifier, _ in wanted})
+        dates = sorted({day for _, day in wanted})
+        pipeline = [
+            {"$match": {"identifier": {"$in": identifiers}, "dates": {"$in": dates}}},
+            {"$unwind": "$days"},
+            {"$match": {"days.date": {"$in": dates}}},
+            {"$unwind": "$days.sources"},
+            {
+                "$group": {
+                    "_id": {"identifier": "$identifier", "date": "$days.date", "source": "$days.sources.source"},
+                    "hours": {"$sum": "$days.sources.hours"},
+                    "km": {"$sum": "$days.sources.km"},
+                    "cost": {"$sum": "$days.sources.cost"},
+                    "deltas": {"$sum": 1},
+                    "priced": {"$sum": {"$cond": [{"$eq": [{"$ifNull": ["$days.sources.cost", None]}, None]}, 0, 1]}},
+                    "currencies": {"$addToSet": "$currency"},
+                }
+            },
+        ]
+        operations = []
+        for group in self.deltas.aggregate(pipeline):
+            key = group["_id"]
+            if (key["identifier"], key["date"]) not in wanted:
+                continue
+            document = {
+                "identifier": key["identifier"],
+                "date": key["date"],
+                "source": key["source"],
+                "hours": float(group["hours"]),
+                "km": float(group["km"]),
+                "cost": float(group["cost"]) if group["priced"] else None,
+                "deltas": group["deltas"],
+                "unpriced": group["deltas"] - group["priced"],
+                "currencies": sorted(c for c in group["currencies"] if c),
+            }
+            daily_id = f"{key['identifier']}|{key['date']}|{key['source']}"
+            operations.append(ReplaceOne({"_id": daily_id}, document, upsert=True))
+        if operations:
+            try:
+                self.daily.bulk_write(operations, ordered=False)
+            except BulkWriteError as exc:
+                # Two processes upserting the same new total; both computed it from the ledger.
+                errors = _raise_unless_duplicates(exc)
+                self.daily.bulk_write([operations[error["index"]] for error in errors], ordered=False)
+        return len(operations)
+
+    # -- the API's reads ---------------------------------------------------------------------------
+
+    def search(self, filters: UsageFilter, group_by: str) -> list[dict]:
+        """Hours, km and cost of the daily totals matching ``filters``, per ``group_by`` value."""
+        field = GROUP_FIELDS[group_by]
+        pipeline = [
+            {"$match": usage_query(filters)},
+            {
+                "$group": {
+                    "_id": f"${field}",
+                    "hours": {"$sum": "$hours"},
+                    "km": {"$sum": "$km"},
+                    "cost": {"$sum": "$cost"},
+                    "deltas": {"$sum": "$deltas"},
+                    "unpriced": {"$sum": "$unpriced"},
+                    "currencies": {"$push": "$currencies"},
+                }
+            },
+            {"$sort": {"_id": 1}},
+        ]
+        groups = []
+        for group in self.daily.aggregate(pipeline):
+            currencies = sorted({c for cs in group["currencies"] for c in cs or ()})
+            priced = group["deltas"] > group["unpriced"]
+            groups.append(
+                {
+                    "key": group["_id"],
+                    "hours": float(group["hours"]),
+                    "km": float(group["km"]),
+                    "cost": float(group["cost"]) if priced else None,
+                    "currencies": currencies,
+                    "deltas": group["deltas"],
+                    "unpriced": group["unpriced"],
+                }
+            )
+        return groups
+
+    def count_entries(self, identifier: str, start: int | None, end: int | None) -> int:
+        return self.deltas.count_documents(entries_query(identifier, start, end))
+
+    def find_entries(self, identifier: str, start: int | None, end: int | None, skip: int = 0, limit: int = 100):
+        """A machine's ledger entries by interval end, oldest first."""
+        if limit <= 0:
+            return []
+        cursor = self.deltas.find(entries_query(identifier, start, end)).sort("interval_end", ASCENDING)
+        return list(cursor.skip(skip).limit(limit))
+
+    def count_references(self) -> int:
+        return self.last_readings.count_documents({})
+
+    def find_references(self, skip: int = 0, limit: int = 100) -> list[dict]:
+        if limit <= 0:
+            return []
+        return list(self.last_readings.find().sort("_id", ASCENDING).skip(skip).limit(limit))
+
+
+def usage_query(filters: UsageFilter) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if filters.identifier is not None:
+        query["identifier"] = filters.identifier
+    if filters.poi is not None:
+        query["source"] = filters.poi
+    dates: dict[str, str] = {}
+    if filters.date_from is not None:
+        dates["$gte"] = filters.date_from
+    if filters.date_to is not None:
+        dates["$lte"] = filters.date_to
+    if dates:
+        query["date"] = dates
+    return query
+
+
+def entries_query(identifier: str, start: int | None, end: int | None) -> dict[str, Any]:
+    query: dict[str, Any] = {"identifier": identifier}
+    bounds: dict[str, int] = {}
+    if start is not None:
+        bounds["$gte"] = start
+    if end is not None:
+        bounds["$lte"] = end
+    if bounds:
+        query["interval_end"] = bounds
+    return query
+
+
+class EquipmentRegistryRepository:
+    def __init__(self, database: Any, collection: str = "equipment_registry") -> None:
+        self.collection = database[collection]
+
+    def ensure_indexes(self) -> None:
+        self.collection.create_index(
+            [("identifier", ASCENDING), ("last_update", DESCENDING)], unique=True, name="identifier_last_update"
+        )
+
+    def store(self, records: Iterable[dict]) -> int:
+        """Store registry records, one version per (identifier, last_update), in one bulk write."""
+        operations = [
+            ReplaceOne({"_id": f"{record['identifier']}|{record['last_update']}"}, dict(record), upsert=True)
+            for record in records
+        ]
+        if not operations:
+            return 0
+        try:
+            self.collection.bulk_write(operations, ordered=False)
+        except BulkWriteError as exc:
+            errors = _raise_unless_duplicates(exc)
+            self.collection.bulk_write([operations[error["index"]] for error in errors], ordered=False)
+        return len(operations)
+
+    def rates(self, identifiers: Iterable[str]) -> dict[str, list[Rates]]:
+        """Every stored version of each machine's rates (one query)."""
+        ids = sorted(set(identifiers))
+        versions: dict[str, list[Rates]] = {}
+        if not ids:
+            return versions
+        for doc in self.collection.find({"identifier": {"$in": ids}}):
+            versions.setdefault(doc["identifier"], []).append(
+                Rates(doc["last_update"], doc.get("hourly_rate"), doc.get("km_rate"), doc.get("currency"))
+            )
+        return versions
+
+    def get(self, identifier: str) -> dict | None:
+        """The newest record of a machine (newest ``last_update`` wins)."""
+        cursor = self.collection.find({"identifier": identifier}).sort("last_update", DESCENDING).limit(1)
+        return next(iter(cursor), None)

@@ -1,0 +1,224 @@
+"""UsageHandler and the repositories on the in-process engine (or a real server with MONGO_URI).
+
+The publisher here is a recording stand-in with the real one's contract (publish or raise); the
+real one, with the real broker, is exercised in test_consumer_broker.py.
+"""
+
+import random
+
+import pytest
+
+from equipment_usage.business import Reading, UsageRules, record_id
+from equipment_usage.handlers import EquipmentRegistryHandler, UsageHandler
+from equipment_usage.repository import EquipmentRegistryRepository, UsageFilter, UsageRepository
+from telemetry_site.codecs import TransientError
+from telemetry_site.consumer import Record
+
+H = 3_600_000
+DAY0 = 1_764_028_800_000  # 2025-11-25T00:00:00Z
+RULES = UsageRules(time_zone="UTC", max_speed_kmh=60.0, hours_tolerance=0.1, km_tolerance=0.1)
+
+
+class RecordingPublisher:
+    def __init__(self, fail_times: int = 0):
+        self.records: list[dict] = []
+        self.fail_times = fail_times
+
+    def publish(self, records):
+        if self.fail_times:
+            self.fail_times -= 1
+            raise TransientError("broker down")
+        self.records.extend(records)
+        return len(records)
+
+
+class CountingCollection:
+    def __init__(self, inner, calls, name):
+        self.inner, self.calls, self.name = inner, calls, name
+
+    def __getattr__(self, attribute):
+        value = getattr(self.inner, attribute)
+        if attribute in {"find", "find_one", "aggregate", "bulk_write", "insert_one", "update_one", "count_documents"}:
+
+            def counted(*args, **kwargs):
+                self.calls.append(f"{self.name}.{attribute}")
+                return value(*args, **kwargs)
+
+            return counted
+        return value
+
+
+class CountingDatabase:
+    def __init__(self, inner):
+        self.inner, self.calls = inner, []
+
+    def __getitem__(self, name):
+        return CountingCollection(self.inner[name], self.calls, name)
+
+
+def fleet_readings(machines=5, per_machine=30, seed=3):
+    rng = random.Random(seed)
+    streams = []
+    for m in range(machines):
+        hours, km, stream = 100.0 * m, 1000.0 * m, []
+        for i in range(per_machine):
+            hours += rng.choice([0.0, 0.25, 0.5])
+            km += rng.choice([0.0, 3.0, 7.5])
+            stream.append(Reading(f"EX{m}", DAY0 + i * H - 7 * H + m, hours, km, (f"site-{(m + i) % 3}",)))
+        streams.append(stream)
+    merged = []  # interleaved across machines, each machine in event order
+    while any(streams):
+        stream = rng.choice([s for s in streams if s])
+        merged.append(stream.pop(0))
+    return merged
+
+
+def make(mongo_db, publisher=None, database=None):
+    repository = UsageRepository(database or mongo_db)
+    registry = EquipmentRegistryRepository(database or mongo_db)
+    repository.ensure_indexes()
+    registry.ensure_indexes()
+    return UsageHandler(repository, registry, publisher or RecordingPublisher(), RULES), repository, registry
+
+
+def snapshot(mongo_db):
+    return (
+        sorted(mongo_db.usage_deltas.find(), key=lambda d: d["_id"]),
+        sorted(mongo_db.usage_daily.find(), key=lambda d: d["_id"]),
+        sorted(mongo_db.usage_last_readings.find(), key=lambda d: d["_id"]),
+    )
+
+
+def test_batch_uses_a_constant_number_of_round_trips(mongo_db):
+    database = CountingDatabase(mongo_db)
+    handler, _, _ = make(mongo_db, database=database)
+    readings = fleet_readings()
+    database.calls.clear()
+    handler.process(readings[:20])
+    first = list(database.calls)
+    database.calls.clear()
+    handler.process(readings[20:])
+    assert (
+        first
+        == database.calls
+        == [
+            "usage_last_readings.find",
+            "equipment_registry.find",
+            "usage_deltas.bulk_write",
+            "usage_last_readings.bulk_write",
+            "usage_deltas.aggregate",
+            "usage_daily.bulk_write",
+        ]
+    )
+    database.calls.clear()
+    handler.process(readings[:20])  # a replay: one more read tells replay from late, nothing to write
+    assert database.calls == [
+        "usage_last_readings.find",
+        "equipment_registry.find",
+        "usage_deltas.find",
+        "usage_deltas.aggregate",
+        "usage_daily.bulk_write",
+    ]
+
+
+def test_totals_equal_the_counters_and_batch_boundaries_do_not_matter(mongo_db):
+    readings = fleet_readings()
+    handler, repository, _ = make(mongo_db)
+    handler.process(readings)
+    one_batch = snapshot(mongo_db)
+    for machine in range(5):
+        mine = [r for r in readings if r.identifier == f"EX{machine}"]
+        (total,) = repository.search(UsageFilter(identifier=f"EX{machine}"), "identifier")
+        assert total["hours"] == pytest.approx(mine[-1].hours - mine[0].hours)
+        assert total["km"] == pytest.approx(mine[-1].km - mine[0].km)
+        assert total["cost"] is None and total["unpriced"] == total["deltas"] > 0
+
+    for name in ("usage_deltas", "usage_daily", "usage_last_readings"):
+        mongo_db[name].delete_many({})
+    rng = random.Random(1)
+    start = 0
+    while start < len(readings):
+        size = rng.randint(1, 17)
+        handler.process(readings[start : start + size])
+        start += size
+    assert snapshot(mongo_db) == one_batch
+
+
+def test_replay_writes_nothing_and_republishes_the_same_record_ids(mongo_db):
+    publisher = RecordingPublisher()
+    handler, _, _ = make(mongo_db, publisher)
+    readings = fleet_readings()
+    outcome = handler.process(readings)
+    before = snapshot(mongo_db)
+    first_ids = [r["record_id"] for r in publisher.records]
+    assert len(first_ids) == len(set(first_ids)) == outcome.published
+    assert outcome.inserted == len(readings)  # one ledger entry per distinct reading
+
+    publisher.records.clear()
+    replay = handler.process(readings)
+    assert replay.inserted == 0 and replay.late == 0 and len(replay.replayed) == len(readings)
+    assert snapshot(mongo_db) == before
+    assert sorted(r["record_id"] for r in publisher.records) == sorted(first_ids)
+
+
+def test_failed_publish_leaves_nothing_lost_on_retry(mongo_db):
+    """The batch is persisted, then publishing fails (broker down): the loop retries the batch,
+    whose readings are now behind their references; their records are still published."""
+    publisher = RecordingPublisher(fail_times=1)
+    handler, _, _ = make(mongo_db, publisher)
+    readings = fleet_readings(machines=2, per_machine=5)
+    with pytest.raises(TransientError):
+        handler.process(readings)
+    retry = handler.process(readings)
+    assert retry.inserted == 0 and retry.late == 0
+    expected = {record_id(e.identifier, e.end.timestamp, day) for e in retry.replayed if e.counted for day in e.dates}
+    assert len(expected) > 0 and {r["record_id"] for r in publisher.records} == expected
+
+
+def test_late_reading_is_kept_flagged_and_counts_nothing(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    handler.process([Reading("EX1", DAY0, 10.0, 100.0), Reading("EX1", DAY0 + 2 * H, 11.0, 110.0)])
+    outcome = handler.process([Reading("EX1", DAY0 + H, 10.5, 105.0), Reading("EX1", DAY0 + 2 * H, 11.0, 110.0)])
+    assert outcome.late == 1 and outcome.duplicates == 0 and len(outcome.replayed) == 1
+    entries = repository.find_entries("EX1", None, None)
+    assert [(e["interval_end"], e["flags"], e["counted"]) for e in entries] == [
+        (DAY0, ["first"], False),
+        (DAY0 + H, ["late"], False),
+        (DAY0 + 2 * H, [], True),
+    ]
+    (total,) = repository.search(UsageFilter(identifier="EX1"), "day")
+    assert (total["key"], total["hours"], total["km"]) == ("2025-11-25", 1.0, 10.0)
+    assert repository.references(["EX1"])["EX1"].timestamp == DAY0 + 2 * H
+
+
+def test_duplicate_inside_a_batch_is_counted_once(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    reading = Reading("EX1", DAY0 + H, 11.0, 110.0)
+    outcome = handler.process([Reading("EX1", DAY0, 10.0, 100.0), reading, reading, reading])
+    assert outcome.duplicates == 2 and outcome.late == 0
+    assert repository.count_entries("EX1", None, None) == 2
+
+
+def test_costs_use_the_registry_version_in_effect_and_group_by_poi_and_day(mongo_db):
+    handler, repository, registry = make(mongo_db)
+    registry_handler = EquipmentRegistryHandler(registry)
+    versions = [
+        {"identifier": "EX1", "hourly_rate": 10.0, "km_rate": 1.0, "currency": "EUR", "last_update": DAY0 - H},
+        {"identifier": "EX1", "hourly_rate": 20.0, "km_rate": 2.0, "currency": "EUR", "last_update": DAY0 + H},
+    ]
+    registry_handler.handle([Record(v, b"EX1", "registry", 0, i) for i, v in enumerate(reversed(versions))])
+    assert registry.get("EX1")["hourly_rate"] == 20.0  # newest last_update wins
+    handler.process(
+        [
+            Reading("EX1", DAY0 - H, 10.0, 100.0, ("A", "B")),
+            Reading("EX1", DAY0 + H, 12.0, 120.0, ("A",)),  # 2 h, 20 km at 10/h, 1/km, half each to A and B
+            Reading("EX1", DAY0 + 2 * H, 13.0, 130.0),  # 1 h, 10 km at 20/h, 2/km, all to A
+        ]
+    )
+    by_poi = {g["key"]: (g["hours"], g["km"], g["cost"]) for g in repository.search(UsageFilter(), "poi")}
+    assert by_poi == {"A": (2.0, 20.0, 60.0), "B": (1.0, 10.0, 20.0)}
+    by_day = {g["key"]: (g["hours"], g["km"], g["cost"]) for g in repository.search(UsageFilter(), "day")}
+    assert by_day == {"2025-11-24": (1.0, 10.0, 20.0), "2025-11-25": (2.0, 20.0, 60.0)}
+    only_b = repository.search(UsageFilter(poi="B", date_from="2025-11-25"), "day")
+    assert [(g["key"], g["hours"]) for g in only_b] == [("2025-11-25", 0.5)]
+    assert repository.search(UsageFilter(date_to="2025-11-23"), "day") == []
