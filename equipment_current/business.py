@@ -9,8 +9,10 @@ leaves the last known position alone.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+
+from telemetry_site.records import field, poi_names
 
 SECTIONS = (
     "base",
@@ -24,25 +26,6 @@ SECTIONS = (
 )
 
 
-def _get(record: dict, *path: str) -> Any:
-    value: Any = record
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
-def extract_poi_names(record: dict) -> list[str]:
-    """The names of the points of interest in ``record``, in order, without duplicates."""
-    names: list[str] = []
-    for poi in _get(record, "location", "pointsOfInterest") or []:
-        name = poi.get("name") if isinstance(poi, dict) else None
-        if name and name not in names:
-            names.append(name)
-    return names
-
-
 def extract_sections(record: dict) -> dict[str, dict]:
     """The sections ``record`` carries, each stamped with the record's event time.
 
@@ -53,39 +36,39 @@ def extract_sections(record: dict) -> dict[str, dict]:
     at = record["timestamp"]
     sections: dict[str, dict] = {}
 
-    code = _get(record, "base", "code")
+    code = field(record, "base", "code")
     if code is not None:
         sections["base"] = {"code": code}
 
-    brand, model = _get(record, "description", "brand"), _get(record, "description", "model")
+    brand, model = field(record, "description", "brand"), field(record, "description", "model")
     if brand is not None or model is not None:
         sections["description"] = {"brand": brand, "model": model}
 
-    latitude = _get(record, "location", "GPS", "latitude")
-    longitude = _get(record, "location", "GPS", "longitude")
+    latitude = field(record, "location", "GPS", "latitude")
+    longitude = field(record, "location", "GPS", "longitude")
     has_position = latitude is not None and longitude is not None
     if has_position:
         sections["position"] = {
             "latitude": latitude,
             "longitude": longitude,
-            "address": _get(record, "location", "address"),
+            "address": field(record, "location", "address"),
         }
-    names = extract_poi_names(record)
+    names = poi_names(record)
     if has_position or names:
         sections["points_of_interest"] = {"names": names}
 
-    hours = _get(record, "c40", "odometry", "hours_tot")
+    hours = field(record, "c40", "odometry", "hours_tot")
     if hours is not None:
         sections["engine_hours"] = {"hours_tot": hours}
-    km = _get(record, "c40", "odometry", "km_tot")
+    km = field(record, "c40", "odometry", "km_tot")
     if km is not None:
         sections["odometer"] = {"km_tot": km}
 
-    running = _get(record, "c40", "engine", "running")
+    running = field(record, "c40", "engine", "running")
     if running is not None:
         sections["engine"] = {"running": running}
 
-    used, level = _get(record, "c40", "fuel", "used_tot_l"), _get(record, "c40", "fuel", "level_pct")
+    used, level = field(record, "c40", "fuel", "used_tot_l"), field(record, "c40", "fuel", "level_pct")
     if used is not None or level is not None:
         sections["fuel"] = {"used_tot_l": used, "level_pct": level}
 
@@ -100,7 +83,7 @@ class StateUpdate:
 
     identifier: str
     last_event_at: int
-    sections: dict[str, dict] = field(default_factory=dict)
+    sections: dict[str, dict] = dataclass_field(default_factory=dict)
 
     def absorb(self, other: StateUpdate) -> None:
         """Keep, section by section, whichever of ``self`` and ``other`` is newer (ties: self)."""

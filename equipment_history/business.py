@@ -19,6 +19,8 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from telemetry_site.records import field, poi_names
+
 MS_PER_MINUTE = 60_000
 MS_PER_DAY = 86_400_000
 
@@ -49,29 +51,15 @@ class ArchiveStatus(StrEnum):
     UNAVAILABLE = "unavailable"  # the archive failed, timed out or answered garbage: hot part only
 
 
-def _get(record: dict, *path: str) -> Any:
-    value: Any = record
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
 def extract_poi_names(record: dict) -> tuple[str, ...]:
     """The names of the points of interest in ``record``, in order, without duplicates."""
-    names: list[str] = []
-    for poi in _get(record, "location", "pointsOfInterest") or []:
-        name = poi.get("name") if isinstance(poi, dict) else None
-        if name and name not in names:
-            names.append(name)
-    return tuple(names)
+    return tuple(poi_names(record))
 
 
 def extract_position(record: dict) -> Position | None:
     """The position a telemetry record reports, or None when it has no GPS fix."""
-    latitude = _get(record, "location", "GPS", "latitude")
-    longitude = _get(record, "location", "GPS", "longitude")
+    latitude = field(record, "location", "GPS", "latitude")
+    longitude = field(record, "location", "GPS", "longitude")
     if latitude is None or longitude is None:
         return None
     return Position(
@@ -79,9 +67,9 @@ def extract_position(record: dict) -> Position | None:
         timestamp=record["timestamp"],
         latitude=float(latitude),
         longitude=float(longitude),
-        address=_get(record, "location", "address"),
+        address=field(record, "location", "address"),
         points_of_interest=extract_poi_names(record),
-        base=_get(record, "base", "code"),
+        base=field(record, "base", "code"),
     )
 
 

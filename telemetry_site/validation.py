@@ -8,7 +8,8 @@ This module imports nothing from Django, pymongo or confluent_kafka.
 from __future__ import annotations
 
 import math
-from typing import Any
+
+from telemetry_site.records import field
 
 MS_PER_MINUTE = 60_000
 MS_PER_DAY = 86_400_000
@@ -38,16 +39,6 @@ STRING_FIELDS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def field(record: dict, path: tuple[str, ...]) -> Any:
-    """The value at ``path`` in nested dicts, or None where any level is missing or null."""
-    value: Any = record
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
 def validate_telemetry(record: dict, now_ms: int, rules: dict | None = None) -> list[str]:
     """The reasons ``record`` is implausible; an empty list means it is acceptable."""
     rules = {**DEFAULT_RULES, **(rules or {})}
@@ -71,12 +62,12 @@ def validate_telemetry(record: dict, now_ms: int, rules: dict | None = None) -> 
             )
 
     for path in STRING_FIELDS:
-        value = field(record, path)
+        value = field(record, *path)
         if isinstance(value, str) and len(value) > max_len:
             problems.append(f"{'.'.join(path)}: {len(value)} characters, more than {max_len}")
 
     for path, (low, high) in NUMERIC_RANGES.items():
-        value = field(record, path)
+        value = field(record, *path)
         if value is None:
             continue
         name = ".".join(path)
@@ -87,12 +78,12 @@ def validate_telemetry(record: dict, now_ms: int, rules: dict | None = None) -> 
         elif not low <= value <= high:
             problems.append(f"{name}: {value} is outside [{low}, {high}]")
 
-    latitude = field(record, ("location", "GPS", "latitude"))
-    longitude = field(record, ("location", "GPS", "longitude"))
+    latitude = field(record, "location", "GPS", "latitude")
+    longitude = field(record, "location", "GPS", "longitude")
     if (latitude is None) != (longitude is None):
         problems.append("location.GPS: latitude and longitude must both be present or both null")
 
-    pois = field(record, ("location", "pointsOfInterest")) or []
+    pois = field(record, "location", "pointsOfInterest") or []
     if len(pois) > rules["MAX_POINTS_OF_INTEREST"]:
         problems.append(f"location.pointsOfInterest: {len(pois)} entries, more than {rules['MAX_POINTS_OF_INTEREST']}")
     for poi in pois:

@@ -1,12 +1,12 @@
 """Pure rules of the current-state service: plain functions, no fixtures, no Django."""
 
 from equipment_current.business import (
-    extract_poi_names,
     extract_sections,
     fold_state_updates,
     is_stale,
     state_update,
 )
+from telemetry_site.records import poi_names
 from tests.factories import T0, telemetry
 
 
@@ -70,7 +70,7 @@ def test_record_with_null_nested_parts_is_accepted():
 
 def test_poi_names_are_deduplicated_in_order():
     record = telemetry(pois=["B", "A", "B"])
-    assert extract_poi_names(record) == ["B", "A"]
+    assert poi_names(record) == ["B", "A"]
 
 
 def test_fold_keeps_the_newest_section_whatever_the_order():
