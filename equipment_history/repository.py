@@ -89,16 +89,24 @@ class PositionRepository:
                 raise
             return details.get("nInserted", 0)
 
-    def between(self, identifier: str, start: int, end: int, limit: int) -> list[Position]:
-        """Up to ``limit`` positions of one machine with ``start <= timestamp < end``, oldest first."""
+    def between(self, identifier: str, start: int, end: int, limit: int, skip: int = 0) -> list[Position]:
+        """Up to ``limit`` positions of one machine with ``start <= timestamp < end``, oldest first,
+        after skipping ``skip`` of them."""
         if limit <= 0 or start >= end:
             return []
         cursor = (
             self.collection.find({"identifier": identifier, "timestamp": {"$gte": start, "$lt": end}}, _PROJECTION)
             .sort("timestamp", ASCENDING)
+            .skip(skip)
             .limit(limit)
         )
         return [position_from_document(document) for document in cursor]
+
+    def count_between(self, identifier: str, start: int, end: int) -> int:
+        """How many positions of one machine have ``start <= timestamp < end`` (same index)."""
+        if start >= end:
+            return 0
+        return self.collection.count_documents({"identifier": identifier, "timestamp": {"$gte": start, "$lt": end}})
 
     def _latest_pipeline(self, start: int, end: int, poi: str | None) -> list[dict]:
         pipeline: list[dict] = [

@@ -223,6 +223,30 @@ class UsageRepository:
         cursor = self.deltas.find(entries_query(identifier, start, end)).sort("interval_end", ASCENDING)
         return list(cursor.skip(skip).limit(limit))
 
+    def count_readings(self, identifier: str, start: int, end: int, counter: str) -> int:
+        """How many of a machine's readings with ``start <= time < end`` carry ``counter``."""
+        return self.deltas.count_documents(readings_query(identifier, start, end, counter))
+
+    def find_readings(
+        self, identifier: str, start: int, end: int, counter: str, skip: int = 0, limit: int = 100
+    ) -> list[dict]:
+        """A machine's readings (``{timestamp, hours, km}``) with ``start <= time < end`` that carry
+        ``counter`` (``"hours"`` or ``"km"``), oldest first. Every reading that reached the rules has
+        its ledger entry, keyed by its event time (``interval_end``), so this is a range scan of the
+        (identifier, interval_end) index."""
+        if limit <= 0:
+            return []
+        cursor = (
+            self.deltas.find(readings_query(identifier, start, end, counter), {"_id": 0, "end": 1})
+            .sort("interval_end", ASCENDING)
+            .skip(skip)
+            .limit(limit)
+        )
+        return [
+            {"timestamp": doc["end"]["timestamp"], "hours": doc["end"].get("hours"), "km": doc["end"].get("km")}
+            for doc in cursor
+        ]
+
     def count_references(self) -> int:
         return self.last_readings.count_documents({})
 
@@ -260,6 +284,12 @@ def entries_query(identifier: str, start: int | None, end: int | None) -> dict[s
     return query
 
 
+def readings_query(identifier: str, start: int, end: int, counter: str) -> dict[str, Any]:
+    if counter not in ("hours", "km"):
+        raise ValueError(f"Unknown counter {counter!r}; expected 'hours' or 'km'.")
+    return {"identifier": identifier, "interval_end": {"$gte": start, "$lt": end}, f"end.{counter}": {"$ne": None}}
+
+
 class EquipmentRegistryRepository:
     def __init__(self, database: Any, collection: str = "equipment_registry") -> None:
         self.collection = database[collection]
@@ -295,6 +325,19 @@ class EquipmentRegistryRepository:
                 Rates(doc["last_update"], doc.get("hourly_rate"), doc.get("km_rate"), doc.get("currency"))
             )
         return versions
+
+    def newest(self, identifiers: Iterable[str]) -> dict[str, dict]:
+        """The newest record of each machine in ``identifiers`` that has one (one query)."""
+        ids = sorted(set(identifiers))
+        if not ids:
+            return {}
+        newest: dict[str, dict] = {}
+        cursor = self.collection.find({"identifier": {"$in": ids}}).sort(
+            [("identifier", ASCENDING), ("last_update", DESCENDING)]
+        )
+        for doc in cursor:
+            newest.setdefault(doc["identifier"], doc)
+        return newest
 
     def get(self, identifier: str) -> dict | None:
         """The newest record of a machine (newest ``last_update`` wins)."""

@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
         "/api/v1/usage/search/",
         "/api/v1/usage/debug/lastdata/",
         "/api/v1/usage/EX1/deltas/",
+        "/aemp/v2/15143/-3/Fleet/1",
     ],
 )
 def test_api_requires_authentication(path, mongo_db):
@@ -70,9 +71,28 @@ def test_openapi_schema_generates_without_warnings_and_documents_every_endpoint(
         "/api/v1/usage/search/",
         "/api/v1/usage/debug/lastdata/",
         "/api/v1/usage/{identifier}/deltas/",
+        "/aemp/v2/15143/-3/Fleet/{page}",
+        "/aemp/v2/15143/-3/Fleet/Equipment/ID/{id}",
+        "/aemp/v2/15143/-3/Fleet/Equipment/ID/{id}/Locations/{startDateUTC}/{endDateUTC}/{page}",
+        "/aemp/v2/15143/-3/Fleet/Equipment/ID/{id}/CumulativeOperatingHours/{startDateUTC}/{endDateUTC}/{page}",
+        "/aemp/v2/15143/-3/Fleet/Equipment/ID/{id}/Distance/{startDateUTC}/{endDateUTC}/{page}",
         "/health",
         "/ready",
     } <= set(paths)
+    # The catch-all of unknown time-series elements answers 404 and is not an operation.
+    assert not any("{element}" in path for path in paths)
+    aemp_fleet = paths["/aemp/v2/15143/-3/Fleet/{page}"]["get"]
+    assert aemp_fleet["operationId"] == "aemp_fleet"
+    assert set(aemp_fleet["responses"]["200"]["content"]) == {"application/json", "application/xml"}
+    assert {"400", "401", "404"} <= set(aemp_fleet["responses"])
+    series = paths["/aemp/v2/15143/-3/Fleet/Equipment/ID/{id}/Distance/{startDateUTC}/{endDateUTC}/{page}"]["get"]
+    assert {p["name"] for p in series["parameters"] if p["in"] == "path"} == {
+        "id",
+        "startDateUTC",
+        "endDateUTC",
+        "page",
+    }
+    assert set(schema["components"]["schemas"]["AempEquipment"]["required"]) == {"EquipmentHeader"}
     history = paths["/api/v1/history/{identifier}/"]["get"]
     assert {p["name"] for p in history["parameters"]} >= {"from", "to", "cursor", "page_size"}
     fleet = paths["/api/v1/current/"]["get"]

@@ -1,0 +1,339 @@
+"""ISO 15143-3 (AEMP 2.0) endpoints: one APIView per operation (docs/AEMP.md).
+
+Views validate the path parameters, read the repositories, and hand the stored documents to the
+pure mapping in ``elements``; JSON by default, XML on ``Accept: application/xml``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from equipment_current.aemp import elements
+from equipment_current.aemp.renderers import AempXMLRenderer
+from equipment_current.repository import FleetFilter
+from telemetry_site.api import ERROR_RESPONSES, ErrorOut, TimestampField
+
+MS_PER_DAY = 86_400_000
+
+
+def repository(alias: str) -> Any:
+    from telemetry_site.backends import repositories
+
+    return repositories[alias]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# -- input -------------------------------------------------------------------------------------
+
+
+class PageIn(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, max_value=10_000_000)
+
+
+class RangeIn(PageIn):
+    """The standard's parameter names, as the 400 body names them."""
+
+    startDateUTC = TimestampField()
+    endDateUTC = TimestampField()
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["startDateUTC"] >= attrs["endDateUTC"]:
+            raise serializers.ValidationError({"endDateUTC": "Must be later than startDateUTC."})
+        max_days = settings.HISTORY_MAX_SPAN_DAYS
+        if attrs["endDateUTC"] - attrs["startDateUTC"] > max_days * MS_PER_DAY:
+            raise serializers.ValidationError({"endDateUTC": f"The range may span at most {max_days} days."})
+        return attrs
+
+
+def validated(serializer_class: type[serializers.Serializer], data: dict) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def check_page(page: int, last: int) -> None:
+    if page > last:
+        raise NotFound(f"Page {page} does not exist; the last page is {last}.")
+
+
+# -- output (the OpenAPI description of the documents; the views build them in ``elements``) -------
+
+
+class AempLinkSerializer(serializers.Serializer):
+    rel = serializers.ChoiceField(choices=["self", "first", "prev", "next", "last"])
+    href = serializers.URLField()
+
+
+class AempEquipmentHeaderSerializer(serializers.Serializer):
+    OEMName = serializers.CharField(required=False)
+    Model = serializers.CharField(required=False)
+    EquipmentID = serializers.CharField()
+    SerialNumber = serializers.CharField(required=False)
+    PIN = serializers.CharField(required=False, help_text="Only when the serial number is a 17-character PIN")
+
+
+def _datetime_field() -> serializers.Field:
+    return serializers.DateTimeField(help_text="Event time of the value, UTC (an attribute in XML)")
+
+
+class AempLocationSerializer(serializers.Serializer):
+    datetime = _datetime_field()
+    Latitude = serializers.FloatField()
+    Longitude = serializers.FloatField()
+
+
+class AempCumulativeOperatingHoursSerializer(serializers.Serializer):
+    datetime = _datetime_field()
+    Hour = serializers.FloatField()
+
+
+class AempDistanceSerializer(serializers.Serializer):
+    datetime = _datetime_field()
+    OdometerUnits = serializers.ChoiceField(choices=[elements.KILOMETRE])
+    Odometer = serializers.FloatField()
+
+
+class AempEngineStatusSerializer(serializers.Serializer):
+    datetime = _datetime_field()
+    Running = serializers.BooleanField()
+
+
+class AempFuelUsedSerializer(serializers.Serializer):
+    datetime = _datetime_field()
+    FuelUnits = serializers.ChoiceField(choices=[elements.LITRE])
+    FuelConsumed = serializers.FloatField()
+
+
+class AempFuelRemainingSerializer(serializers.Serializer):
+    datetime = _datetime_field()
+    Percent = serializers.FloatField()
+
+
+class AempEquipmentSerializer(serializers.Serializer):
+    """One machine; an element the backend does not know is absent (never null)."""
+
+    EquipmentHeader = AempEquipmentHeaderSerializer()
+    Location = AempLocationSerializer(required=False)
+    CumulativeOperatingHours = AempCumulativeOperatingHoursSerializer(required=False)
+    Distance = AempDistanceSerializer(required=False)
+    EngineStatus = AempEngineStatusSerializer(required=False)
+    FuelUsed = AempFuelUsedSerializer(required=False)
+    FuelRemaining = AempFuelRemainingSerializer(required=False)
+
+
+class AempDocumentSerializer(serializers.Serializer):
+    Version = serializers.CharField(help_text=f"Always {elements.VERSION!r}")
+    SnapshotTime = serializers.DateTimeField()
+    Links = AempLinkSerializer(many=True)
+
+
+class AempFleetSerializer(AempDocumentSerializer):
+    Equipment = AempEquipmentSerializer(many=True)
+
+
+class AempLocationsSerializer(AempDocumentSerializer):
+    Location = AempLocationSerializer(many=True)
+
+
+class AempCumulativeOperatingHoursSeriesSerializer(AempDocumentSerializer):
+    CumulativeOperatingHours = AempCumulativeOperatingHoursSerializer(many=True)
+
+
+class AempDistanceSeriesSerializer(AempDocumentSerializer):
+    Distance = AempDistanceSerializer(many=True)
+
+
+RESPONSES_404 = {404: ErrorOut, **ERROR_RESPONSES}
+PAGE_PARAMETER = OpenApiParameter(
+    "page", OpenApiTypes.INT, OpenApiParameter.PATH, description=f"1-based; {elements.PAGE_SIZE} records per page"
+)
+ID_PARAMETER = OpenApiParameter("id", OpenApiTypes.STR, OpenApiParameter.PATH, description="Equipment identifier")
+RANGE_PARAMETERS = [
+    ID_PARAMETER,
+    OpenApiParameter("startDateUTC", OpenApiTypes.DATETIME, OpenApiParameter.PATH, description="ISO 8601, inclusive"),
+    OpenApiParameter("endDateUTC", OpenApiTypes.DATETIME, OpenApiParameter.PATH, description="ISO 8601, exclusive"),
+    PAGE_PARAMETER,
+]
+
+
+# -- views -------------------------------------------------------------------------------------
+
+
+class AempView(APIView):
+    renderer_classes: ClassVar[list] = [JSONRenderer, AempXMLRenderer, BrowsableAPIRenderer]
+    xml_root = "Fleet"
+
+
+class FleetView(AempView):
+    """The fleet snapshot: every machine, ordered by identifier, 100 per page, each element with
+    its own event time. A page past the last one is a 404."""
+
+    xml_root = "Fleet"
+
+    @extend_schema(
+        operation_id="aemp_fleet",
+        parameters=[PAGE_PARAMETER],
+        responses={200: AempFleetSerializer, **RESPONSES_404},
+    )
+    def get(self, request: Request, page: str) -> Response:
+        number = validated(PageIn, {"page": page})["page"]
+        states = repository("current_state")
+        last = elements.last_page(states.count(FleetFilter()))
+        check_page(number, last)
+        machines = states.find(FleetFilter(), (number - 1) * elements.PAGE_SIZE, elements.PAGE_SIZE)
+        registry = repository("equipment_registry").newest(machine["_id"] for machine in machines)
+
+        def href(n: int) -> str:
+            return request.build_absolute_uri(reverse("aemp:fleet", kwargs={"page": n}))
+
+        equipment = [elements.equipment(machine, registry.get(machine["_id"])) for machine in machines]
+        return Response(elements.fleet(equipment, elements.page_links(number, last, href), now_ms()))
+
+
+def reported_machine(identifier: str) -> dict:
+    state = repository("current_state").get(identifier)
+    if state is None:
+        raise NotFound(f"No machine {identifier!r} has reported.")
+    return state
+
+
+class EquipmentView(AempView):
+    """One machine's snapshot (an ``Equipment``); 404 if it never reported."""
+
+    xml_root = "Equipment"
+
+    @extend_schema(
+        operation_id="aemp_equipment",
+        parameters=[ID_PARAMETER],
+        responses={200: AempEquipmentSerializer, **RESPONSES_404},
+    )
+    def get(self, request: Request, id: str) -> Response:
+        state = reported_machine(id)
+        return Response(elements.equipment(state, repository("equipment_registry").get(id)))
+
+
+class TimeSeriesView(AempView):
+    """A machine's values of one element with ``startDateUTC <= datetime < endDateUTC``, oldest
+    first, 100 per page. Subclasses name the element and read its source."""
+
+    element: ClassVar[str] = ""
+    url_name: ClassVar[str] = ""
+
+    def count_and_fetch(
+        self, identifier: str, start: int, end: int
+    ) -> tuple[Callable[[], int], Callable[[int, int], list[dict]]]:
+        raise NotImplementedError
+
+    def get(self, request: Request, id: str, startDateUTC: str, endDateUTC: str, page: str) -> Response:
+        data = validated(RangeIn, {"startDateUTC": startDateUTC, "endDateUTC": endDateUTC, "page": page})
+        reported_machine(id)
+        count, fetch = self.count_and_fetch(id, data["startDateUTC"], data["endDateUTC"])
+        number = data["page"]
+        last = elements.last_page(count())
+        check_page(number, last)
+        items = fetch((number - 1) * elements.PAGE_SIZE, elements.PAGE_SIZE)
+
+        def href(n: int) -> str:
+            kwargs = {"id": id, "startDateUTC": startDateUTC, "endDateUTC": endDateUTC, "page": n}
+            return request.build_absolute_uri(reverse(f"aemp:{self.url_name}", kwargs=kwargs))
+
+        links = elements.page_links(number, last, href)
+        return Response(elements.time_series(self.element, items, links, now_ms()))
+
+
+class LocationsView(TimeSeriesView):
+    """Positions from the stored history (MongoDB; ranges in the archive are not merged)."""
+
+    element = "Locations"
+    xml_root = "Locations"
+    url_name = "locations"
+
+    def count_and_fetch(self, identifier: str, start: int, end: int) -> tuple[Callable, Callable]:
+        positions = repository("positions")
+        return (
+            lambda: positions.count_between(identifier, start, end),
+            lambda skip, limit: elements.location_items(positions.between(identifier, start, end, limit, skip)),
+        )
+
+    @extend_schema(
+        operation_id="aemp_locations",
+        parameters=RANGE_PARAMETERS,
+        responses={200: AempLocationsSerializer, **RESPONSES_404},
+    )
+    def get(self, request: Request, id: str, startDateUTC: str, endDateUTC: str, page: str) -> Response:
+        return super().get(request, id, startDateUTC, endDateUTC, page)
+
+
+class CumulativeOperatingHoursView(TimeSeriesView):
+    """Engine-hour readings from the usage ledger (each reading's counter at its event time)."""
+
+    element = "CumulativeOperatingHours"
+    xml_root = "CumulativeOperatingHours"
+    url_name = "cumulative-operating-hours"
+
+    def count_and_fetch(self, identifier: str, start: int, end: int) -> tuple[Callable, Callable]:
+        usage = repository("usage")
+        return (
+            lambda: usage.count_readings(identifier, start, end, "hours"),
+            lambda skip, limit: elements.operating_hours_items(
+                usage.find_readings(identifier, start, end, "hours", skip, limit)
+            ),
+        )
+
+    @extend_schema(
+        operation_id="aemp_cumulative_operating_hours",
+        parameters=RANGE_PARAMETERS,
+        responses={200: AempCumulativeOperatingHoursSeriesSerializer, **RESPONSES_404},
+    )
+    def get(self, request: Request, id: str, startDateUTC: str, endDateUTC: str, page: str) -> Response:
+        return super().get(request, id, startDateUTC, endDateUTC, page)
+
+
+class DistanceView(TimeSeriesView):
+    """Odometer readings (km) from the usage ledger."""
+
+    element = "Distance"
+    xml_root = "Distance"
+    url_name = "distance"
+
+    def count_and_fetch(self, identifier: str, start: int, end: int) -> tuple[Callable, Callable]:
+        usage = repository("usage")
+        return (
+            lambda: usage.count_readings(identifier, start, end, "km"),
+            lambda skip, limit: elements.distance_items(usage.find_readings(identifier, start, end, "km", skip, limit)),
+        )
+
+    @extend_schema(
+        operation_id="aemp_distance",
+        parameters=RANGE_PARAMETERS,
+        responses={200: AempDistanceSeriesSerializer, **RESPONSES_404},
+    )
+    def get(self, request: Request, id: str, startDateUTC: str, endDateUTC: str, page: str) -> Response:
+        return super().get(request, id, startDateUTC, endDateUTC, page)
+
+
+class UnknownElementView(AempView):
+    """Any other time-series element: 404 naming the supported ones."""
+
+    xml_root = "Error"
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, element: str, **kwargs: str) -> Response:
+        supported = ", ".join(elements.TIME_SERIES)
+        raise NotFound(f"Unknown element {element!r}; supported time series: {supported}.")
