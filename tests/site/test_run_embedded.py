@@ -82,7 +82,7 @@ def test_run_embedded_serves_what_is_produced_and_stops_cleanly(tmp_path):
         records = [telemetry(f"SIM{i}", T0 + i) for i in range(5)]
         produce(factory.producer(), "data.c40.equipment.enriched", JsonCodec("c40_enriched.avsc"), records)
         seen: set[str] = set()
-        while time.monotonic() < deadline + 30 and len(seen) < 8:
+        while time.monotonic() < deadline + 120 and len(seen) < 8:
             seen = {m["identifier"] for m in get_json(f"{base}/api/v1/current/", token)["results"]}
             time.sleep(0.5)
         # Our five machines, and the three of the fleet simulator the stack started.

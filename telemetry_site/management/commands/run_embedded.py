@@ -66,6 +66,9 @@ class Command(BaseCommand):
             "--machines", type=int, default=50, help="simulated machines (0: no simulator, bring your own data)"
         )
         parser.add_argument(
+            "--backfill-days", type=int, default=1, help="days of history the simulator publishes first (0: none)"
+        )
+        parser.add_argument(
             "--for-seconds", type=float, default=None, help="stop by itself after this long (smoke tests)"
         )
 
@@ -113,8 +116,10 @@ class Command(BaseCommand):
             for name, definition in settings.TELEMETRY_SERVICES.items():
                 spawn(f"consumer {name}", consumer_command(name, definition), f"consumer-{name}.log")
             if options["machines"] > 0:
-                # A day of history as fast as possible, then live data at any hour (docs/SIMULATOR.md).
-                simulate = ["simulate_fleet", "--machines", str(options["machines"]), "--backfill-days", "1"]
+                # Some history as fast as possible, then live data at any hour (docs/SIMULATOR.md).
+                simulate = ["simulate_fleet", "--machines", str(options["machines"])]
+                if options["backfill_days"] > 0:
+                    simulate += ["--backfill-days", str(options["backfill_days"])]
                 spawn(
                     "fleet simulator",
                     [*simulate, "--rate", "1", "--around-the-clock", "--no-progress"],
