@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, DESCENDING, DeleteMany, InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from equipment_usage.business import FIRST, UNCHAINED, Entry, Rates, Reference, entry_id
@@ -226,7 +226,8 @@ class UsageRepository:
                 }
             },
         ]
-        operations = []
+        operations: list[Any] = []
+        kept: dict[tuple[str, str], list[str]] = {}
         for group in self.deltas.aggregate(pipeline):
             key = group["_id"]
             if (key["identifier"], key["date"]) not in wanted:
@@ -244,6 +245,13 @@ class UsageRepository:
             }
             daily_id = f"{key['identifier']}|{key['date']}|{key['source']}"
             operations.append(ReplaceOne({"_id": daily_id}, document, upsert=True))
+            kept.setdefault((key["identifier"], key["date"]), []).append(daily_id)
+        written = len(operations)
+        # A source whose parts a late reading moved elsewhere has no group left: its total goes.
+        operations += [
+            DeleteMany({"identifier": identifier, "date": day, "_id": {"$nin": kept.get((identifier, day), [])}})
+            for identifier, day in sorted(wanted)
+        ]
         if operations:
             try:
                 self.daily.bulk_write(operations, ordered=False)
@@ -251,7 +259,7 @@ class UsageRepository:
                 # Two processes upserting the same new total; both computed it from the ledger.
                 errors = _raise_unless_duplicates(exc)
                 self.daily.bulk_write([operations[error["index"]] for error in errors], ordered=False)
-        return len(operations)
+        return written
 
     # -- the API's reads ---------------------------------------------------------------------------
 
