@@ -4,8 +4,9 @@ A machine's cumulative counters (engine hours, km) become usage between consecut
 
 - readings are taken in the order they arrive for a machine (Kafka keeps it per key) and compared
   by event time with the machine's *reference*, the newest reading processed so far;
-- no delta for the first reading, a duplicate (same event time) or a late reading (older than the
-  reference); a late reading is kept, flagged, for a later correction pass;
+- no delta for the first reading or a duplicate (same event time); a late reading (older than the
+  reference) is spliced into the stored interval that spans it (``splice_late``), which is replaced
+  by two; one older than ``late_max_age_days`` is kept, flagged ``too_late``, and counts nothing;
 - each counter is judged on its own: missing (no delta for it, its reference stays), reset (went
   backwards: no delta, the new value becomes the reference), implausible (faster than the clock
   for hours, than ``max_speed_kmh`` for km: no delta, the value still becomes the reference);
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +29,11 @@ UNASSIGNED = "unassigned"
 
 # Outcomes of a reading compared with its machine's reference.
 FIRST, DUPLICATE, LATE, NEXT = "first", "duplicate", "late", "next"
+TOO_LATE = "too_late"
+# Flags of ledger entries that are not part of a machine's chain of readings: ``too_late`` readings,
+# and ``late`` ones stored (uncounted, unchained) before late readings were spliced in.
+UNCHAINED = (LATE, TOO_LATE)
+MS_PER_DAY = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,11 @@ class UsageRules:
     max_speed_kmh: float = 80.0
     hours_tolerance: float = 0.1  # engine hours a reading may exceed the elapsed hours by
     km_tolerance: float = 0.1  # km a reading may exceed ``max_speed_kmh`` x elapsed hours by
+    late_max_age_days: float = 30.0  # a reading older than its reference by more is not spliced in
+
+    @property
+    def late_max_age_ms(self) -> int:
+        return round(self.late_max_age_days * MS_PER_DAY)
 
 
 @dataclass(frozen=True)
@@ -126,10 +137,23 @@ class Entry:
     days: tuple[DayUsage, ...] = ()
     currency: str | None = None
     priced: bool = False
+    # Set on a stored entry that a late reading's correction replaced: the version it replaced (whose
+    # records are retracted) and the event time of the late reading, so a replay can republish both.
+    replaced: Entry | None = None
+    corrected_by: int | None = None
 
     @property
     def id(self) -> str:
         return entry_id(self.identifier, self.end.timestamp)
+
+    @property
+    def chained(self) -> bool:
+        """Part of the machine's chain of readings (not a too-late reading)."""
+        return not any(flag in UNCHAINED for flag in self.flags)
+
+    def same_usage(self, other: Entry) -> bool:
+        """Equal apart from the correction bookkeeping (``replaced``, ``corrected_by``)."""
+        return replace(self, replaced=None, corrected_by=None) == replace(other, replaced=None, corrected_by=None)
 
     @property
     def counted(self) -> bool:
@@ -154,6 +178,8 @@ class Entry:
             "days": [asdict(day) for day in self.days],
             "currency": self.currency,
             "priced": self.priced,
+            "replaced": None if self.replaced is None else self.replaced.to_dict(),
+            "corrected_by": self.corrected_by,
         }
 
     @classmethod
@@ -172,6 +198,8 @@ class Entry:
             ),
             currency=data.get("currency"),
             priced=bool(data.get("priced")),
+            replaced=None if data.get("replaced") is None else Entry.from_dict(data["replaced"]),
+            corrected_by=data.get("corrected_by"),
         )
 
 
@@ -400,52 +428,112 @@ class MachineResult:
     behind: list[Reading] = field(default_factory=list)  # duplicates and late readings
 
 
+def entry_for(
+    start: Reference | None, reading: Reading, rules: UsageRules, rate_versions: Sequence[Rates] = ()
+) -> Entry:
+    """The ledger entry of ``reading`` after ``start`` (the reference just before it in event time):
+    the first reading of the machine (no start), or the delta from ``start`` with its days, cost
+    sources and price."""
+    if start is None:
+        return Entry(reading.identifier, None, reading, None, None, (FIRST,))
+    delta = compute_delta(start, reading, rules)
+    if delta.hours is None and delta.km is None:
+        return Entry(reading.identifier, start, reading, None, None, delta.events)
+    rates = rates_at(rate_versions, start.timestamp)
+    days = allocate(delta, start.timestamp, reading.timestamp, start.pois, rates, rules.time_zone)
+    return Entry(
+        reading.identifier,
+        start,
+        reading,
+        delta.hours,
+        delta.km,
+        delta.events,
+        days,
+        None if rates is None else rates.currency,
+        all(day.cost is not None for day in days),
+    )
+
+
 def apply_readings(
     reference: Reference | None,
     readings: Iterable[Reading],
     rules: UsageRules,
     rate_versions: Sequence[Rates] = (),
 ) -> MachineResult:
-    """Run one machine's readings, in arrival order, against its reference.
+    """Run one machine's readings, in the order given, against its reference.
 
-    Readings at or before the reference are returned in ``behind``: the caller knows whether the
-    ledger already has them (a replay) or not (a late reading, see ``late_entry``).
+    Readings at or before the running reference are returned in ``behind``: the caller knows
+    whether the ledger already has them (a replay) or not (a late reading, see ``splice_late``).
     """
     result = MachineResult(reference)
     for reading in readings:
-        outcome = classify_reading(result.reference, reading)
-        if outcome in (DUPLICATE, LATE):
+        if classify_reading(result.reference, reading) in (DUPLICATE, LATE):
             result.behind.append(reading)
             continue
-        if outcome == FIRST:
-            result.entries.append(Entry(reading.identifier, None, reading, None, None, (FIRST,)))
-        else:
-            start = result.reference
-            assert start is not None
-            delta = compute_delta(start, reading, rules)
-            entry = Entry(reading.identifier, start, reading, delta.hours, delta.km, delta.events)
-            if entry.counted:
-                rates = rates_at(rate_versions, start.timestamp)
-                days = allocate(delta, start.timestamp, reading.timestamp, start.pois, rates, rules.time_zone)
-                entry = Entry(
-                    reading.identifier,
-                    start,
-                    reading,
-                    delta.hours,
-                    delta.km,
-                    delta.events,
-                    days,
-                    None if rates is None else rates.currency,
-                    all(day.cost is not None for day in days),
-                )
-            result.entries.append(entry)
+        result.entries.append(entry_for(result.reference, reading, rules, rate_versions))
         result.reference = advance_reference(result.reference, reading)
     return result
 
 
-def late_entry(reading: Reading) -> Entry:
-    """A reading older than its machine's reference: kept, counted nowhere, flagged."""
-    return Entry(reading.identifier, None, reading, None, None, (LATE,))
+def in_event_order(readings: Iterable[Reading]) -> list[Reading]:
+    """Distinct readings by event time, oldest first; of two with one event time the first wins."""
+    distinct: dict[int, Reading] = {}
+    for reading in readings:
+        distinct.setdefault(reading.timestamp, reading)
+    return [distinct[timestamp] for timestamp in sorted(distinct)]
+
+
+def reference_after(entry: Entry) -> Reference:
+    """The machine's reference once ``entry``'s reading is processed."""
+    return advance_reference(entry.start, entry.end)
+
+
+def is_too_late(reference: Reference, reading: Reading, rules: UsageRules) -> bool:
+    """Older than its machine's reference by more than ``late_max_age_days``: not spliced in."""
+    return reading.timestamp < reference.timestamp - rules.late_max_age_ms
+
+
+def too_late_entry(reading: Reading) -> Entry:
+    """A reading too old to correct the ledger with: kept, counted nowhere, flagged."""
+    return Entry(reading.identifier, None, reading, None, None, (TOO_LATE,))
+
+
+def splice_late(
+    spanning: Entry, late: Iterable[Reading], rules: UsageRules, rate_versions: Sequence[Rates] = ()
+) -> list[Entry]:
+    """Place late readings into the stored interval that spans them.
+
+    ``spanning`` is the stored entry P -> S (its ``start`` is the reference after P), or the
+    machine's first entry S when the readings are older than every stored one (no start). Each late
+    reading must lie strictly inside: after P, before S. Returns the entries of the late readings,
+    oldest first, and last the new entry of S (from the newest late reading), all computed with the
+    same rules as any entry. The stored P -> S entry is what the last one replaces.
+    """
+    readings = in_event_order(late)
+    low = -1 if spanning.start is None else spanning.start.timestamp
+    if not readings or not all(low < r.timestamp < spanning.end.timestamp for r in readings):
+        raise ValueError("late readings must lie strictly inside the spanning interval")
+    return apply_readings(spanning.start, [*readings, spanning.end], rules, rate_versions).entries
+
+
+def repropagate(
+    reference: Reference, following: Sequence[Entry], rules: UsageRules, rate_versions: Sequence[Rates] = ()
+) -> tuple[list[Entry], Reference, bool]:
+    """Carry a corrected reference forward through the stored entries that follow it.
+
+    A reading that lacks a counter keeps the previous reference's value for it, so correcting one
+    entry can change the start of the next ones until a reading that has the counter again. Walks
+    ``following`` (oldest first, the first one right after ``reference``) and recomputes each entry
+    whose start differs. Returns the recomputed entries, the reference after the last one walked,
+    and whether the walk met an entry whose start already agrees (nothing further changes).
+    """
+    changed: list[Entry] = []
+    for stored in following:
+        if stored.start == reference:
+            return changed, reference, True
+        changed.append(entry_for(reference, stored.end, rules, rate_versions))
+        reference = advance_reference(reference, stored.end)
+    return changed, reference, False
 
 
 # -- identities and the published record ------------------------------------------------------------
@@ -455,18 +543,25 @@ def entry_id(identifier: str, interval_end: int) -> str:
     return f"{identifier}|{interval_end}"
 
 
-def record_id(identifier: str, interval_end: int, day: str) -> str:
-    """Deterministic id of a published usage record: the same delta and day always give the same id."""
-    return hashlib.sha1(f"{identifier}|{interval_end}|{day}".encode()).hexdigest()
+def record_id(identifier: str, start: Reference, interval_end: int, day: str) -> str:
+    """Deterministic id of a published usage record: the same delta and day always give the same id.
+
+    It names the interval's both ends and the times the start's counters were read (they differ from
+    the start's own time after a reading without that counter), so a corrected delta never reuses
+    the id of the version it replaces.
+    """
+    key = f"{identifier}|{start.timestamp}|{start.hours_at}|{start.km_at}|{interval_end}|{day}"
+    return hashlib.sha1(key.encode()).hexdigest()
 
 
-def usage_records(entry: Entry) -> list[dict[str, Any]]:
-    """The ``c40.usage.UsageDelta`` records of a counted entry, one per local day it touches."""
-    if not entry.counted:
+def usage_records(entry: Entry, retracted: bool = False) -> list[dict[str, Any]]:
+    """The ``c40.usage.UsageDelta`` records of a counted entry, one per local day it touches; with
+    ``retracted``, the same records flagged as no longer counting."""
+    if not entry.counted or entry.start is None:
         return []
     return [
         {
-            "record_id": record_id(entry.identifier, entry.end.timestamp, day.date),
+            "record_id": record_id(entry.identifier, entry.start, entry.end.timestamp, day.date),
             "identifier": entry.identifier,
             "interval_start": day.start,
             "interval_end": day.end,
@@ -478,7 +573,14 @@ def usage_records(entry: Entry) -> list[dict[str, Any]]:
                 {"source": s.source, "share": s.share, "hours": s.hours, "km": s.km, "cost": s.cost}
                 for s in day.sources
             ],
-            "retracted": False,
+            "retracted": retracted,
         }
         for day in entry.days
     ]
+
+
+def correction_records(entry: Entry) -> list[dict[str, Any]]:
+    """What publishing ``entry`` sends: the retraction of the version it replaced, if any, then its
+    own records (same key, so the same partition and this order)."""
+    retractions = [] if entry.replaced is None else usage_records(entry.replaced, retracted=True)
+    return retractions + usage_records(entry)

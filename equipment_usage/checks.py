@@ -24,7 +24,12 @@ def check_usage_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 id="usage.E001",
             )
         )
-    for name in ("USAGE_MAX_SPEED_KMH", "USAGE_HOURS_TOLERANCE", "USAGE_KM_TOLERANCE"):
+    for name in (
+        "USAGE_MAX_SPEED_KMH",
+        "USAGE_HOURS_TOLERANCE",
+        "USAGE_KM_TOLERANCE",
+        "USAGE_LATE_READING_MAX_AGE_DAYS",
+    ):
         value = getattr(settings, name, 0)
         minimum_ok = value > 0 if name == "USAGE_MAX_SPEED_KMH" else value >= 0
         if not minimum_ok:

@@ -2,8 +2,9 @@
 
 ``UsageRepository`` keeps three collections:
 
-- ``usage_deltas``: the ledger, one document per (identifier, interval end), written once
-  (insert; a replay's duplicate is ignored), never updated;
+- ``usage_deltas``: the ledger, one document per (identifier, interval end), inserted once (a
+  replay's duplicate is ignored); an entry is replaced only when a late reading splits its interval
+  (compare-and-swap on the version it replaces);
 - ``usage_last_readings``: each machine's reference, replaced only by a newer reading;
 - ``usage_daily``: totals per (identifier, local date, cost source), recomputed from the ledger.
 
@@ -17,10 +18,11 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, DESCENDING, DeleteMany, InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from equipment_usage.business import Entry, Rates, Reference
+from equipment_usage.business import FIRST, UNCHAINED, Entry, Rates, Reference, entry_id
+from telemetry_site.codecs import TransientError
 
 DUPLICATE_KEY = 11000
 GROUP_FIELDS = {"day": "date", "poi": "source", "identifier": "identifier"}
@@ -45,10 +47,15 @@ def reference_from_document(document: dict) -> Reference:
     )
 
 
-def replace_if_newer(reference: Reference) -> UpdateOne:
-    """An atomic upsert that replaces the stored reference only with a strictly newer one."""
+class ConcurrentCorrection(TransientError):
+    """A ledger entry changed between reading and replacing it: the batch is retried on fresh state."""
+
+
+def replace_if_newer(reference: Reference, or_same: bool = False) -> UpdateOne:
+    """An atomic upsert that replaces the stored reference only with a strictly newer one (or, with
+    ``or_same``, one of the same reading whose carried counters a late reading corrected)."""
     document = {**asdict(reference), "pois": list(reference.pois)}
-    newer = {"$lt": [{"$ifNull": ["$timestamp", -1]}, reference.timestamp]}
+    newer = {"$lte" if or_same else "$lt": [{"$ifNull": ["$timestamp", -1]}, reference.timestamp]}
     stage = {name: {"$cond": [newer, {"$literal": value}, f"${name}"]} for name, value in document.items()}
     return UpdateOne({"_id": reference.identifier}, [{"$set": stage}], upsert=True)
 
@@ -80,6 +87,12 @@ class UsageRepository:
             [("identifier", ASCENDING), ("interval_end", ASCENDING)], unique=True, name="identifier_interval_end"
         )
         self.deltas.create_index([("identifier", ASCENDING), ("dates", ASCENDING)], name="identifier_dates")
+        self.deltas.create_index(
+            [("identifier", ASCENDING), ("interval_start", ASCENDING)], name="identifier_interval_start"
+        )
+        self.deltas.create_index(
+            [("identifier", ASCENDING), ("corrected_by", ASCENDING)], name="identifier_corrected_by", sparse=True
+        )
         self.daily.create_index([("identifier", ASCENDING), ("date", ASCENDING)], name="identifier_date")
         self.daily.create_index([("source", ASCENDING), ("date", ASCENDING)], name="source_date")
         self.daily.create_index([("date", ASCENDING)], name="date")
@@ -100,6 +113,67 @@ class UsageRepository:
             return {}
         return {doc["_id"]: Entry.from_dict(doc) for doc in self.deltas.find({"_id": {"$in": wanted}})}
 
+    def behind_entries(self, wanted: dict[str, list[int]]) -> dict[str, Entry]:
+        """For readings at or behind their machine's reference (event times by identifier), in one
+        query: their own entries, the entries that start at them (their successors, if the chain
+        already runs through them) and the entries a correction by them replaced. By entry id."""
+        clauses: list[dict[str, Any]] = []
+        ids = sorted(entry_id(identifier, ts) for identifier, times in wanted.items() for ts in times)
+        if ids:
+            clauses.append({"_id": {"$in": ids}})
+        for identifier, times in sorted(wanted.items()):
+            if times:
+                clauses.append({"identifier": identifier, "interval_start": {"$in": sorted(set(times))}})
+                clauses.append({"identifier": identifier, "corrected_by": {"$in": sorted(set(times))}})
+        if not clauses:
+            return {}
+        return {doc["_id"]: Entry.from_dict(doc) for doc in self.deltas.find({"$or": clauses})}
+
+    def spanning_entries(self, wanted: dict[str, list[int]]) -> list[Entry]:
+        """The chained entries whose interval spans each late reading (start < t < end), and each
+        machine's first entry when it is after a late reading, in one query. Each clause is a range
+        on the (identifier, interval_end) index from t to the machine's newest entry."""
+        clauses: list[dict[str, Any]] = []
+        for identifier, times in sorted(wanted.items()):
+            for ts in sorted(set(times)):
+                chained = {"identifier": identifier, "interval_end": {"$gt": ts}, "flags": {"$nin": list(UNCHAINED)}}
+                clauses.append({**chained, "interval_start": {"$lt": ts}})
+                clauses.append({**chained, "interval_start": None, "flags": FIRST})
+        if not clauses:
+            return []
+        found = {doc["_id"]: Entry.from_dict(doc) for doc in self.deltas.find({"$or": clauses})}
+        return sorted(found.values(), key=lambda entry: (entry.identifier, entry.end.timestamp))
+
+    def entries_after(self, identifier: str, timestamp: int, limit: int) -> list[Entry]:
+        """A machine's next chained entries after ``timestamp``, oldest first (an index range)."""
+        query = {"identifier": identifier, "interval_end": {"$gt": timestamp}, "flags": {"$nin": list(UNCHAINED)}}
+        cursor = self.deltas.find(query).sort("interval_end", ASCENDING).limit(limit)
+        return [Entry.from_dict(doc) for doc in cursor]
+
+    def replace_entries(self, replacements: Iterable[tuple[Entry, Entry]]) -> int:
+        """Replace stored entries by their corrected versions, each only if the stored one is still
+        the version it was computed from (compare-and-swap on its start), in the order given, in one
+        ordered bulk write. Raises ``ConcurrentCorrection`` if another writer got there first."""
+        operations = []
+        for old, new in replacements:
+            if old.start is None:
+                condition: dict[str, Any] = {"start": None}
+            else:
+                condition = {
+                    "interval_start": old.start.timestamp,
+                    "start.hours": old.start.hours,
+                    "start.hours_at": old.start.hours_at,
+                    "start.km": old.start.km,
+                    "start.km_at": old.start.km_at,
+                }
+            operations.append(ReplaceOne({"_id": old.id, **condition}, {"_id": new.id, **new.to_dict()}))
+        if not operations:
+            return 0
+        result = self.deltas.bulk_write(operations, ordered=True)
+        if result.matched_count != len(operations):
+            raise ConcurrentCorrection(f"{len(operations) - result.matched_count} ledger entries changed meanwhile")
+        return len(operations)
+
     def insert_entries(self, entries: Iterable[Entry]) -> int:
         """Insert ledger entries; those already stored (a replay) are left alone. Returns how many
         were new."""
@@ -111,8 +185,11 @@ class UsageRepository:
         except BulkWriteError as exc:
             return len(operations) - len(_raise_unless_duplicates(exc))
 
-    def save_references(self, references: Iterable[Reference]) -> int:
+    def save_references(self, references: Iterable[Reference], corrected: Iterable[Reference] = ()) -> int:
+        """Save newer references, and ``corrected`` ones (the same reading, its carried counters
+        corrected by a late reading), in one bulk write."""
         operations = [replace_if_newer(reference) for reference in references]
+        operations += [replace_if_newer(reference, or_same=True) for reference in corrected]
         if not operations:
             return 0
         try:
@@ -149,7 +226,8 @@ class UsageRepository:
                 }
             },
         ]
-        operations = []
+        operations: list[Any] = []
+        kept: dict[tuple[str, str], list[str]] = {}
         for group in self.deltas.aggregate(pipeline):
             key = group["_id"]
             if (key["identifier"], key["date"]) not in wanted:
@@ -167,6 +245,13 @@ class UsageRepository:
             }
             daily_id = f"{key['identifier']}|{key['date']}|{key['source']}"
             operations.append(ReplaceOne({"_id": daily_id}, document, upsert=True))
+            kept.setdefault((key["identifier"], key["date"]), []).append(daily_id)
+        written = len(operations)
+        # A source whose parts a late reading moved elsewhere has no group left: its total goes.
+        operations += [
+            DeleteMany({"identifier": identifier, "date": day, "_id": {"$nin": kept.get((identifier, day), [])}})
+            for identifier, day in sorted(wanted)
+        ]
         if operations:
             try:
                 self.daily.bulk_write(operations, ordered=False)
@@ -174,7 +259,7 @@ class UsageRepository:
                 # Two processes upserting the same new total; both computed it from the ledger.
                 errors = _raise_unless_duplicates(exc)
                 self.daily.bulk_write([operations[error["index"]] for error in errors], ordered=False)
-        return len(operations)
+        return written
 
     # -- the API's reads ---------------------------------------------------------------------------
 

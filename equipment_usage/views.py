@@ -169,7 +169,7 @@ class DeltaOut(serializers.Serializer):
 
 
 class MachineDeltasView(APIView):
-    """A machine's ledger: every reading's entry (counted deltas, and first, late, reset or
+    """A machine's ledger: every reading's entry (counted deltas, and first, too-late, reset or
     implausible readings with their flags), by interval end, paged. ``from``/``to`` bound the
     interval end, inclusive."""
 

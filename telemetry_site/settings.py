@@ -334,3 +334,6 @@ USAGE_MAX_SPEED_KMH = env_float("USAGE_MAX_SPEED_KMH", 80.0)
 USAGE_HOURS_TOLERANCE = env_float("USAGE_HOURS_TOLERANCE", 0.1)
 # Km a reading may exceed USAGE_MAX_SPEED_KMH x elapsed hours by (odometer resolution).
 USAGE_KM_TOLERANCE = env_float("USAGE_KM_TOLERANCE", 0.1)
+# A reading older than its machine's newest one by more than this many days is stored flagged
+# `too_late` and not spliced into the ledger: the horizon for corrections (and for pruning deltas).
+USAGE_LATE_READING_MAX_AGE_DAYS = env_float("USAGE_LATE_READING_MAX_AGE_DAYS", 30.0)

@@ -40,7 +40,7 @@ def usage(mongo_db):
             Reading("EX2", DAY0 + H, 1.5, None),  # 0.5 h unassigned, no rates: cost null
         ]
     )
-    handler.process([Reading("EX1", DAY0 + H, 13.0, 130.0)])  # late
+    handler.process([Reading("EX1", DAY0 + H, 13.0, 130.0, ("A", "B"))])  # late: splits 22:00 -> 02:00
     return handler
 
 
@@ -56,7 +56,7 @@ def test_search_by_day_with_totals(client, usage):
     assert body["results"][1]["unpriced"] == 1 and body["results"][1]["currencies"] == ["EUR"]
     totals = body["totals"]
     assert (totals["key"], totals["hours"], totals["km"], totals["cost"]) == ("total", 4.5, 50.0, 90.0)
-    assert totals["deltas"] == 6 and totals["unpriced"] == 1
+    assert totals["deltas"] == 8 and totals["unpriced"] == 1
 
 
 def test_search_by_poi_and_identifier_and_filters(client, usage):
@@ -84,21 +84,24 @@ def test_deltas_of_a_machine_with_flags(client, usage):
     rows = [(d["interval_end"], d["flags"], d["counted"], d["hours"], d["km"]) for d in body["results"]]
     assert rows == [
         ("2025-11-24T22:00:00.000Z", ["first"], False, None, None),
-        ("2025-11-25T01:00:00.000Z", ["late"], False, None, None),
-        ("2025-11-25T02:00:00.000Z", [], True, 4.0, 40.0),
+        ("2025-11-25T01:00:00.000Z", [], True, 3.0, 30.0),
+        ("2025-11-25T02:00:00.000Z", [], True, 1.0, 10.0),
         ("2025-11-25T03:00:00.000Z", ["hours_reset"], True, None, 10.0),
     ]
-    split = body["results"][2]
+    split = body["results"][1]
     assert split["interval_start"] == "2025-11-24T22:00:00.000Z"
     assert split["start"] == {"timestamp": "2025-11-24T22:00:00.000Z", "hours": 10.0, "km": 100.0, "pois": ["A", "B"]}
     assert [(d["date"], d["start"], d["end"], d["hours"]) for d in split["days"]] == [
         ("2025-11-24", "2025-11-24T22:00:00.000Z", "2025-11-25T00:00:00.000Z", 2.0),
-        ("2025-11-25", "2025-11-25T00:00:00.000Z", "2025-11-25T02:00:00.000Z", 2.0),
+        ("2025-11-25", "2025-11-25T00:00:00.000Z", "2025-11-25T01:00:00.000Z", 1.0),
     ]
     assert split["days"][0]["sources"][1] == {"source": "B", "share": 0.5, "hours": 1.0, "km": 10.0, "cost": 20.0}
 
     ranged = client.get("/api/v1/usage/EX1/deltas/", {"from": "2025-11-25T01:00:00Z", "to": str(DAY0 + 2 * H)})
-    assert [d["flags"] for d in ranged.json()["results"]] == [["late"], []]
+    assert [d["interval_start"] for d in ranged.json()["results"]] == [
+        "2025-11-24T22:00:00.000Z",
+        "2025-11-25T01:00:00.000Z",
+    ]
     paged = client.get("/api/v1/usage/EX1/deltas/", {"page_size": 3, "page": 2}).json()
     assert [d["flags"] for d in paged["results"]] == [["hours_reset"]]
 

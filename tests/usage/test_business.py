@@ -23,7 +23,6 @@ from equipment_usage.business import (
     entry_id,
     extract_poi_list,
     get_cost_sources,
-    late_entry,
     local_midnight_ms,
     price,
     rates_at,
@@ -32,6 +31,7 @@ from equipment_usage.business import (
     should_compute_delta,
     split_by_day,
     timestamp_to_date,
+    too_late_entry,
     usage_records,
 )
 from tests.factories import telemetry
@@ -281,13 +281,18 @@ def test_entry_round_trips_through_its_document():
     assert data["interval_start"] == DAY0 - H and data["interval_end"] == DAY0 + H
     assert data["dates"] == ["2025-11-24", "2025-11-25"] and data["counted"] is True
     assert Entry.from_dict(data) == entry
-    late = late_entry(rd(5, 1.0))
-    assert Entry.from_dict(late.to_dict()) == late and late.flags == ("late",) and late.id == "EX1|5"
+    late = too_late_entry(rd(5, 1.0))
+    assert Entry.from_dict(late.to_dict()) == late and late.flags == ("too_late",) and late.id == "EX1|5"
+    assert late.chained is False and entry.chained is True
 
 
-def test_record_ids_are_deterministic_and_per_day():
-    assert record_id("EX1", 5, "2025-11-25") == hashlib.sha1(b"EX1|5|2025-11-25").hexdigest()
-    assert record_id("EX1", 5, "2025-11-25") != record_id("EX1", 5, "2025-11-24")
+def test_record_ids_are_deterministic_per_day_and_name_both_ends():
+    start = ref(2, 1.0, 1.0)
+    assert record_id("EX1", start, 5, "2025-11-25") == hashlib.sha1(b"EX1|2|2|2|5|2025-11-25").hexdigest()
+    assert record_id("EX1", start, 5, "2025-11-25") != record_id("EX1", start, 5, "2025-11-24")
+    assert record_id("EX1", start, 5, "2025-11-25") != record_id("EX1", ref(3, 1.0, 1.0), 5, "2025-11-25")
+    carried = Reference("EX1", 2, 1.0, 1, 1.0, 2)  # hours last read at 1, before the start's own time
+    assert record_id("EX1", carried, 5, "2025-11-25") != record_id("EX1", start, 5, "2025-11-25")
     assert entry_id("EX1", 5) == "EX1|5"
 
 
@@ -299,7 +304,7 @@ def test_usage_records_one_per_day():
         ("2025-11-24", DAY0 - H, DAY0, 1.0, 2.0),
         ("2025-11-25", DAY0, DAY0 + H, 1.0, 2.0),
     ]
-    assert records[0]["record_id"] == record_id("EX1", DAY0 + H, "2025-11-24")
+    assert records[0]["record_id"] == record_id("EX1", ref(DAY0 - H), DAY0 + H, "2025-11-24")
     assert records[0]["cost_sources"] == [{"source": "A", "share": 1.0, "hours": 1.0, "km": 2.0, "cost": 12.0}]
     assert records[0]["currency"] == "EUR" and records[0]["retracted"] is False
 
@@ -311,7 +316,7 @@ def test_values_are_immutable():
         ref(),
         Rates(0),
         Delta(0, None, None),
-        late_entry(rd(1)),
+        too_late_entry(rd(1)),
         allocate(Delta(H, 1.0, 1.0), DAY0, DAY0 + H, [], None)[0],
         allocate(Delta(H, 1.0, 1.0), DAY0, DAY0 + H, [], None)[0].sources[0],
     ]
@@ -321,7 +326,7 @@ def test_values_are_immutable():
 
 
 def test_entries_that_count_nothing_are_not_priced():
-    assert late_entry(rd(1)).priced is False
+    assert too_late_entry(rd(1)).priced is False
     assert apply_readings(None, [rd(1, 1.0, 1.0)], RULES).entries[0].priced is False
 
 

@@ -171,23 +171,26 @@ def test_failed_publish_leaves_nothing_lost_on_retry(mongo_db):
         handler.process(readings)
     retry = handler.process(readings)
     assert retry.inserted == 0 and retry.late == 0
-    expected = {record_id(e.identifier, e.end.timestamp, day) for e in retry.replayed if e.counted for day in e.dates}
+    expected = {
+        record_id(e.identifier, e.start, e.end.timestamp, day) for e in retry.replayed if e.counted for day in e.dates
+    }
     assert len(expected) > 0 and {r["record_id"] for r in publisher.records} == expected
 
 
-def test_late_reading_is_kept_flagged_and_counts_nothing(mongo_db):
+def test_late_reading_splits_the_interval_that_spans_it(mongo_db):
     handler, repository, _ = make(mongo_db)
     handler.process([Reading("EX1", DAY0, 10.0, 100.0), Reading("EX1", DAY0 + 2 * H, 11.0, 110.0)])
     outcome = handler.process([Reading("EX1", DAY0 + H, 10.5, 105.0), Reading("EX1", DAY0 + 2 * H, 11.0, 110.0)])
     assert outcome.late == 1 and outcome.duplicates == 0 and len(outcome.replayed) == 1
     entries = repository.find_entries("EX1", None, None)
-    assert [(e["interval_end"], e["flags"], e["counted"]) for e in entries] == [
-        (DAY0, ["first"], False),
-        (DAY0 + H, ["late"], False),
-        (DAY0 + 2 * H, [], True),
+    assert [(e["interval_start"], e["interval_end"], e["flags"], e["hours"], e["km"]) for e in entries] == [
+        (None, DAY0, ["first"], None, None),
+        (DAY0, DAY0 + H, [], 0.5, 5.0),
+        (DAY0 + H, DAY0 + 2 * H, [], 0.5, 5.0),
     ]
+    assert entries[2]["corrected_by"] == DAY0 + H and entries[2]["replaced"]["interval_start"] == DAY0
     (total,) = repository.search(UsageFilter(identifier="EX1"), "day")
-    assert (total["key"], total["hours"], total["km"]) == ("2025-11-25", 1.0, 10.0)
+    assert (total["key"], total["hours"], total["km"], total["deltas"]) == ("2025-11-25", 1.0, 10.0, 2)
     assert repository.references(["EX1"])["EX1"].timestamp == DAY0 + 2 * H
 
 

@@ -1,0 +1,260 @@
+"""Late readings through UsageHandler and the real repository on the in-process engine (or a real
+server with MONGO_URI): any arrival order gives the totals of event order; replays change nothing;
+too-late readings are kept and count nothing; the published records, applied by id with
+retractions, add up to the same totals."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+from dataclasses import replace
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from equipment_usage.business import Entry, Rates, Reading, UsageRules, apply_readings, in_event_order
+from equipment_usage.handlers import UsageHandler
+from equipment_usage.repository import EquipmentRegistryRepository, UsageRepository
+from tests.usage.test_handler import CountingDatabase, RecordingPublisher
+
+H = 3_600_000
+MINUTE = 60_000
+DAY0 = 1_764_028_800_000  # 2025-11-25T00:00:00Z
+RULES = UsageRules(time_zone="Europe/Rome", max_speed_kmh=60.0, hours_tolerance=0.1, km_tolerance=0.5)
+RATES = {"identifier": "EX1", "hourly_rate": 10.0, "km_rate": 1.0, "currency": "EUR", "last_update": 0}
+
+
+def make(database, publisher: RecordingPublisher | None = None, rules: UsageRules = RULES):
+    repository, registry = UsageRepository(database), EquipmentRegistryRepository(database)
+    repository.ensure_indexes()
+    registry.ensure_indexes()
+    registry.store([RATES])
+    return UsageHandler(repository, registry, publisher or RecordingPublisher(), rules), repository
+
+
+def clear(database) -> None:
+    for name in ("usage_deltas", "usage_daily", "usage_last_readings"):
+        database[name].delete_many({})
+
+
+def expected_totals(readings: list[Reading], rules: UsageRules = RULES) -> dict[tuple[str, str], list[float]]:
+    """(date, source) -> [hours, km, cost] of the readings processed in event order (pure rules)."""
+    rates = [Rates(0, RATES["hourly_rate"], RATES["km_rate"], "EUR")]
+    totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for entry in apply_readings(None, in_event_order(readings), rules, rates).entries:
+        for day in entry.days:
+            for source in day.sources:
+                cell = totals[(day.date, source.source)]
+                cell[0] += source.hours or 0.0
+                cell[1] += source.km or 0.0
+                cell[2] += source.cost or 0.0
+    return dict(totals)
+
+
+def stored_totals(database) -> dict[tuple[str, str], list[float]]:
+    return {(d["date"], d["source"]): [d["hours"], d["km"], d["cost"] or 0.0] for d in database.usage_daily.find()}
+
+
+def applied_by_id(records: list[dict]) -> dict[tuple[str, str], list[float]]:
+    """A downstream consumer: keeps the last record of each id, drops the retracted ones, sums."""
+    kept: dict[str, dict] = {}
+    for record in records:
+        if record["retracted"]:
+            kept.pop(record["record_id"], None)
+        else:
+            kept[record["record_id"]] = record
+    totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for record in kept.values():
+        for source in record["cost_sources"]:
+            cell = totals[(record["date"], source["source"])]
+            cell[0] += source["hours"] or 0.0
+            cell[1] += source["km"] or 0.0
+            cell[2] += source["cost"] or 0.0
+    return dict(totals)
+
+
+def assert_same_totals(got: dict, want: dict) -> None:
+    # a source whose parts sum to zero may be absent on one side
+    keys = {k for k, v in {**got, **want}.items() if any(abs(x) > 1e-9 for x in v)}
+    for key in keys:
+        assert got.get(key, [0.0] * 3) == pytest.approx(want.get(key, [0.0] * 3), rel=1e-9, abs=1e-9), key
+
+
+def ledger(database) -> list[Entry]:
+    """The ledger without the correction bookkeeping, which records the arrival history."""
+    docs = sorted(database.usage_deltas.find(), key=lambda d: d["interval_end"])
+    return [replace(Entry.from_dict(d), replaced=None, corrected_by=None) for d in docs]
+
+
+@st.composite
+def machine_readings(draw) -> list[Reading]:
+    """2 to 10 distinct readings of one machine over up to a few days: steps across midnights,
+    counters that go up, stay, reset, jump implausibly or are missing, a few points of interest."""
+    count = draw(st.integers(2, 10))
+    ts, hours, km = DAY0 + draw(st.integers(0, 23)) * H, 100.0, 1000.0
+    readings = []
+    for _ in range(count):
+        has_hours, has_km = draw(st.sampled_from([(True, True)] * 4 + [(False, True), (True, False), (False, False)]))
+        pois = draw(st.sampled_from([(), ("A",), ("B",), ("A", "B")]))
+        readings.append(Reading("EX1", ts, hours if has_hours else None, km if has_km else None, pois))
+        step = draw(st.sampled_from([10, 45, 90, 300, 600])) * MINUTE
+        ts += step
+        hours = draw(st.sampled_from([hours, hours + 0.5 * step / H, hours + 2 * step / H + 1, 1.0]))
+        km = draw(st.sampled_from([km, km + 30 * step / H, km + 500.0]))
+    return readings
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(readings=machine_readings(), data=st.data())
+def test_any_arrival_order_gives_the_totals_of_event_order(mongo_db, readings, data):
+    extra = data.draw(st.lists(st.sampled_from(readings), max_size=3), label="duplicates")
+    arrival = data.draw(st.permutations(readings + extra), label="arrival order")
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(arrival) - 1), max_size=4), label="batch boundaries"))
+    clear(mongo_db)
+    publisher = RecordingPublisher()
+    handler, _ = make(mongo_db, publisher)
+    for start, end in zip([0, *cuts], [*cuts, len(arrival)], strict=True):
+        handler.process(arrival[start:end])
+
+    want = expected_totals(readings)
+    assert_same_totals(stored_totals(mongo_db), want)
+    assert_same_totals(applied_by_id(publisher.records), want)
+    # the ledger itself is the one event order gives, entry by entry
+    rates = [Rates(0, RATES["hourly_rate"], RATES["km_rate"], "EUR")]
+    assert ledger(mongo_db) == apply_readings(None, in_event_order(readings), RULES, rates).entries
+    newest = in_event_order(readings)[-1].timestamp
+    assert mongo_db.usage_last_readings.find_one({"_id": "EX1"})["timestamp"] == newest
+
+    # replaying everything, in another order, changes nothing
+    before = (ledger(mongo_db), stored_totals(mongo_db))
+    handler.process(list(reversed(arrival)))
+    assert (ledger(mongo_db), stored_totals(mongo_db)) == before
+    assert_same_totals(applied_by_id(publisher.records), want)
+
+
+def readings_of(seed: int, count: int = 40) -> list[Reading]:
+    rng = random.Random(seed)
+    ts, hours, km, readings = DAY0, 10.0, 100.0, []
+    for i in range(count):
+        readings.append(Reading("EX1", ts, None if i % 7 == 3 else hours, km, (f"site-{i % 3}",)))
+        step = rng.choice([20, 40, 95]) * MINUTE
+        ts += step
+        hours += rng.choice([0.0, 0.5]) * step / H
+        km += rng.uniform(0, 30) * step / H
+    return readings
+
+
+def test_two_late_readings_in_one_batch_with_forward_ones_and_a_replay(mongo_db):
+    readings = readings_of(1)
+    late = [readings[3], readings[20], readings[21]]  # one whose hours are missing; two neighbours
+    publisher = RecordingPublisher()
+    handler, _ = make(mongo_db, publisher)
+    handler.process([r for r in readings[:30] if r not in late])
+    outcome = handler.process([*late, *readings[30:]])  # late ones and newer ones in one batch
+    assert outcome.late == 3 and outcome.too_late == 0
+    assert [e.end.timestamp for e in outcome.corrected] == [readings[22].timestamp, readings[4].timestamp]
+    assert all(e.corrected_by is not None and e.replaced is not None for e in outcome.corrected)
+    want = expected_totals(readings)
+    assert_same_totals(stored_totals(mongo_db), want)
+    assert_same_totals(applied_by_id(publisher.records), want)
+
+    # replaying the late readings changes nothing and republishes the same records
+    before = (ledger(mongo_db), stored_totals(mongo_db), list(mongo_db.usage_last_readings.find()))
+    published = len(publisher.records)
+    replay = handler.process(late)
+    assert replay.late == 0 and replay.inserted == 0 and replay.corrected == [] and len(replay.replayed) == 3
+    assert (ledger(mongo_db), stored_totals(mongo_db), list(mongo_db.usage_last_readings.find())) == before
+    republished = publisher.records[published:]
+    assert {r["record_id"] for r in republished} <= {r["record_id"] for r in publisher.records[:published]}
+    assert_same_totals(applied_by_id(publisher.records), want)
+
+
+def test_a_correction_reaching_the_newest_reading_corrects_the_reference(mongo_db):
+    handler, repository = make(mongo_db)
+    handler.process([Reading("EX1", DAY0, 10.0, 100.0), Reading("EX1", DAY0 + 2 * H, None, 120.0)])
+    assert repository.references(["EX1"])["EX1"].hours_at == DAY0
+    handler.process([Reading("EX1", DAY0 + H, 11.0, 110.0)])
+    reference = repository.references(["EX1"])["EX1"]
+    assert (reference.timestamp, reference.hours, reference.hours_at) == (DAY0 + 2 * H, 11.0, DAY0 + H)
+    handler.process([Reading("EX1", DAY0 + 3 * H, 12.0, 130.0)])  # 1 h since the late reading's hours
+    assert_same_totals(stored_totals(mongo_db), {("2025-11-25", "unassigned"): [2.0, 30.0, 50.0]})
+
+
+def test_too_late_reading_is_kept_flagged_and_counts_nothing(mongo_db):
+    rules = replace(RULES, late_max_age_days=1.0)
+    handler, repository = make(mongo_db, rules=rules)
+    handler.process([Reading("EX1", DAY0, 10.0, 100.0), Reading("EX1", DAY0 + 30 * H, 12.0, 120.0)])
+    before = stored_totals(mongo_db)
+    outcome = handler.process([Reading("EX1", DAY0 + 5 * H, 11.0, 110.0)])  # 25 h behind: too late
+    assert outcome.too_late == 1 and outcome.late == 0 and outcome.corrected == []
+    (entry,) = repository.find_entries("EX1", DAY0 + 5 * H, DAY0 + 5 * H)
+    assert entry["flags"] == ["too_late"] and entry["counted"] is False and entry["start"] is None
+    assert stored_totals(mongo_db) == before
+    again = handler.process([Reading("EX1", DAY0 + 5 * H, 11.0, 110.0)])
+    assert again.duplicates == 1 and again.too_late == 0 and again.inserted == 0
+    # a later late reading in the same interval is spliced around the too-late one, which stays out
+    handler.process([Reading("EX1", DAY0 + 7 * H, 11.5, 115.0)])
+    entries = repository.find_entries("EX1", None, None)
+    assert [(e["interval_start"], e["interval_end"]) for e in entries if "too_late" not in e["flags"]] == [
+        (None, DAY0),
+        (DAY0, DAY0 + 7 * H),
+        (DAY0 + 7 * H, DAY0 + 30 * H),
+    ]
+
+
+class CrashingRepository(UsageRepository):
+    """Fault injection: the process dies after inserting a batch's entries, before replacing the
+    entries its late readings split."""
+
+    crash = True
+
+    def replace_entries(self, replacements):
+        if self.crash and replacements:
+            self.crash = False
+            raise SystemExit("killed between the two writes")
+        return super().replace_entries(replacements)
+
+
+def test_a_crash_between_insert_and_replace_is_repaired_by_the_replay(mongo_db):
+    readings = readings_of(2, count=12)
+    repository = CrashingRepository(mongo_db)
+    publisher = RecordingPublisher()
+    handler = UsageHandler(repository, make(mongo_db)[0].registry, publisher, RULES)
+    handler.process(readings[::2])
+    late = readings[1::2]
+    with pytest.raises(SystemExit):
+        handler.process(late)
+    handler.process(late)  # the loop replays the uncommitted batch
+    want = expected_totals(readings)
+    assert_same_totals(stored_totals(mongo_db), want)
+    assert_same_totals(applied_by_id(publisher.records), want)
+    rates = [Rates(0, RATES["hourly_rate"], RATES["km_rate"], "EUR")]
+    assert ledger(mongo_db) == apply_readings(None, readings, RULES, rates).entries
+
+
+def test_round_trips_of_a_batch_with_late_readings(mongo_db):
+    readings = [r for r in readings_of(3) if r.hours is not None]  # no carried counters: no walk
+    database = CountingDatabase(mongo_db)
+    handler, _ = make(mongo_db)
+    handler = UsageHandler(
+        UsageRepository(database), EquipmentRegistryRepository(database), RecordingPublisher(), RULES
+    )
+    late = readings[1:-1:2]
+    handler.process([r for r in readings if r not in late])
+    database.calls.clear()
+    started = time.perf_counter()
+    outcome = handler.process(late)  # every one late, each in its own interval
+    assert outcome.late == len(late) == len(outcome.corrected) > 10
+    assert time.perf_counter() - started < 30
+    assert database.calls == [
+        "usage_last_readings.find",
+        "equipment_registry.find",
+        "usage_deltas.find",  # their own entries, successors, corrections: none, so all late
+        "usage_deltas.find",  # the intervals that span them
+        "usage_deltas.bulk_write",  # insert the late readings' entries
+        "usage_deltas.bulk_write",  # replace the split ones
+        "usage_deltas.aggregate",
+        "usage_daily.bulk_write",
+    ]
