@@ -24,6 +24,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from telemetry_site.records import field as record_field
+from telemetry_site.records import poi_names
+
 MS_PER_HOUR = 3_600_000
 UNASSIGNED = "unassigned"
 
@@ -206,31 +209,17 @@ class Entry:
 # -- reading records -------------------------------------------------------------------------------
 
 
-def _get(record: dict, *path: str) -> Any:
-    value: Any = record
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
 def extract_poi_list(record: dict) -> list[str]:
     """The names of the points of interest in ``record``, in order, without duplicates."""
-    names: list[str] = []
-    for poi in _get(record, "location", "pointsOfInterest") or []:
-        name = poi.get("name") if isinstance(poi, dict) else None
-        if name and name not in names:
-            names.append(name)
-    return names
+    return poi_names(record)
 
 
 def reading_from_record(record: dict) -> Reading:
     return Reading(
         identifier=record["identifier"],
         timestamp=record["timestamp"],
-        hours=_get(record, "c40", "odometry", "hours_tot"),
-        km=_get(record, "c40", "odometry", "km_tot"),
+        hours=record_field(record, "c40", "odometry", "hours_tot"),
+        km=record_field(record, "c40", "odometry", "km_tot"),
         pois=tuple(extract_poi_list(record)),
     )
 
