@@ -63,7 +63,7 @@ class Result:
 def _number(value: float | None) -> str:
     if value is None:
         return "-"
-    if abs(value) >= 100:
+    if float(value).is_integer() or abs(value) >= 100:
         return f"{value:,.0f}"
     if abs(value) >= 10:
         return f"{value:.1f}"
