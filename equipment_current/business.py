@@ -8,8 +8,9 @@ leaves the last known position alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 SECTIONS = (
@@ -33,6 +34,15 @@ def _get(record: dict, *path: str) -> Any:
     return value
 
 
+_ABSENT: Mapping[str, Any] = MappingProxyType({})
+
+
+def _section(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``parent[key]`` when it is a dict, else an empty mapping (a missing or null section)."""
+    value = parent.get(key)
+    return value if isinstance(value, dict) else _ABSENT
+
+
 def extract_poi_names(record: dict) -> list[str]:
     """The names of the points of interest in ``record``, in order, without duplicates."""
     names: list[str] = []
@@ -52,40 +62,38 @@ def extract_sections(record: dict) -> dict[str, dict]:
     """
     at = record["timestamp"]
     sections: dict[str, dict] = {}
+    # Each nested section is looked up once: this runs for every message of every batch.
+    location, c40 = _section(record, "location"), _section(record, "c40")
+    gps, odometry, fuel = _section(location, "GPS"), _section(c40, "odometry"), _section(c40, "fuel")
 
-    code = _get(record, "base", "code")
+    code = _section(record, "base").get("code")
     if code is not None:
         sections["base"] = {"code": code}
 
-    brand, model = _get(record, "description", "brand"), _get(record, "description", "model")
+    description = _section(record, "description")
+    brand, model = description.get("brand"), description.get("model")
     if brand is not None or model is not None:
         sections["description"] = {"brand": brand, "model": model}
 
-    latitude = _get(record, "location", "GPS", "latitude")
-    longitude = _get(record, "location", "GPS", "longitude")
+    latitude, longitude = gps.get("latitude"), gps.get("longitude")
     has_position = latitude is not None and longitude is not None
     if has_position:
-        sections["position"] = {
-            "latitude": latitude,
-            "longitude": longitude,
-            "address": _get(record, "location", "address"),
-        }
+        sections["position"] = {"latitude": latitude, "longitude": longitude, "address": location.get("address")}
     names = extract_poi_names(record)
     if has_position or names:
         sections["points_of_interest"] = {"names": names}
 
-    hours = _get(record, "c40", "odometry", "hours_tot")
+    hours, km = odometry.get("hours_tot"), odometry.get("km_tot")
     if hours is not None:
         sections["engine_hours"] = {"hours_tot": hours}
-    km = _get(record, "c40", "odometry", "km_tot")
     if km is not None:
         sections["odometer"] = {"km_tot": km}
 
-    running = _get(record, "c40", "engine", "running")
+    running = _section(c40, "engine").get("running")
     if running is not None:
         sections["engine"] = {"running": running}
 
-    used, level = _get(record, "c40", "fuel", "used_tot_l"), _get(record, "c40", "fuel", "level_pct")
+    used, level = fuel.get("used_tot_l"), fuel.get("level_pct")
     if used is not None or level is not None:
         sections["fuel"] = {"used_tot_l": used, "level_pct": level}
 

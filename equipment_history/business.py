@@ -70,18 +70,24 @@ def extract_poi_names(record: dict) -> tuple[str, ...]:
 
 def extract_position(record: dict) -> Position | None:
     """The position a telemetry record reports, or None when it has no GPS fix."""
-    latitude = _get(record, "location", "GPS", "latitude")
-    longitude = _get(record, "location", "GPS", "longitude")
+    location = record.get("location")
+    if not isinstance(location, dict):
+        return None
+    gps = location.get("GPS")
+    if not isinstance(gps, dict):
+        return None
+    latitude, longitude = gps.get("latitude"), gps.get("longitude")
     if latitude is None or longitude is None:
         return None
+    base = record.get("base")
     return Position(
         identifier=record["identifier"],
         timestamp=record["timestamp"],
         latitude=float(latitude),
         longitude=float(longitude),
-        address=_get(record, "location", "address"),
+        address=location.get("address"),
         points_of_interest=extract_poi_names(record),
-        base=_get(record, "base", "code"),
+        base=base.get("code") if isinstance(base, dict) else None,
     )
 
 

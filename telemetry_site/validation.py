@@ -8,6 +8,8 @@ This module imports nothing from Django, pymongo or confluent_kafka.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 MS_PER_MINUTE = 60_000
@@ -48,11 +50,47 @@ def field(record: dict, path: tuple[str, ...]) -> Any:
     return value
 
 
+_ABSENT: Mapping[str, Any] = MappingProxyType({})
+_UNKNOWN = object()
+
+
+def _section(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else _ABSENT
+
+
+def _leaves(record: dict) -> dict[tuple[str, ...], Any]:
+    """The values of the checked fields, each nested section looked up once (this runs per message:
+    walking every path from the top cost more than decoding, see docs/PERFORMANCE.md)."""
+    base, description = _section(record, "base"), _section(record, "description")
+    location, c40 = _section(record, "location"), _section(record, "c40")
+    gps, odometry, fuel = _section(location, "GPS"), _section(c40, "odometry"), _section(c40, "fuel")
+    return {
+        ("identifier",): record.get("identifier"),
+        ("base", "code"): base.get("code"),
+        ("description", "brand"): description.get("brand"),
+        ("description", "model"): description.get("model"),
+        ("location", "address"): location.get("address"),
+        ("location", "pointsOfInterest"): location.get("pointsOfInterest"),
+        ("location", "GPS", "latitude"): gps.get("latitude"),
+        ("location", "GPS", "longitude"): gps.get("longitude"),
+        ("c40", "odometry", "hours_tot"): odometry.get("hours_tot"),
+        ("c40", "odometry", "km_tot"): odometry.get("km_tot"),
+        ("c40", "fuel", "used_tot_l"): fuel.get("used_tot_l"),
+        ("c40", "fuel", "level_pct"): fuel.get("level_pct"),
+    }
+
+
 def validate_telemetry(record: dict, now_ms: int, rules: dict | None = None) -> list[str]:
     """The reasons ``record`` is implausible; an empty list means it is acceptable."""
-    rules = {**DEFAULT_RULES, **(rules or {})}
+    rules = {**DEFAULT_RULES, **rules} if rules else DEFAULT_RULES
     problems: list[str] = []
     max_len = rules["MAX_STRING_LENGTH"]
+    leaves = _leaves(record)
+
+    def value_at(path: tuple[str, ...]) -> Any:
+        value = leaves.get(path, _UNKNOWN)
+        return field(record, path) if value is _UNKNOWN else value
 
     identifier = record.get("identifier")
     if not isinstance(identifier, str) or not identifier.strip():
@@ -71,12 +109,12 @@ def validate_telemetry(record: dict, now_ms: int, rules: dict | None = None) -> 
             )
 
     for path in STRING_FIELDS:
-        value = field(record, path)
+        value = value_at(path)
         if isinstance(value, str) and len(value) > max_len:
             problems.append(f"{'.'.join(path)}: {len(value)} characters, more than {max_len}")
 
     for path, (low, high) in NUMERIC_RANGES.items():
-        value = field(record, path)
+        value = value_at(path)
         if value is None:
             continue
         name = ".".join(path)
@@ -87,12 +125,12 @@ def validate_telemetry(record: dict, now_ms: int, rules: dict | None = None) -> 
         elif not low <= value <= high:
             problems.append(f"{name}: {value} is outside [{low}, {high}]")
 
-    latitude = field(record, ("location", "GPS", "latitude"))
-    longitude = field(record, ("location", "GPS", "longitude"))
+    latitude = value_at(("location", "GPS", "latitude"))
+    longitude = value_at(("location", "GPS", "longitude"))
     if (latitude is None) != (longitude is None):
         problems.append("location.GPS: latitude and longitude must both be present or both null")
 
-    pois = field(record, ("location", "pointsOfInterest")) or []
+    pois = value_at(("location", "pointsOfInterest")) or []
     if len(pois) > rules["MAX_POINTS_OF_INTEREST"]:
         problems.append(f"location.pointsOfInterest: {len(pois)} entries, more than {rules['MAX_POINTS_OF_INTEREST']}")
     for poi in pois:
