@@ -25,3 +25,7 @@ lint: venv
 ## Set up and run the main job: broker, consumers and web server on the embedded defaults.
 run: venv
 	$(BIN)/python manage.py run_embedded
+
+## Run every benchmark at its default sizes and print the table (docs/PERFORMANCE.md). Not part of CI.
+bench: venv
+	$(BIN)/python -m benchmarks

@@ -82,7 +82,7 @@ def format_table(results: Sequence[Result]) -> str:
                 f"{_number(r.value)} {r.unit}".strip(),
                 r.reference or "-",
                 _number(r.reference_value),
-                _number(r.effective_ratio) + ("x" if r.effective_ratio is not None else ""),
+                "-" if r.effective_ratio is None else f"{r.effective_ratio:.2f}x",
                 r.target or "-",
                 verdict,
             )
@@ -276,3 +276,43 @@ def emit(results: Sequence[Result], as_json: bool) -> None:
             print(json.dumps(result.as_dict()))
     else:
         print_report(results)
+
+
+def feed_topic(factory: Any, codec: Any, topic: str, messages: int, pool: int = 20_000) -> None:
+    """Produce ``messages`` simulated telemetry messages to ``topic``: a pool of ``pool`` records of
+    the fleet, replayed with timestamps shifted past the previous round, so every message is new."""
+    records = fleet_records(min(messages, pool))
+    span = records[-1]["timestamp"] - records[0]["timestamp"] + 60_000
+    producer = factory.producer(**{"linger.ms": 50})
+    sent, shift = 0, 0
+    while sent < messages:
+        chunk = []
+        for record in records[: messages - sent]:
+            value = codec.encode({**record, "timestamp": record["timestamp"] + shift} if shift else record)
+            chunk.append((record["identifier"].encode(), value))
+        produce_encoded(producer, topic, chunk)
+        sent += len(chunk)
+        shift += span
+
+
+@contextlib.contextmanager
+def avro_topic(messages: int, partitions: int) -> Iterator[dict[str, Any]]:
+    """The broker, a topic of ``partitions`` partitions holding ``messages`` Avro messages, and what a
+    worker process needs to read it (bootstrap servers, registry URL, schema id)."""
+    from django.test.utils import override_settings
+
+    from telemetry_site import backends
+    from telemetry_site.embedded import create_topics
+
+    topic = f"bench-telemetry-{uuid.uuid4().hex[:8]}"
+    registry = f"mock://bench-{uuid.uuid4().hex}"
+    with (
+        embedded_broker() as broker,
+        override_settings(**kafka_settings(broker.bootstrap_servers), **avro_settings(registry)),
+    ):
+        factory = backends.kafka["default"]
+        create_topics(factory.admin(), {topic: partitions, f"{topic}-deadletter": 1})
+        codec = backends.codecs["telemetry"]
+        schema_id = codec.schema_id()
+        feed_topic(factory, codec, topic, messages)
+        yield {"topic": topic, "bootstrap": broker.bootstrap_servers, "registry": registry, "schema_id": schema_id}

@@ -106,6 +106,7 @@ def pipeline_rate(service: str, topic: str, messages: int, engine: str, profile:
     from django.test.utils import override_settings
 
     from telemetry_site import backends
+    from telemetry_site.consumer import freeze_startup_objects
     from telemetry_site.services import build_consumer_loop
 
     services = {
@@ -122,6 +123,7 @@ def pipeline_rate(service: str, topic: str, messages: int, engine: str, profile:
         try:
             loop = build_consumer_loop(service, max_messages=messages)
             timed = loop.consumer = TimedConsumer(loop.consumer)
+            freeze_startup_objects()  # as the consume_* commands do before they run the loop
             profiler = None
             if profile:
                 from pyinstrument import Profiler
@@ -170,8 +172,9 @@ def run(
         factory = backends.kafka["default"]
         create_topics(factory.admin(), {topic: partitions, dead_letters: 1})
         codec = backends.codecs["telemetry"]
-        records = fleet_records(messages)
-        produce_encoded(factory.producer(), topic, [(r["identifier"].encode(), codec.encode(r)) for r in records])
+        payloads = [(r["identifier"].encode(), codec.encode(r)) for r in fleet_records(messages)]
+        produce_encoded(factory.producer(), topic, payloads)
+        del payloads  # a consumer process holds no such list: let it not weigh on the garbage collector
         reference = reference_rate(factory, topic, messages, batch_size)
         engine_names = {"counted": "db calls counted", "in-process": f"real repositories, {engine_uri()}"}
         for service in telemetry_services():
