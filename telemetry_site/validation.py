@@ -84,6 +84,84 @@ def _leaves(record: dict) -> dict[tuple[str, ...], Any]:
 def validate_telemetry(record: dict, now_ms: int, rules: dict | None = None) -> list[str]:
     """The reasons ``record`` is implausible; an empty list means it is acceptable."""
     rules = {**DEFAULT_RULES, **rules} if rules else DEFAULT_RULES
+    if _plainly_plausible(record, now_ms, rules):
+        return []
+    return problems_of(record, now_ms, rules)
+
+
+# What the fast path below reads, in this order; a test keeps it in step with the two tables above.
+FAST_PATH_STRING_FIELDS = (
+    ("identifier",),
+    ("base", "code"),
+    ("description", "brand"),
+    ("description", "model"),
+    ("location", "address"),
+)
+FAST_PATH_NUMERIC_FIELDS = (
+    ("location", "GPS", "latitude"),
+    ("location", "GPS", "longitude"),
+    ("c40", "odometry", "hours_tot"),
+    ("c40", "odometry", "km_tot"),
+    ("c40", "fuel", "used_tot_l"),
+    ("c40", "fuel", "level_pct"),
+)
+
+
+def _plainly_plausible(record: dict, now_ms: int, rules: dict) -> bool:
+    """True only when ``problems_of`` would find nothing: the common case, checked straight through.
+
+    Conservative: anything unusual (an int where a float is expected, a subclass, a non-list) answers
+    False and goes to ``problems_of``, which names the problems. Runs once per message.
+    """
+    if STRING_FIELDS != FAST_PATH_STRING_FIELDS or tuple(NUMERIC_RANGES) != FAST_PATH_NUMERIC_FIELDS:
+        return False  # the tables changed and this function did not: let the full check run
+    max_len = rules["MAX_STRING_LENGTH"]
+    identifier, timestamp = record.get("identifier"), record.get("timestamp")
+    if type(identifier) is not str or not identifier.strip() or len(identifier) > max_len:
+        return False
+    if type(timestamp) is not int or not (
+        now_ms - rules["MAX_AGE_DAYS"] * MS_PER_DAY <= timestamp <= now_ms + rules["MAX_FUTURE_MINUTES"] * MS_PER_MINUTE
+    ):
+        return False
+    location, c40 = _section(record, "location"), _section(record, "c40")
+    description, gps = _section(record, "description"), _section(location, "GPS")
+    odometry, fuel = _section(c40, "odometry"), _section(c40, "fuel")
+    for value in (
+        _section(record, "base").get("code"),
+        description.get("brand"),
+        description.get("model"),
+        location.get("address"),
+    ):
+        if type(value) is str and len(value) > max_len:
+            return False
+    latitude, longitude = gps.get("latitude"), gps.get("longitude")
+    if (latitude is None) != (longitude is None):
+        return False
+    numbers = (
+        latitude,
+        longitude,
+        odometry.get("hours_tot"),
+        odometry.get("km_tot"),
+        fuel.get("used_tot_l"),
+        fuel.get("level_pct"),
+    )
+    for value, (low, high) in zip(numbers, NUMERIC_RANGES.values(), strict=True):
+        if value is not None and (type(value) is not float or not math.isfinite(value) or not low <= value <= high):
+            return False
+    pois = location.get("pointsOfInterest")
+    if pois is None:
+        return True
+    if type(pois) is not list or len(pois) > rules["MAX_POINTS_OF_INTEREST"]:
+        return False
+    for poi in pois:
+        name = poi.get("name") if type(poi) is dict else None
+        if type(name) is not str or not name or len(name) > max_len:
+            return False
+    return True
+
+
+def problems_of(record: dict, now_ms: int, rules: dict) -> list[str]:
+    """Every reason ``record`` is implausible, in a fixed order (``rules`` complete)."""
     problems: list[str] = []
     max_len = rules["MAX_STRING_LENGTH"]
     leaves = _leaves(record)
