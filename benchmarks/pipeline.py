@@ -11,7 +11,7 @@ database calls, at least 0.4x the reference for every service.
 The clock of each run starts when the first batch arrives (joining the group takes seconds on any
 broker and is not throughput) and stops after the last commit (the reference: after the last decode).
 
-    python -m benchmarks.pipeline [--messages 20000] [--partitions 4] [--batch-size 500] [--profile]
+    python -m benchmarks.pipeline [--messages 20000] [--partitions 4] [--batch-size 500] [--repeats 2] [--profile]
 """
 
 from __future__ import annotations
@@ -150,6 +150,7 @@ def run(
     batch_size: int = 500,
     engines: tuple[str, ...] = ("counted", "in-process"),
     profile: bool = False,
+    repeats: int = 2,
 ) -> list[Result]:
     from django.test.utils import override_settings
 
@@ -175,28 +176,43 @@ def run(
         payloads = [(r["identifier"].encode(), codec.encode(r)) for r in fleet_records(messages)]
         produce_encoded(factory.producer(), topic, payloads)
         del payloads  # a consumer process holds no such list: let it not weigh on the garbage collector
-        reference = reference_rate(factory, topic, messages, batch_size)
         engine_names = {"counted": "db calls counted", "in-process": f"real repositories, {engine_uri()}"}
         for service in telemetry_services():
-            for engine in engines:
-                uri = None if engine == "counted" else engine_uri()
-                rate, report = pipeline_rate(
-                    service, topic, messages, uri or "counted", profile and engine == "counted"
-                )
+            # Reference and counted run alternate, best of ``repeats`` each, so that a busy moment on
+            # this shared machine does not land on one side of the ratio only.
+            reference = rate = 0.0
+            for _ in range(max(1, repeats)):
+                reference = max(reference, reference_rate(factory, topic, messages, batch_size))
+                counted, report = pipeline_rate(service, topic, messages, "counted", profile)
+                rate = max(rate, counted)
                 if report:
                     print(f"\n--- pyinstrument profile: {service}, database calls counted ---\n{report}")
-                counted = engine == "counted"
+                    profile = False
+            note = f"{messages:,} msgs, {partitions} partitions, batch {batch_size}"
+            results.append(
+                Result(
+                    NAME,
+                    f"{service}, {engine_names['counted']}",
+                    rate,
+                    "msg/s",
+                    "raw consume + fastavro decode",
+                    reference,
+                    f">= {TARGET}x",
+                    rate / reference >= TARGET,
+                    note=f"{note}, best of {repeats}",
+                )
+            )
+            if "in-process" in engines:
+                real, _ = pipeline_rate(service, topic, messages, engine_uri())
                 results.append(
                     Result(
                         NAME,
-                        f"{service}, {engine_names[engine]}",
-                        rate,
+                        f"{service}, {engine_names['in-process']}",
+                        real,
                         "msg/s",
                         "raw consume + fastavro decode",
                         reference,
-                        f">= {TARGET}x" if counted else "",
-                        (rate / reference >= TARGET) if counted else None,
-                        note=f"{messages:,} msgs, {partitions} partitions, batch {batch_size}",
+                        note=note,
                     )
                 )
     return results
@@ -209,12 +225,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=2, help="reference and counted runs, best of each")
     parser.add_argument("--counted-only", action="store_true", help="skip the runs on the real engine")
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of each counted run")
     args = parser.parse_args(argv)
     setup_django()
     engines = ("counted",) if args.counted_only else ("counted", "in-process")
-    emit(run(args.messages, args.partitions, args.batch_size, engines, args.profile), args.json)
+    emit(run(args.messages, args.partitions, args.batch_size, engines, args.profile, args.repeats), args.json)
 
 
 if __name__ == "__main__":
