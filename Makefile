@@ -35,3 +35,7 @@ lint: venv
 ## Set up and run the main job: broker, consumers, fleet simulator and web server on embedded defaults.
 run: venv
 	$(BIN)/python manage.py run_embedded
+
+## Run every benchmark at its default sizes and print the table (docs/PERFORMANCE.md). Not part of CI.
+bench: venv
+	$(BIN)/python -m benchmarks

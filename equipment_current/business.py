@@ -9,10 +9,9 @@ leaves the last known position alone.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from dataclasses import field as dataclass_field
+from dataclasses import dataclass, field
 
-from telemetry_site.records import field, poi_names
+from telemetry_site.records import poi_names, section
 
 SECTIONS = (
     "base",
@@ -35,40 +34,38 @@ def extract_sections(record: dict) -> dict[str, dict]:
     """
     at = record["timestamp"]
     sections: dict[str, dict] = {}
+    # Each nested section is looked up once: this runs for every message of every batch.
+    location, c40 = section(record, "location"), section(record, "c40")
+    gps, odometry, fuel = section(location, "GPS"), section(c40, "odometry"), section(c40, "fuel")
 
-    code = field(record, "base", "code")
+    code = section(record, "base").get("code")
     if code is not None:
         sections["base"] = {"code": code}
 
-    brand, model = field(record, "description", "brand"), field(record, "description", "model")
+    description = section(record, "description")
+    brand, model = description.get("brand"), description.get("model")
     if brand is not None or model is not None:
         sections["description"] = {"brand": brand, "model": model}
 
-    latitude = field(record, "location", "GPS", "latitude")
-    longitude = field(record, "location", "GPS", "longitude")
+    latitude, longitude = gps.get("latitude"), gps.get("longitude")
     has_position = latitude is not None and longitude is not None
     if has_position:
-        sections["position"] = {
-            "latitude": latitude,
-            "longitude": longitude,
-            "address": field(record, "location", "address"),
-        }
+        sections["position"] = {"latitude": latitude, "longitude": longitude, "address": location.get("address")}
     names = poi_names(record)
     if has_position or names:
         sections["points_of_interest"] = {"names": names}
 
-    hours = field(record, "c40", "odometry", "hours_tot")
+    hours, km = odometry.get("hours_tot"), odometry.get("km_tot")
     if hours is not None:
         sections["engine_hours"] = {"hours_tot": hours}
-    km = field(record, "c40", "odometry", "km_tot")
     if km is not None:
         sections["odometer"] = {"km_tot": km}
 
-    running = field(record, "c40", "engine", "running")
+    running = section(c40, "engine").get("running")
     if running is not None:
         sections["engine"] = {"running": running}
 
-    used, level = field(record, "c40", "fuel", "used_tot_l"), field(record, "c40", "fuel", "level_pct")
+    used, level = fuel.get("used_tot_l"), fuel.get("level_pct")
     if used is not None or level is not None:
         sections["fuel"] = {"used_tot_l": used, "level_pct": level}
 
@@ -83,15 +80,15 @@ class StateUpdate:
 
     identifier: str
     last_event_at: int
-    sections: dict[str, dict] = dataclass_field(default_factory=dict)
+    sections: dict[str, dict] = field(default_factory=dict)
 
     def absorb(self, other: StateUpdate) -> None:
         """Keep, section by section, whichever of ``self`` and ``other`` is newer (ties: self)."""
         self.last_event_at = max(self.last_event_at, other.last_event_at)
-        for name, section in other.sections.items():
+        for name, theirs in other.sections.items():
             mine = self.sections.get(name)
-            if mine is None or section["at"] > mine["at"]:
-                self.sections[name] = section
+            if mine is None or theirs["at"] > mine["at"]:
+                self.sections[name] = theirs
 
 
 def state_update(record: dict) -> StateUpdate:

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telemetry_site.records import field, poi_names
+from telemetry_site.records import poi_names
 
 MS_PER_MINUTE = 60_000
 MS_PER_DAY = 86_400_000
@@ -58,18 +58,24 @@ def extract_poi_names(record: dict) -> tuple[str, ...]:
 
 def extract_position(record: dict) -> Position | None:
     """The position a telemetry record reports, or None when it has no GPS fix."""
-    latitude = field(record, "location", "GPS", "latitude")
-    longitude = field(record, "location", "GPS", "longitude")
+    location = record.get("location")
+    if not isinstance(location, dict):
+        return None
+    gps = location.get("GPS")
+    if not isinstance(gps, dict):
+        return None
+    latitude, longitude = gps.get("latitude"), gps.get("longitude")
     if latitude is None or longitude is None:
         return None
+    base = record.get("base")
     return Position(
         identifier=record["identifier"],
         timestamp=record["timestamp"],
         latitude=float(latitude),
         longitude=float(longitude),
-        address=field(record, "location", "address"),
+        address=location.get("address"),
         points_of_interest=extract_poi_names(record),
-        base=field(record, "base", "code"),
+        base=base.get("code") if isinstance(base, dict) else None,
     )
 
 

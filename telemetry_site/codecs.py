@@ -49,8 +49,12 @@ def strip_logical_types(schema: Any) -> Any:
 
 @cache
 def parse_schema_text(schema_text: str) -> dict:
-    """Parse (once per distinct text) a schema with its logical types stripped."""
-    return fastavro.parse_schema(strip_logical_types(json.loads(schema_text)), _write_hint=False)
+    """Parse (once per distinct text) a schema with its logical types stripped.
+
+    The parsed schema keeps fastavro's "already parsed" hint: without it, every
+    ``schemaless_reader`` call parses the schema again, which made decoding 4-5x slower.
+    """
+    return fastavro.parse_schema(strip_logical_types(json.loads(schema_text)))
 
 
 def schema_registry_client(url: str, **conf: Any) -> Any:

@@ -12,6 +12,7 @@ loop finishes the batch in hand, commits, closes the consumer and returns.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -85,6 +86,19 @@ def is_transient(exc: BaseException) -> bool:
         error = exc.args[0] if exc.args else None
         return bool(getattr(error, "retriable", lambda: False)()) or not getattr(error, "fatal", lambda: True)()
     return False
+
+
+def freeze_startup_objects() -> None:
+    """Exempt what start-up built (Django, settings, clients, schemas) from the cyclic garbage collector.
+
+    A consumer allocates tens of container objects per message, so the collector runs often, and
+    each full collection walked every object the process ever imported: profiling showed it taking
+    more time than decoding. ``gc.freeze()`` moves the objects alive now to a permanent generation
+    that collections skip (they are still freed by reference counting). Called by the ``consume_*``
+    commands once the loop is built, in the process that runs it.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class DeadLetterSink:

@@ -3,7 +3,11 @@ business modules share it, so it imports nothing from Django, pymongo or conflue
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
+
+_ABSENT: Mapping[str, Any] = MappingProxyType({})
 
 
 def field(record: dict, *path: str) -> Any:
@@ -14,6 +18,14 @@ def field(record: dict, *path: str) -> Any:
             return None
         value = value.get(key)
     return value
+
+
+def section(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """``parent[key]`` when it is a dict, else an empty mapping (a missing or null section).
+
+    The hot paths look each nested section up once with it, rather than walking full paths."""
+    value = parent.get(key)
+    return value if isinstance(value, dict) else _ABSENT
 
 
 def poi_names(record: dict) -> list[str]:

@@ -8,8 +8,9 @@ This module imports nothing from Django, pymongo or confluent_kafka.
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from telemetry_site.records import field
+from telemetry_site.records import field, section
 
 MS_PER_MINUTE = 60_000
 MS_PER_DAY = 86_400_000
@@ -39,11 +40,119 @@ STRING_FIELDS: tuple[tuple[str, ...], ...] = (
 )
 
 
+_UNKNOWN = object()
+
+
+def _leaves(record: dict) -> dict[tuple[str, ...], Any]:
+    """The values of the checked fields, each nested section looked up once (this runs per message:
+    walking every path from the top cost more than decoding, see docs/PERFORMANCE.md)."""
+    base, description = section(record, "base"), section(record, "description")
+    location, c40 = section(record, "location"), section(record, "c40")
+    gps, odometry, fuel = section(location, "GPS"), section(c40, "odometry"), section(c40, "fuel")
+    return {
+        ("identifier",): record.get("identifier"),
+        ("base", "code"): base.get("code"),
+        ("description", "brand"): description.get("brand"),
+        ("description", "model"): description.get("model"),
+        ("location", "address"): location.get("address"),
+        ("location", "pointsOfInterest"): location.get("pointsOfInterest"),
+        ("location", "GPS", "latitude"): gps.get("latitude"),
+        ("location", "GPS", "longitude"): gps.get("longitude"),
+        ("c40", "odometry", "hours_tot"): odometry.get("hours_tot"),
+        ("c40", "odometry", "km_tot"): odometry.get("km_tot"),
+        ("c40", "fuel", "used_tot_l"): fuel.get("used_tot_l"),
+        ("c40", "fuel", "level_pct"): fuel.get("level_pct"),
+    }
+
+
 def validate_telemetry(record: dict, now_ms: int, rules: dict | None = None) -> list[str]:
     """The reasons ``record`` is implausible; an empty list means it is acceptable."""
-    rules = {**DEFAULT_RULES, **(rules or {})}
+    rules = {**DEFAULT_RULES, **rules} if rules else DEFAULT_RULES
+    if _plainly_plausible(record, now_ms, rules):
+        return []
+    return problems_of(record, now_ms, rules)
+
+
+# What the fast path below reads, in this order; a test keeps it in step with the two tables above.
+FAST_PATH_STRING_FIELDS = (
+    ("identifier",),
+    ("base", "code"),
+    ("description", "brand"),
+    ("description", "model"),
+    ("location", "address"),
+)
+FAST_PATH_NUMERIC_FIELDS = (
+    ("location", "GPS", "latitude"),
+    ("location", "GPS", "longitude"),
+    ("c40", "odometry", "hours_tot"),
+    ("c40", "odometry", "km_tot"),
+    ("c40", "fuel", "used_tot_l"),
+    ("c40", "fuel", "level_pct"),
+)
+
+
+def _plainly_plausible(record: dict, now_ms: int, rules: dict) -> bool:
+    """True only when ``problems_of`` would find nothing: the common case, checked straight through.
+
+    Conservative: anything unusual (an int where a float is expected, a subclass, a non-list) answers
+    False and goes to ``problems_of``, which names the problems. Runs once per message.
+    """
+    if STRING_FIELDS != FAST_PATH_STRING_FIELDS or tuple(NUMERIC_RANGES) != FAST_PATH_NUMERIC_FIELDS:
+        return False  # the tables changed and this function did not: let the full check run
+    max_len = rules["MAX_STRING_LENGTH"]
+    identifier, timestamp = record.get("identifier"), record.get("timestamp")
+    if type(identifier) is not str or not identifier.strip() or len(identifier) > max_len:
+        return False
+    if type(timestamp) is not int or not (
+        now_ms - rules["MAX_AGE_DAYS"] * MS_PER_DAY <= timestamp <= now_ms + rules["MAX_FUTURE_MINUTES"] * MS_PER_MINUTE
+    ):
+        return False
+    location, c40 = section(record, "location"), section(record, "c40")
+    description, gps = section(record, "description"), section(location, "GPS")
+    odometry, fuel = section(c40, "odometry"), section(c40, "fuel")
+    for value in (
+        section(record, "base").get("code"),
+        description.get("brand"),
+        description.get("model"),
+        location.get("address"),
+    ):
+        if type(value) is str and len(value) > max_len:
+            return False
+    latitude, longitude = gps.get("latitude"), gps.get("longitude")
+    if (latitude is None) != (longitude is None):
+        return False
+    numbers = (
+        latitude,
+        longitude,
+        odometry.get("hours_tot"),
+        odometry.get("km_tot"),
+        fuel.get("used_tot_l"),
+        fuel.get("level_pct"),
+    )
+    for value, (low, high) in zip(numbers, NUMERIC_RANGES.values(), strict=True):
+        if value is not None and (type(value) is not float or not math.isfinite(value) or not low <= value <= high):
+            return False
+    pois = location.get("pointsOfInterest")
+    if pois is None:
+        return True
+    if type(pois) is not list or len(pois) > rules["MAX_POINTS_OF_INTEREST"]:
+        return False
+    for poi in pois:
+        name = poi.get("name") if type(poi) is dict else None
+        if type(name) is not str or not name or len(name) > max_len:
+            return False
+    return True
+
+
+def problems_of(record: dict, now_ms: int, rules: dict) -> list[str]:
+    """Every reason ``record`` is implausible, in a fixed order (``rules`` complete)."""
     problems: list[str] = []
     max_len = rules["MAX_STRING_LENGTH"]
+    leaves = _leaves(record)
+
+    def value_at(path: tuple[str, ...]) -> Any:
+        value = leaves.get(path, _UNKNOWN)
+        return field(record, *path) if value is _UNKNOWN else value
 
     identifier = record.get("identifier")
     if not isinstance(identifier, str) or not identifier.strip():
@@ -62,12 +171,12 @@ def validate_telemetry(record: dict, now_ms: int, rules: dict | None = None) -> 
             )
 
     for path in STRING_FIELDS:
-        value = field(record, *path)
+        value = value_at(path)
         if isinstance(value, str) and len(value) > max_len:
             problems.append(f"{'.'.join(path)}: {len(value)} characters, more than {max_len}")
 
     for path, (low, high) in NUMERIC_RANGES.items():
-        value = field(record, *path)
+        value = value_at(path)
         if value is None:
             continue
         name = ".".join(path)
@@ -78,12 +187,12 @@ def validate_telemetry(record: dict, now_ms: int, rules: dict | None = None) -> 
         elif not low <= value <= high:
             problems.append(f"{name}: {value} is outside [{low}, {high}]")
 
-    latitude = field(record, "location", "GPS", "latitude")
-    longitude = field(record, "location", "GPS", "longitude")
+    latitude = value_at(("location", "GPS", "latitude"))
+    longitude = value_at(("location", "GPS", "longitude"))
     if (latitude is None) != (longitude is None):
         problems.append("location.GPS: latitude and longitude must both be present or both null")
 
-    pois = field(record, "location", "pointsOfInterest") or []
+    pois = value_at(("location", "pointsOfInterest")) or []
     if len(pois) > rules["MAX_POINTS_OF_INTEREST"]:
         problems.append(f"location.pointsOfInterest: {len(pois)} entries, more than {rules['MAX_POINTS_OF_INTEREST']}")
     for poi in pois:

@@ -26,6 +26,7 @@ class ConsumerCommand(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from telemetry_site.consumer import freeze_startup_objects
         from telemetry_site.services import build_consumer_loop
 
         name = self.service or options["service"]
@@ -40,6 +41,7 @@ class ConsumerCommand(BaseCommand):
         def request_stop(signum: int, _frame: Any) -> None:
             loop.stop()
 
+        freeze_startup_objects()
         previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
             stats = loop.run()

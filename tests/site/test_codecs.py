@@ -17,6 +17,7 @@ from telemetry_site.codecs import (
     JsonCodec,
     TransientError,
     load_schema,
+    parse_schema_text,
     schema_registry_client,
     strip_logical_types,
 )
@@ -125,3 +126,10 @@ def test_json_round_trip_and_schema_violations():
         codec.decode(json.dumps({"identifier": "EX1", "timestamp": "yesterday"}).encode())
     with pytest.raises(ValueError):
         codec.encode({"identifier": "EX1", "timestamp": T0, "x": float("nan")})
+
+
+def test_parsed_schemas_are_not_parsed_again_per_message(codec):
+    # fastavro re-parses, on every schemaless_reader call, a schema that lacks its "parsed" hint;
+    # that cost 4-5x the decoding time (docs/PERFORMANCE.md). The cached schemas keep the hint.
+    assert codec.reader_schema.get("__fastavro_parsed") is True
+    assert parse_schema_text(codec.schema_text) is codec.reader_schema

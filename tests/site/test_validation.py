@@ -2,6 +2,10 @@
 
 import math
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from telemetry_site import validation
 from telemetry_site.validation import DEFAULT_RULES, validate_telemetry
 from tests.factories import T0, telemetry
 
@@ -65,3 +69,66 @@ def test_field_sizes():
 
 def test_every_problem_is_reported_at_once():
     assert len(problems(telemetry(latitude=100.0, km=-1.0, fuel_level=200.0))) == 3
+
+
+# --- the fast path agrees with the full check -------------------------------------------------------
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-200, 200),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(-200, 200),
+    st.text(max_size=6),
+    st.just(""),
+    st.just(" "),
+)
+_poi = st.one_of(st.fixed_dictionaries({"name": _scalars}), _scalars)
+_record = st.fixed_dictionaries(
+    {
+        "identifier": st.one_of(st.sampled_from(["EX1", " ", ""]), _scalars),
+        "timestamp": st.one_of(st.integers(NOW - 5 * 86_400_000, NOW + 3_600_000), _scalars),
+        "base": st.one_of(st.none(), st.fixed_dictionaries({"code": _scalars})),
+        "description": st.one_of(st.none(), st.fixed_dictionaries({"brand": _scalars, "model": _scalars})),
+        "location": st.one_of(
+            st.none(),
+            _scalars,
+            st.fixed_dictionaries(
+                {
+                    "address": _scalars,
+                    "GPS": st.one_of(st.none(), st.fixed_dictionaries({"latitude": _scalars, "longitude": _scalars})),
+                    # The schema makes it an array or null; the full check relies on that.
+                    "pointsOfInterest": st.one_of(st.none(), st.lists(_poi, max_size=4)),
+                }
+            ),
+        ),
+        "c40": st.one_of(
+            st.none(),
+            st.fixed_dictionaries(
+                {
+                    "odometry": st.one_of(
+                        st.none(), st.fixed_dictionaries({"hours_tot": _scalars, "km_tot": _scalars})
+                    ),
+                    "fuel": st.one_of(
+                        st.none(), st.fixed_dictionaries({"used_tot_l": _scalars, "level_pct": _scalars})
+                    ),
+                }
+            ),
+        ),
+    }
+)
+
+
+def test_the_fast_path_reads_the_fields_the_tables_name():
+    assert validation.FAST_PATH_STRING_FIELDS == validation.STRING_FIELDS
+    assert tuple(validation.NUMERIC_RANGES) == validation.FAST_PATH_NUMERIC_FIELDS
+
+
+@settings(max_examples=400, deadline=None)
+@given(_record, st.integers(3, 8), st.integers(1, 3))
+def test_the_fast_path_accepts_only_what_the_full_check_accepts(record, max_len, max_pois):
+    rules = {**DEFAULT_RULES, "MAX_STRING_LENGTH": max_len, "MAX_POINTS_OF_INTEREST": max_pois, "MAX_AGE_DAYS": 2}
+    full = validation.problems_of(record, NOW, rules)
+    if validation._plainly_plausible(record, NOW, rules):
+        assert full == []
+    assert validate_telemetry(record, NOW, rules) == full

@@ -1,0 +1,238 @@
+"""Benchmark 2: the consumer pipeline of every telemetry service, on the real broker.
+
+Messages per second from poll to commit through ``build_consumer_loop`` (decode, validate, handle,
+commit, progress record), for every service in ``TELEMETRY_SERVICES`` whose codec is ``telemetry``:
+once with the database calls counted instead of executed (``benchmarks.counting``), once with the
+real repositories on the in-process engine (mongomock-ng; the server at ``MONGO_URI`` when set).
+Reference, same run, same topic: a raw confluent-kafka consumer that decodes each message with
+``fastavro.schemaless_reader`` and a cached parsed schema, and commits nothing. Target: with counted
+database calls, at least 0.4x the reference for every service.
+
+The clock of each run starts when the first batch arrives (joining the group takes seconds on any
+broker and is not throughput) and stops after the last commit (the reference: after the last decode).
+
+    python -m benchmarks.pipeline [--messages 20000] [--partitions 4] [--batch-size 500] [--repeats 2] [--profile]
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from typing import Any
+
+from benchmarks.common import (
+    Result,
+    avro_settings,
+    command_line,
+    database_settings,
+    embedded_broker,
+    emit,
+    fleet_records,
+    kafka_settings,
+    produce_encoded,
+    telemetry_services,
+)
+from benchmarks.roundtrips import engine_uri
+
+NAME = "pipeline"
+TARGET = 0.4
+
+
+class TimedConsumer:
+    """A confluent-kafka consumer that notes when the first message arrived and the last commit returned."""
+
+    def __init__(self, consumer: Any) -> None:
+        self._consumer = consumer
+        self.first_message_at: float | None = None
+        self.last_commit_at: float | None = None
+
+    def consume(self, *args: Any, **kwargs: Any) -> list[Any]:
+        messages = self._consumer.consume(*args, **kwargs)
+        if messages and self.first_message_at is None:
+            self.first_message_at = time.perf_counter()
+        return messages
+
+    def commit(self, *args: Any, **kwargs: Any) -> Any:
+        result = self._consumer.commit(*args, **kwargs)
+        self.last_commit_at = time.perf_counter()
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._consumer, name)
+
+    @property
+    def seconds(self) -> float:
+        if self.first_message_at is None or self.last_commit_at is None:
+            raise RuntimeError("the consumer received or committed nothing")
+        return self.last_commit_at - self.first_message_at
+
+
+def reference_rate(factory: Any, topic: str, messages: int, batch_size: int) -> float:
+    """Raw consume + fastavro decode of ``messages`` messages of ``topic``, msg/s."""
+    import fastavro
+    from confluent_kafka import Consumer
+
+    from telemetry_site.codecs import load_schema, strip_logical_types
+
+    parsed = fastavro.parse_schema(strip_logical_types(load_schema("c40_enriched.avsc")))
+    reader = fastavro.schemaless_reader
+    consumer = Consumer(factory.consumer_config(f"bench-reference-{uuid.uuid4().hex[:8]}"))
+    consumer.subscribe([topic])
+    count, first = 0, None
+    deadline = time.monotonic() + 120 + messages / 1000
+    try:
+        while count < messages:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reference consumer got {count} of {messages} messages")
+            batch = consumer.consume(batch_size, timeout=0.2)
+            if batch and first is None:
+                first = time.perf_counter()
+            for message in batch:
+                if message.error() is not None:
+                    continue
+                payload = io.BytesIO(message.value())
+                payload.seek(5)
+                reader(payload, parsed, None)
+                count += 1
+        return count / (time.perf_counter() - first)
+    finally:
+        consumer.close()
+
+
+def pipeline_rate(service: str, topic: str, messages: int, engine: str, profile: bool = False) -> tuple[float, str]:
+    """Run the service's real loop over ``messages`` messages of ``topic``; msg/s and a profile (or "")."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    from telemetry_site import backends
+    from telemetry_site.consumer import freeze_startup_objects
+    from telemetry_site.services import build_consumer_loop
+
+    services = {
+        **settings.TELEMETRY_SERVICES,
+        service: {
+            **settings.TELEMETRY_SERVICES[service],
+            "TOPIC": topic,
+            "GROUP_ID": f"bench-{service}-{uuid.uuid4().hex[:8]}",
+        },
+    }
+    databases = database_settings(None if engine == "counted" else engine, counted=engine == "counted")
+    with override_settings(TELEMETRY_SERVICES=services, **databases):
+        database = backends.databases["default"]
+        try:
+            loop = build_consumer_loop(service, max_messages=messages)
+            timed = loop.consumer = TimedConsumer(loop.consumer)
+            freeze_startup_objects()  # as the consume_* commands do before they run the loop
+            profiler = None
+            if profile:
+                from pyinstrument import Profiler
+
+                profiler = Profiler(interval=0.0005)
+                profiler.start()
+            stats = loop.run()
+            report = ""
+            if profiler is not None:
+                profiler.stop()
+                report = profiler.output_text(unicode=False, color=False)
+            if stats.processed != messages:
+                raise AssertionError(f"{service} processed {stats.processed} of {messages} messages: {stats}")
+            return messages / timed.seconds, report
+        finally:
+            client = getattr(database, "client", None)
+            if client is not None:
+                client.drop_database(database.name)
+
+
+def run(
+    messages: int = 20_000,
+    partitions: int = 4,
+    batch_size: int = 500,
+    engines: tuple[str, ...] = ("counted", "in-process"),
+    profile: bool = False,
+    repeats: int = 2,
+) -> list[Result]:
+    from django.test.utils import override_settings
+
+    from telemetry_site import backends
+    from telemetry_site.embedded import create_topics
+
+    results: list[Result] = []
+    suffix = uuid.uuid4().hex[:8]
+    topic, dead_letters = f"bench-telemetry-{suffix}", f"bench-deadletter-{suffix}"
+    with (
+        embedded_broker() as broker,
+        override_settings(
+            **kafka_settings(broker.bootstrap_servers),
+            **avro_settings(),
+            DEAD_LETTER_TOPIC=dead_letters,
+            CONSUMER_BATCH_SIZE=batch_size,
+            CONSUMER_BATCH_WAIT_SECONDS=0.2,
+        ),
+    ):
+        factory = backends.kafka["default"]
+        create_topics(factory.admin(), {topic: partitions, dead_letters: 1})
+        codec = backends.codecs["telemetry"]
+        payloads = [(r["identifier"].encode(), codec.encode(r)) for r in fleet_records(messages)]
+        produce_encoded(factory.producer(), topic, payloads)
+        del payloads  # a consumer process holds no such list: let it not weigh on the garbage collector
+        engine_names = {"counted": "db calls counted", "in-process": f"real repositories, {engine_uri()}"}
+        for service in telemetry_services():
+            # Reference and counted run alternate, best of ``repeats`` each, so that a busy moment on
+            # this shared machine does not land on one side of the ratio only.
+            reference = rate = 0.0
+            for _ in range(max(1, repeats)):
+                reference = max(reference, reference_rate(factory, topic, messages, batch_size))
+                counted, report = pipeline_rate(service, topic, messages, "counted", profile)
+                rate = max(rate, counted)
+                if report:
+                    print(f"\n--- pyinstrument profile: {service}, database calls counted ---\n{report}")
+                    profile = False
+            note = f"{messages:,} msgs, {partitions} partitions, batch {batch_size}"
+            results.append(
+                Result(
+                    NAME,
+                    f"{service}, {engine_names['counted']}",
+                    rate,
+                    "msg/s",
+                    "raw consume + fastavro decode",
+                    reference,
+                    f">= {TARGET}x",
+                    rate / reference >= TARGET,
+                    note=f"{note}, best of {repeats}",
+                )
+            )
+            if "in-process" in engines:
+                real, _ = pipeline_rate(service, topic, messages, engine_uri())
+                results.append(
+                    Result(
+                        NAME,
+                        f"{service}, {engine_names['in-process']}",
+                        real,
+                        "msg/s",
+                        "raw consume + fastavro decode",
+                        reference,
+                        note=note,
+                    )
+                )
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    from benchmarks.common import setup_django
+
+    parser = command_line(__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--repeats", type=int, default=2, help="reference and counted runs, best of each")
+    parser.add_argument("--counted-only", action="store_true", help="skip the runs on the real engine")
+    parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of each counted run")
+    args = parser.parse_args(argv)
+    setup_django()
+    engines = ("counted",) if args.counted_only else ("counted", "in-process")
+    emit(run(args.messages, args.partitions, args.batch_size, engines, args.profile, args.repeats), args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""The benchmark code works: tiny runs give well-formed results. No timing is asserted."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks import decoding, roundtrips
+from benchmarks.common import Result, format_table, telemetry_services
+
+
+def test_decoding_benchmark_measures_the_three_decoders():
+    results = decoding.run(messages=50, repeats=1)
+
+    assert [r.reference for r in results] == ["confluent AvroDeserializer", "raw fastavro.schemaless_reader"]
+    for result in results:
+        assert isinstance(result, Result)
+        assert result.value > 0 and result.reference_value > 0
+        assert math.isclose(result.effective_ratio, result.value / result.reference_value)
+        assert result.passed in (True, False)
+    assert "| decoding" in format_table(results)
+
+
+@pytest.mark.usefixtures("settings")
+def test_round_trips_are_counted_per_service_and_do_not_grow_with_the_batch():
+    results = roundtrips.run(sizes=(5, 40), machines=20)
+
+    summaries = [r for r in results if r.reference]
+    assert len(summaries) == len(telemetry_services()) >= 2
+    for summary in summaries:
+        assert summary.value == summary.reference_value > 0
+        assert summary.passed is True
+    per_size = [r for r in results if not r.reference]
+    # Every service writes something, and the same calls at 5 and at 40 messages.
+    for service in telemetry_services():
+        notes = [r.note.split(";")[0] for r in per_size if r.figure.startswith(f"{service}:")]
+        assert len(notes) == 2
+        assert notes[0] == notes[1]
+        assert "consumer_progress.update_one 1" in notes[0]
