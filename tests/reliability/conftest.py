@@ -1,0 +1,33 @@
+"""Fixtures of the reliability suite; every test here is marked ``reliability``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from telemetry_site.codecs import JsonCodec
+
+# Child consumers of this suite leave a dead member's partitions after 3 s instead of 6 s, so
+# five SIGKILLs and restarts fit in CI; a batch on litemongo takes far less than max.poll.interval.
+QUICK_GROUP = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 300, "max.poll.interval.ms": 10000}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/tests/reliability/" in str(item.path):
+            item.add_marker(pytest.mark.reliability)
+
+
+@pytest.fixture
+def json_telemetry(settings) -> JsonCodec:
+    """The telemetry codec of this process is JSON too, like the child processes'."""
+    settings.TELEMETRY_CODECS = {
+        **settings.TELEMETRY_CODECS,
+        "telemetry": {"BACKEND": "telemetry_site.codecs.JsonCodec", "OPTIONS": {"schema": "c40_enriched.avsc"}},
+    }
+    return JsonCodec("c40_enriched.avsc")
+
+
+def quick_group_env() -> dict[str, str]:
+    return {"KAFKA_CONSUMER_OPTIONS": json.dumps(QUICK_GROUP)}
