@@ -92,27 +92,40 @@ def snapshot(service: str, database: Any) -> Any:
     return SNAPSHOTS[service](database)
 
 
-def reference_snapshot(settings: Any, service: str, records: Sequence[dict], batch_size: int = 500) -> Any:
-    """The final state of an uninterrupted run: the service's own handler and validator fed the
-    stream in production order (Kafka keeps each machine's order; machines never interact), in a
-    fresh in-process database. Leaves ``settings.TELEMETRY_DATABASES`` pointing at that database."""
+def use_fresh_database(settings: Any, prefix: str = "rel") -> Any:
+    """Point the database registry at a new, empty in-process database and return it."""
     from telemetry_site import backends
-    from telemetry_site.consumer import Record
-    from telemetry_site.services import build_handler, build_validator, service_definition
 
     settings.TELEMETRY_DATABASES = {
         "default": {
             "BACKEND": "telemetry_site.mongo.open_database",
-            "OPTIONS": {"uri": "mongomock://", "name": f"reference_{uuid.uuid4().hex[:8]}"},
+            "OPTIONS": {"uri": "mongomock://", "name": f"{prefix}_{uuid.uuid4().hex[:8]}"},
         }
     }
-    handler = build_handler(service)
-    validate = build_validator(service_definition(service))
-    good = [r for r in records if validate is None or not validate(r)]
-    for start in range(0, len(good), batch_size):
-        chunk = good[start : start + batch_size]
-        handler.handle([Record(r, r["identifier"].encode(), "reference", 0, start + i) for i, r in enumerate(chunk)])
-    return snapshot(service, backends.databases["default"])
+    return backends.databases["default"]
+
+
+def reference_snapshot(settings: Any, service: str, records: Sequence[dict], batch_size: int = 500) -> Any:
+    """The final state of an uninterrupted run: the service's own handler and validator fed the
+    stream in production order (Kafka keeps each machine's order; machines never interact), in a
+    fresh in-process database. ``settings.TELEMETRY_DATABASES`` is restored afterwards."""
+    from telemetry_site.consumer import Record
+    from telemetry_site.services import build_handler, build_validator, service_definition
+
+    previous = settings.TELEMETRY_DATABASES
+    database = use_fresh_database(settings, "reference")
+    try:
+        handler = build_handler(service)
+        validate = build_validator(service_definition(service))
+        good = [r for r in records if validate is None or not validate(r)]
+        for start in range(0, len(good), batch_size):
+            chunk = good[start : start + batch_size]
+            handler.handle(
+                [Record(r, r["identifier"].encode(), "reference", 0, start + i) for i, r in enumerate(chunk)]
+            )
+        return snapshot(service, database)
+    finally:
+        settings.TELEMETRY_DATABASES = previous
 
 
 # --- streams -------------------------------------------------------------------------------------
@@ -158,31 +171,40 @@ def fleet_stream(count: int, machines: int = 50, seed: int = 6, now_ms: int | No
 
 def produce_tracked(producer: Any, topic: str, payloads: Sequence[tuple[bytes | None, bytes]]) -> dict[int, int]:
     """Produce ``(key, value)`` pairs, one produce call each; returns each partition's next offset
-    after the last delivered record (max delivered offset + 1).
+    after the last delivered record (max delivered offset + 1)."""
+    ends: dict[int, int] = {}
+    for partition, offset in produce_positions(producer, topic, payloads):
+        ends[partition] = max(ends.get(partition, 0), offset + 1)
+    return ends
+
+
+def produce_positions(producer: Any, topic: str, payloads: Sequence[tuple[bytes | None, bytes]]) -> list[tuple]:
+    """Produce ``(key, value)`` pairs, one produce call each; returns where each one landed,
+    ``(partition, offset)``, in the order of ``payloads``.
 
     Why not the broker's end offsets: the Tansu test broker reports a partition's end offset as if
     each produced batch were one record, so lag is measured against what the delivery reports say.
     """
-    ends: dict[int, int] = {}
+    positions: list[tuple] = [()] * len(payloads)
     errors: list[Any] = []
 
-    def delivered(err: Any, msg: Any) -> None:
+    def delivered(index: int, err: Any, msg: Any) -> None:
         if err is not None:
             errors.append(err)
         else:
-            ends[msg.partition()] = max(ends.get(msg.partition(), 0), msg.offset() + 1)
+            positions[index] = (msg.partition(), msg.offset())
 
-    for key, value in payloads:
+    for index, (key, value) in enumerate(payloads):
         while True:
             try:
-                producer.produce(topic, key=key, value=value, on_delivery=delivered)
+                producer.produce(topic, key=key, value=value, on_delivery=lambda e, m, i=index: delivered(i, e, m))
                 break
             except BufferError:
                 producer.poll(0.1)
         producer.poll(0)
     assert producer.flush(60) == 0, "some messages were not delivered"
     assert not errors, errors[:3]
-    return ends
+    return positions
 
 
 def committed_offsets(factory: Any, group: str, topic: str, partitions: int = PARTITIONS) -> dict[int, int]:
