@@ -1,4 +1,4 @@
-"""Fixtures of the reliability suite; every test here is marked ``reliability``."""
+"""Fixtures of the reliability suite; every module here is marked ``reliability`` (``pytest -m reliability``)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,6 @@ from telemetry_site.codecs import JsonCodec
 # Child consumers of this suite leave a dead member's partitions after 3 s instead of 6 s, so
 # five SIGKILLs and restarts fit in CI; a batch on litemongo takes far less than max.poll.interval.
 QUICK_GROUP = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 300, "max.poll.interval.ms": 10000}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "/tests/reliability/" in str(item.path):
-            item.add_marker(pytest.mark.reliability)
 
 
 @pytest.fixture

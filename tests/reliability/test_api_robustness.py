@@ -16,6 +16,8 @@ from equipment_history.business import extract_positions
 from telemetry_site import backends
 from tests.reliability.support import fleet_stream, use_fresh_database
 
+pytestmark = pytest.mark.reliability
+
 EXAMPLES = 60
 
 

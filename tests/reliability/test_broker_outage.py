@@ -25,7 +25,7 @@ from tests.reliability.support import (
     wait_until,
 )
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.reliability, pytest.mark.broker]
 
 OUTAGE_SECONDS = 6.0
 SERVICE = "current"  # the loop is shared: one service proves the reconnection

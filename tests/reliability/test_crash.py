@@ -24,7 +24,7 @@ from tests.reliability.support import (
     wait_until,
 )
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.reliability, pytest.mark.broker]
 
 # CI sizes. litemongo's unique-index check scans the collection, so a history batch gets slower as
 # positions accumulate (~5 s per 100 at a few thousand): history runs a shorter stream in CI.

@@ -24,7 +24,7 @@ from tests.reliability.support import (
     wait_until,
 )
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.reliability, pytest.mark.broker]
 
 MESSAGES = 2000
 BACKOFF, BACKOFF_MAX = 0.05, 0.4

@@ -23,7 +23,7 @@ from tests.reliability.support import (
     use_fresh_database,
 )
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.reliability, pytest.mark.broker]
 
 POISON = 1000
 VALID = 2000

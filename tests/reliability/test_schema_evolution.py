@@ -26,7 +26,7 @@ from tests.reliability.support import (
     use_fresh_database,
 )
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.reliability, pytest.mark.broker]
 
 
 def older_schema() -> dict:

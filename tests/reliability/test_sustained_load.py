@@ -21,7 +21,7 @@ from tests.reliability.support import (
     wait_until,
 )
 
-pytestmark = pytest.mark.broker
+pytestmark = [pytest.mark.reliability, pytest.mark.broker]
 
 SECONDS = env_int("RELIABILITY_LOAD_SECONDS", 40)
 # Messages a second per service. History's rate is low in CI: litemongo checks its unique index by
