@@ -132,8 +132,10 @@ def test_rebalance_kill_one_of_three_add_one_resumes_each_partition_from_its_com
     # Each partition resumed from its committed offset: a new owner starting from the beginning
     # would replay a whole partition; resuming from the commit replays at most the batch in flight
     # of each partition at each of the two group changes (and the killed member's last batch).
+    # Counted from the batch log lines, written just after each commit: a kill between the two
+    # hides one committed batch, hence the lower bound.
     replayed = seen() - MESSAGES
-    assert 0 <= replayed <= 3 * len(ends) * BATCH, f"replayed {replayed} messages"
+    assert -BATCH <= replayed <= 3 * len(ends) * BATCH, f"replayed {replayed} messages"
     print(
         f"\nRELIABILITY rebalance service={service} messages={MESSAGES} batch={BATCH} committed_at_kill="
         f"{sum(at_kill.values())} replayed={replayed} lost=0 double_counted=0 total_s={time.monotonic() - started:.1f}"
