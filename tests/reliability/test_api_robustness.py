@@ -18,7 +18,7 @@ from tests.reliability.support import fleet_stream, use_fresh_database
 
 pytestmark = pytest.mark.reliability
 
-EXAMPLES = 60
+EXAMPLES = 50
 
 
 @pytest.fixture

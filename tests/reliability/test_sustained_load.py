@@ -23,7 +23,7 @@ from tests.reliability.support import (
 
 pytestmark = [pytest.mark.reliability, pytest.mark.broker]
 
-SECONDS = env_int("RELIABILITY_LOAD_SECONDS", 40)
+SECONDS = env_int("RELIABILITY_LOAD_SECONDS", 30)
 # Messages a second per service. History's rate is low in CI: litemongo checks its unique index by
 # scanning the collection, so its cost per insert grows with the positions stored (docs/RELIABILITY.md).
 RATES = {"current": env_int("RELIABILITY_LOAD_RATE", 200), "history": env_int("RELIABILITY_LOAD_RATE_HISTORY", 10)}
