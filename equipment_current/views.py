@@ -126,7 +126,9 @@ class FleetSnapshotView(APIView):
             return min_lon, min_lat, max_lon, max_lat
 
     @extend_schema(
-        parameters=[InputSerializer], responses={200: paginated(MachineStateOut, "FleetPage"), **ERROR_RESPONSES}
+        parameters=[InputSerializer],
+        # 404: a page past the last one ("Invalid page."), DRF's paginator convention.
+        responses={200: paginated(MachineStateOut, "FleetPage"), 404: ErrorOut, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.query_params)

@@ -23,6 +23,7 @@ from equipment_history.renderers import CSVRenderer, GeoJSONRenderer
 from equipment_history.repository import PositionRepository
 from telemetry_site.api import (
     ERROR_RESPONSES,
+    ErrorOut,
     LazyPage,
     PagedInputSerializer,
     PageNumberPage,
@@ -198,7 +199,8 @@ class TodayLocationsView(APIView):
     @extend_schema(
         operation_id="history_locations_today",
         parameters=[InputSerializer],
-        responses={200: TodayPageOut, **ERROR_RESPONSES},
+        # 404: a page past the last one ("Invalid page."), DRF's paginator convention.
+        responses={200: TodayPageOut, 404: ErrorOut, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.query_params)

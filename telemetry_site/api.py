@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -129,10 +129,17 @@ class ErrorOut(serializers.Serializer):
     detail = serializers.CharField()
 
 
-class ParameterErrorsOut(serializers.Serializer):
-    """A 400: each offending parameter maps to its messages, e.g. ``{"bbox": ["Expected four numbers"]}``."""
-
-    parameter = serializers.ListField(child=serializers.CharField(), help_text="named after the parameter")
+# A 400: each offending parameter maps to its messages, e.g. ``{"bbox": ["Expected four numbers"]}``.
+# A raw schema, not a serializer: the keys are the parameters' names, not a fixed ``parameter``
+# property (which the schema required, so every real 400 broke the schema it published).
+ParameterErrorsOut = OpenApiResponse(
+    response={
+        "type": "object",
+        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        "example": {"bbox": ["Expected four numbers: minLon,minLat,maxLon,maxLat."]},
+    },
+    description="Each offending query parameter, with its messages.",
+)
 
 
 def paginated(item: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:

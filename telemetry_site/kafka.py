@@ -14,12 +14,21 @@ CONSUMER_INVARIANTS = {
     "enable.auto.commit": False,
     "enable.auto.offset.store": False,
 }
+# librdkafka retries a refused connection every ~50 ms by default (100 ms, jittered) and logs each
+# attempt: a broker outage became ~20 log lines a second per client. One attempt a second, backing
+# off to 10 s, reconnects just as surely (tests/reliability/test_broker_outage.py).
+CONNECTION_DEFAULTS = {
+    "reconnect.backoff.ms": 1000,
+    "reconnect.backoff.max.ms": 10000,
+}
 CONSUMER_DEFAULTS = {
+    **CONNECTION_DEFAULTS,
     "auto.offset.reset": "earliest",
     # "range" rebalances correctly on every broker we test with; cooperative-sticky did not on Tansu.
     "partition.assignment.strategy": "range",
 }
 PRODUCER_DEFAULTS = {
+    **CONNECTION_DEFAULTS,
     "enable.idempotence": True,
     "acks": "all",
     "linger.ms": 20,
