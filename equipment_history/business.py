@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -87,6 +87,57 @@ def extract_positions(records: Iterable[dict]) -> list[Position]:
         if position is not None:
             positions.setdefault(position.key, position)
     return list(positions.values())
+
+
+_from_timestamp = datetime.fromtimestamp  # bound once: the insert path calls it per message
+
+
+def event_time(timestamp: int) -> datetime:
+    """``timestamp`` (epoch ms) as an aware UTC datetime: what the TTL index of the store expires by."""
+    return _from_timestamp(timestamp / 1000, UTC)
+
+
+def position_documents(records: Iterable[dict]) -> list[dict[str, Any]]:
+    """The stored documents of a batch's distinct positions (first seen wins), in one pass.
+
+    The insert path of the consumer: the same documents as ``position_document(p)`` for each
+    ``p`` of ``extract_positions(records)`` (the repository's stored shape), without building a
+    ``Position`` per message or walking a section twice. A test keeps the two paths identical.
+    """
+    documents: dict[tuple[str, int], dict[str, Any]] = {}
+    for record in records:
+        location = record.get("location")
+        if not isinstance(location, dict):
+            continue
+        gps = location.get("GPS")
+        if not isinstance(gps, dict):
+            continue
+        latitude = gps.get("latitude")
+        longitude = gps.get("longitude")
+        if latitude is None or longitude is None:
+            continue
+        identifier = record["identifier"]
+        timestamp = record["timestamp"]
+        key = (identifier, timestamp)
+        if key in documents:
+            continue
+        names: list[str] = []
+        for poi in location.get("pointsOfInterest") or ():
+            name = poi.get("name") if isinstance(poi, dict) else None
+            if name and name not in names:
+                names.append(name)
+        base = record.get("base")
+        documents[key] = {
+            "identifier": identifier,
+            "timestamp": timestamp,
+            "event_time": _from_timestamp(timestamp / 1000, UTC),
+            "latitude": float(latitude),
+            "longitude": float(longitude),
+            "address": location.get("address"),
+            "points_of_interest": names,
+            "base": base.get("code") if isinstance(base, dict) else None,
+        }
+    return list(documents.values())
 
 
 def merge_positions(hot: Iterable[Position], archived: Iterable[Position]) -> list[Position]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from equipment_history.business import extract_positions
+from equipment_history.business import position_documents
 from equipment_history.repository import PositionRepository
 from telemetry_site.consumer import Record
 
@@ -24,4 +24,5 @@ class PositionHistoryHandler:
         return self._repository
 
     def handle(self, records: Sequence[Record]) -> None:
-        self.repository.insert(extract_positions(record.value for record in records))
+        # Straight to the stored shape in one pass: no ``Position`` per message on the hot path.
+        self.repository.insert_documents(position_documents([record.value for record in records]))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.errors import BulkWriteError, OperationFailure
 
-from equipment_history.business import MS_PER_DAY, Position
+from equipment_history.business import MS_PER_DAY, Position, event_time
 
 DUPLICATE_KEY = 11000
 TTL_INDEX = "event_time_ttl"
@@ -23,7 +23,7 @@ def position_document(position: Position) -> dict[str, Any]:
     return {
         "identifier": position.identifier,
         "timestamp": position.timestamp,
-        "event_time": datetime.fromtimestamp(position.timestamp / 1000, tz=UTC),
+        "event_time": event_time(position.timestamp),
         "latitude": position.latitude,
         "longitude": position.longitude,
         "address": position.address,
@@ -45,7 +45,7 @@ def position_from_document(document: dict) -> Position:
 
 
 def _ms_to_date(value: int) -> datetime:
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return event_time(value)
 
 
 class PositionRepository:
@@ -76,7 +76,11 @@ class PositionRepository:
 
     def insert(self, positions: Iterable[Position]) -> int:
         """Insert in one unordered bulk write; returns how many were new (duplicates are skipped)."""
-        documents = [position_document(position) for position in positions]
+        return self.insert_documents([position_document(position) for position in positions])
+
+    def insert_documents(self, documents: list[dict[str, Any]]) -> int:
+        """``insert`` for documents already in the stored shape (``business.position_documents``, the
+        consumer's path); same bulk write, same answer."""
         if not documents:
             return 0
         try:

@@ -3,9 +3,9 @@
 import time
 from datetime import UTC, datetime
 
-from equipment_history.business import MS_PER_DAY, Position
+from equipment_history.business import MS_PER_DAY, Position, extract_positions, position_documents
 from equipment_history.handlers import PositionHistoryHandler
-from equipment_history.repository import TTL_INDEX, PositionRepository
+from equipment_history.repository import TTL_INDEX, PositionRepository, position_document
 from telemetry_site.consumer import Record
 from tests.factories import telemetry
 
@@ -154,3 +154,32 @@ def test_handler_defaults_to_the_registry(mongo_db):
     handler.handle([Record(telemetry("Z", NOW), None, "t", 0, 0)])
     assert mongo_db.positions.count_documents({"identifier": "Z"}) == 1
     assert "identifier_timestamp" in mongo_db.positions.index_information()
+
+
+def test_the_consumers_one_pass_documents_equal_the_stored_shape_of_the_extracted_positions():
+    # The handler builds documents straight from the records (business.position_documents); they
+    # must be exactly what position_document makes of extract_positions, edge cases included.
+    odd = [
+        {"identifier": "C", "timestamp": NOW, "location": None},
+        {"identifier": "C", "timestamp": NOW + 1, "location": {"GPS": "nowhere"}},
+        {"identifier": "C", "timestamp": NOW + 2, "location": {"GPS": {"latitude": 1}}},
+        {
+            "identifier": "C",
+            "timestamp": NOW + 3,
+            "base": "not a section",
+            "location": {"GPS": {"latitude": 1, "longitude": -2}, "pointsOfInterest": [None, {"name": ""}, "x"]},
+        },
+        {"identifier": "D", "timestamp": NOW, "location": {"GPS": {"latitude": 0, "longitude": 0}}},
+    ]
+    records = [
+        telemetry("A", NOW - 3000, pois=["Site", "Other", "Site"]),
+        telemetry("A", NOW - 3000, latitude=1.0),  # a duplicate of the same event: first seen wins
+        telemetry("A", NOW - 2000, latitude=None, longitude=None),
+        telemetry("B", NOW - 1000, address=None, base=None),
+        *odd,
+        odd[3],
+    ]
+    expected = [position_document(p) for p in extract_positions(records)]
+    assert position_documents(records) == expected
+    assert [type(d["latitude"]) for d in position_documents(records)] == [float] * len(expected)
+    assert position_documents([]) == []
