@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from equipment_usage.repository import GROUP_FIELDS, UsageFilter, UsageRepository
 from telemetry_site.api import (
     ERROR_RESPONSES,
+    ErrorOut,
     LazyPage,
     PagedInputSerializer,
     PageNumberPage,
@@ -118,7 +119,8 @@ class LastDataView(APIView):
     @extend_schema(
         operation_id="usage_last_readings",
         parameters=[PagedInputSerializer],
-        responses={200: paginated(LastReadingOut, "LastReadingPage"), **ERROR_RESPONSES},
+        # 404: a page past the last one ("Invalid page."), DRF's paginator convention.
+        responses={200: paginated(LastReadingOut, "LastReadingPage"), 404: ErrorOut, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
         PagedInputSerializer(data=request.query_params).is_valid(raise_exception=True)
@@ -192,7 +194,7 @@ class MachineDeltasView(APIView):
             OpenApiParameter("from", str, description="ISO 8601 or epoch ms: interval end at or after"),
             OpenApiParameter("to", str, description="ISO 8601 or epoch ms: interval end at or before"),
         ],
-        responses={200: paginated(DeltaOut, "UsageDeltaPage"), **ERROR_RESPONSES},
+        responses={200: paginated(DeltaOut, "UsageDeltaPage"), 404: ErrorOut, **ERROR_RESPONSES},
     )
     def get(self, request: Request, identifier: str) -> Response:
         params = self.InputSerializer(data=request.query_params)
