@@ -26,7 +26,6 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +66,7 @@ class ModuleScore:
     survivors: list[str] = field(default_factory=list)
     no_tests: list[str] = field(default_factory=list)
     other: list[str] = field(default_factory=list)
+    not_checked: int = 0
     equivalent: int = 0
 
     @property
@@ -134,7 +134,7 @@ def unresolved(workdir: Path) -> list[str]:
     names = []
     for meta in (workdir / "mutants").rglob("*.py.meta"):
         exit_codes = json.loads(meta.read_text())["exit_code_by_key"]
-        names += [name for name, code in exit_codes.items() if code not in KILLED]
+        names += [name for name, code in exit_codes.items() if code not in KILLED and code is not None]
     return sorted(names)
 
 
@@ -188,6 +188,8 @@ def scoreboard(workdir: Path, equivalents: dict[str, str]) -> list[ModuleScore]:
                 module.survivors.append(name)
             elif code in NO_TESTS:
                 module.no_tests.append(name)
+            elif code is None:
+                module.not_checked += 1
             else:
                 module.other.append(name)
         module.equivalent = sum(name in equivalents for name in module.survivors + module.no_tests)
@@ -219,6 +221,9 @@ def format_table(scores: list[ModuleScore]) -> str:
 def verdict(scores: list[ModuleScore], equivalents: dict[str, str]) -> list[str]:
     """What fails the run: an unlisted survivor, a business module below 100 %, overall below 90 %."""
     failures = []
+    unchecked = sum(module.not_checked for module in scores)
+    if unchecked:
+        failures.append(f"{unchecked} mutants not checked yet: the run is incomplete (--resume continues it)")
     for module in scores:
         for name in module.survivors + module.no_tests + module.other:
             if name not in equivalents:
@@ -242,9 +247,6 @@ def report(profile: str, elapsed: float | None = None) -> int:
     print()
     print(f"Mutation scoreboard ({profile}){f', {elapsed:.0f} s' if elapsed is not None else ''}:")
     print(format_table(scores))
-    statuses = Counter()
-    for module in scores:
-        statuses.update(survived=len(module.survivors), no_tests=len(module.no_tests), other=len(module.other))
     failures = verdict(scores, equivalents)
     known = {name for module in scores for name in module.survivors + module.no_tests + module.other}
     for name in sorted(set(equivalents) - known):
@@ -281,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "report":
         return report(args.profile)
-    names = unresolved(STAGE / args.command) if args.resume else []
+    names = unresolved(STAGE / args.command) if args.resume and (STAGE / args.command).exists() else []
     if args.resume and not names:
         return report(args.command)
     workdir = stage(args.command, fresh=not args.resume)
