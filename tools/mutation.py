@@ -248,10 +248,11 @@ def report(profile: str, elapsed: float | None = None) -> int:
     print(f"Mutation scoreboard ({profile}){f', {elapsed:.0f} s' if elapsed is not None else ''}:")
     print(format_table(scores))
     failures = verdict(scores, equivalents)
+    complete = not any(module.not_checked for module in scores)
     known = {name for module in scores for name in module.survivors + module.no_tests + module.other}
     for name in sorted(set(equivalents) - known):
         mutated = any(name.startswith(module.path[:-3].replace("/", ".") + ".") for module in scores)
-        if mutated:
+        if mutated and complete:
             print(f"note: {name} is listed as equivalent but was killed or no longer exists")
     if failures:
         print()
