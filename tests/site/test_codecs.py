@@ -125,3 +125,13 @@ def test_json_round_trip_and_schema_violations():
         codec.decode(json.dumps({"identifier": "EX1", "timestamp": "yesterday"}).encode())
     with pytest.raises(ValueError):
         codec.encode({"identifier": "EX1", "timestamp": T0, "x": float("nan")})
+
+
+def test_without_auto_registration_the_codec_looks_up_the_registered_schema(registry, codec):
+    registered = codec.schema_id()
+    lookup = ConfluentAvroCodec("c40_enriched.avsc", subject="telemetry-value", registry=registry, auto_register=False)
+    assert lookup.schema_id() == registered
+    data = lookup.encode(telemetry("EX001", T0))
+    assert int.from_bytes(data[1:5], "big") == registered
+    assert registry.get_schema(registered).schema_type == "AVRO"
+    assert lookup.decode(data)["timestamp"] == T0
