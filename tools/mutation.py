@@ -57,10 +57,14 @@ SURVIVED = {0}
 NO_TESTS = {5, 33}
 
 
+SERVICES = {"equipment_current": "current", "equipment_history": "history", "equipment_usage": "usage"}
+
+
 @dataclass
 class ModuleScore:
     path: str
     tests: int = 0
+    test_ids: set[str] = field(default_factory=set)
     mutants: int = 0
     killed: int = 0
     survivors: list[str] = field(default_factory=list)
@@ -180,7 +184,8 @@ def scoreboard(workdir: Path, equivalents: dict[str, str]) -> list[ModuleScore]:
         exit_codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
         if not exit_codes:
             continue
-        module = ModuleScore(path=path, tests=len(covering.get(path, ())), mutants=len(exit_codes))
+        tests = covering.get(path, set())
+        module = ModuleScore(path=path, tests=len(tests), test_ids=tests, mutants=len(exit_codes))
         for name, code in sorted(exit_codes.items()):
             if code in KILLED:
                 module.killed += 1
@@ -197,6 +202,21 @@ def scoreboard(workdir: Path, equivalents: dict[str, str]) -> list[ModuleScore]:
     return scores
 
 
+def by_service(scores: list[ModuleScore]) -> list[ModuleScore]:
+    """The seed's view: one row per service (its rules, repository, handlers, views) and the shared code."""
+    services: dict[str, ModuleScore] = {}
+    for module in scores:
+        name = SERVICES.get(module.path.split("/")[0], "shared (telemetry_site)")
+        total = services.setdefault(name, ModuleScore(path=name))
+        total.test_ids |= module.test_ids
+        total.tests = len(total.test_ids)
+        total.mutants += module.mutants
+        total.killed += module.killed
+        total.equivalent += module.equivalent
+        total.not_checked += module.not_checked
+    return list(services.values())
+
+
 def format_table(scores: list[ModuleScore]) -> str:
     lines = [
         "| module | tests | mutants | killed | score | equivalent | after equivalents |",
@@ -204,8 +224,9 @@ def format_table(scores: list[ModuleScore]) -> str:
     ]
     total = ModuleScore(path="**overall**")
     for module in scores:
+        name = f"`{module.path}`" if module.path.endswith(".py") else module.path
         lines.append(
-            f"| `{module.path}` | {module.tests} | {module.mutants} | {module.killed} | {module.score:.1f} % "
+            f"| {name} | {module.tests} | {module.mutants} | {module.killed} | {module.score:.1f} % "
             f"| {module.equivalent} | {module.resolved_score:.1f} % |"
         )
         total.mutants += module.mutants
@@ -247,6 +268,8 @@ def report(profile: str, elapsed: float | None = None) -> int:
     print()
     print(f"Mutation scoreboard ({profile}){f', {elapsed:.0f} s' if elapsed is not None else ''}:")
     print(format_table(scores))
+    print()
+    print(format_table(by_service(scores)).replace("| module |", "| service |"))
     failures = verdict(scores, equivalents)
     complete = not any(module.not_checked for module in scores)
     known = {name for module in scores for name in module.survivors + module.no_tests + module.other}
