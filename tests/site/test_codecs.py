@@ -89,9 +89,9 @@ def test_truncated_and_padded_bodies_are_decode_errors(codec):
     data = codec.encode(telemetry())
     with pytest.raises(DecodeError, match="does not decode"):
         codec.decode(data[:-7])
-    with pytest.raises(DecodeError, match="^2 trailing bytes after the Avro body$"):
+    with pytest.raises(DecodeError, match=r"^2 trailing bytes after the Avro body$"):
         codec.decode(data + b"\x00\x00")
-    with pytest.raises(DecodeError, match="^Avro body does not decode with schema id"):
+    with pytest.raises(DecodeError, match=r"^Avro body does not decode with schema id"):
         codec.decode(data[:5])  # a header and nothing else
 
 
@@ -184,10 +184,10 @@ def test_registry_faults_are_transient_and_name_the_schema_id():
 
     server_error = FailingRegistry(SchemaRegistryError(500, 50001, "store down"))
     codec = ConfluentAvroCodec("c40_enriched.avsc", subject="s", registry=server_error)
-    with pytest.raises(TransientError, match="^schema registry error for id 7: "):
+    with pytest.raises(TransientError, match=r"^schema registry error for id 7: "):
         codec.decode(b"\x00\x00\x00\x00\x07abc")
     codec.registry = FailingRegistry(ConnectionError("refused"))
-    with pytest.raises(TransientError, match="^schema registry unreachable for id 7: ConnectionError"):
+    with pytest.raises(TransientError, match=r"^schema registry unreachable for id 7: ConnectionError"):
         codec.decode(b"\x00\x00\x00\x00\x07abc")
 
 
