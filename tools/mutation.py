@@ -18,6 +18,7 @@ Thresholds: 100 % after equivalents for every pure business module, 90 % overall
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import re
@@ -302,12 +303,14 @@ def main(argv: list[str] | None = None) -> int:
             action="store_true",
             help="keep the last run's results, refresh the files and run again only the mutants not killed",
         )
+        run.add_argument("--only", default="*", help="with --resume: only mutants matching this glob")
     show = sub.add_parser("report", help="print the table of a profile's last run")
     show.add_argument("profile", choices=sorted(PROFILES))
     args = parser.parse_args(argv)
     if args.command == "report":
         return report(args.profile)
     names = unresolved(STAGE / args.command) if args.resume and (STAGE / args.command).exists() else []
+    names = [name for name in names if fnmatch.fnmatchcase(name, args.only)]
     if args.resume and not names:
         return report(args.command)
     workdir = stage(args.command, fresh=not args.resume)
