@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint venv system-deps
+.PHONY: run test lint venv system-deps bench mutation mutation-gate
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,12 @@ run: venv
 ## Run every benchmark at its default sizes and print the table (docs/PERFORMANCE.md). Not part of CI.
 bench: venv
 	$(BIN)/python -m benchmarks
+
+## Mutation testing, full run: every app's rules, repositories, handlers and views, the consumer loop,
+## codecs and validation, against the fast tests; prints the scoreboard (docs/TESTING.md).
+mutation: venv
+	$(BIN)/python tools/mutation.py full --max-children $(or $(MUTATION_CHILDREN),2)
+
+## The CI gate: the pure business modules must stay at 100 % (equivalents listed in tools/mutation_equivalents.txt).
+mutation-gate: venv
+	$(BIN)/python tools/mutation.py gate --max-children $(or $(MUTATION_CHILDREN),2)

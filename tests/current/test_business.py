@@ -100,3 +100,23 @@ def test_stale_threshold_is_strictly_more_than_the_minutes():
     assert not is_stale(T0, now, 60)
     assert is_stale(T0 - 1, now, 60)
     assert is_stale(None, now, 60)
+
+
+def test_points_of_interest_that_are_not_objects_or_have_no_name_are_skipped():
+    record = telemetry(pois=["Depot"])
+    record["location"]["pointsOfInterest"] = ["Quarry", None, {"name": ""}, {"other": 1}, {"name": "Depot"}]
+    assert poi_names(record) == ["Depot"]
+
+
+def test_description_is_known_when_only_one_of_brand_and_model_is():
+    assert extract_sections(telemetry(model=None))["description"] == {"brand": "Caterpillar", "model": None, "at": T0}
+    assert extract_sections(telemetry(brand=None))["description"] == {"brand": None, "model": "320", "at": T0}
+
+
+def test_half_a_gps_fix_is_no_position():
+    for sections in (
+        extract_sections(telemetry(latitude=45.0, longitude=None)),
+        extract_sections(telemetry(latitude=None, longitude=9.0)),
+    ):
+        assert "position" not in sections
+        assert "points_of_interest" not in sections

@@ -2,6 +2,9 @@
 
 import threading
 
+import pytest
+from pymongo.errors import BulkWriteError
+
 from equipment_current.business import fold_state_updates
 from equipment_current.repository import CurrentStateRepository, FleetFilter
 from tests.factories import T0, telemetry
@@ -104,3 +107,49 @@ def test_filters_and_stable_order(mongo_db):
     assert repository.count(FleetFilter(brand="Volvo")) == 2
     assert [doc["_id"] for doc in repository.find(FleetFilter(), 1, 1)] == ["B2"]
     assert repository.find(FleetFilter(), 0, 0) == []
+
+
+class RacingCollection:
+    """The real collection, except that the first bulk write loses an insert race (or fails
+    otherwise) on the operations at ``indexes``: what a concurrent writer makes MongoDB answer."""
+
+    def __init__(self, collection, indexes, code=11000):
+        self.collection = collection
+        self.indexes = indexes
+        self.code = code
+        self.writes = []
+
+    def bulk_write(self, operations, ordered):
+        self.writes.append((len(operations), ordered))
+        if len(self.writes) == 1:
+            lost = [{"index": index, "code": self.code} for index in self.indexes]
+            winners = [op for index, op in enumerate(operations) if index not in self.indexes]
+            if winners:
+                self.collection.bulk_write(winners, ordered=False)
+            raise BulkWriteError({"writeErrors": lost})
+        return self.collection.bulk_write(operations, ordered=ordered)
+
+
+def test_operations_that_lost_an_insert_race_are_retried_alone(mongo_db):
+    repository = CurrentStateRepository(mongo_db)
+    racing = RacingCollection(repository.collection, indexes=[1])
+    repository.collection = racing
+    records = [telemetry("A", T0, km=1.0), telemetry("B", T0, km=2.0), telemetry("C", T0, km=3.0)]
+    assert apply(repository, *records) == 3
+    assert racing.writes == [(3, False), (1, False)]  # unordered, and only the loser again
+    assert {doc["_id"]: doc["odometer"]["km_tot"] for doc in mongo_db.current_state.find()} == {
+        "A": 1.0,
+        "B": 2.0,
+        "C": 3.0,
+    }
+
+
+def test_a_bulk_error_that_is_not_a_lost_race_propagates(mongo_db):
+    repository = CurrentStateRepository(mongo_db)
+    repository.collection = RacingCollection(repository.collection, indexes=[0], code=121)
+    with pytest.raises(BulkWriteError):
+        apply(repository, telemetry("A", T0))
+    repository.collection = RacingCollection(repository.collection.collection, indexes=[])
+    with pytest.raises(BulkWriteError):  # an error report without write errors is not a lost race
+        apply(repository, telemetry("A", T0))
+    assert repository.apply([]) == 0

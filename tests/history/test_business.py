@@ -40,6 +40,14 @@ def test_position_carries_place_and_event_time():
 
 def test_message_without_gps_has_no_position():
     assert extract_position(telemetry(latitude=None, longitude=None)) is None
+    assert extract_position(telemetry(latitude=45.0, longitude=None)) is None
+    assert extract_position(telemetry(latitude=None, longitude=9.0)) is None
+
+
+def test_points_of_interest_that_are_not_objects_or_have_no_name_are_skipped():
+    record = telemetry()
+    record["location"]["pointsOfInterest"] = ["Quarry", None, {"name": ""}, {"name": "Depot"}]
+    assert extract_position(record).points_of_interest == ("Depot",)
 
 
 def test_zero_coordinates_are_a_position_not_a_missing_fix():
@@ -93,6 +101,8 @@ def test_page_of_gives_a_cursor_only_when_more_remain():
     positions = [at(t) for t in (1, 2, 3)]
     assert page_of(positions, 2) == (positions[:2], 2)
     assert page_of(positions, 3) == (positions, None)
+    more = [at(t) for t in (1, 2, 3, 4)]
+    assert page_of(more, 3) == (more[:3], 3)  # the cursor is the last position of the page
     assert page_of([], 3) == ([], None)
 
 
@@ -115,32 +125,51 @@ def test_archive_answer_is_parsed_and_clipped_to_the_range():
         "positions": [
             {"timestamp": 5, "latitude": 1, "longitude": 2.5, "address": "x", "points_of_interest": ["S"], "base": "B"},
             {"timestamp": 10, "latitude": 1, "longitude": 2},  # at the exclusive end: dropped
+            {"timestamp": 0, "latitude": 90, "longitude": 180},  # at the inclusive start, on the limits: kept
+            {"timestamp": 1, "latitude": -90, "longitude": -180},
             {"timestamp": 4, "latitude": -1, "longitude": -2, "address": None},
         ]
     }
     positions = parse_archive_positions("EX9", payload, 0, 10)
     assert positions == [
         Position("EX9", 5, 1.0, 2.5, "x", ("S",), "B"),
+        Position("EX9", 0, 90.0, 180.0),
+        Position("EX9", 1, -90.0, -180.0),
         Position("EX9", 4, -1.0, -2.0, None, (), None),
     ]
 
 
+EPOCH_MS = "must be epoch milliseconds (an integer)"
+
+
+def item(**fields):
+    return {"positions": [{"timestamp": 1, "latitude": 1, "longitude": 2}, {"timestamp": 5, **fields}]}
+
+
 @pytest.mark.parametrize(
-    "payload",
+    ("payload", "message"),
     [
-        [],
-        {"items": []},
-        {"positions": "none"},
-        {"positions": [1]},
-        {"positions": [{"timestamp": "5", "latitude": 1, "longitude": 2}]},
-        {"positions": [{"timestamp": True, "latitude": 1, "longitude": 2}]},
-        {"positions": [{"timestamp": 5, "latitude": 91, "longitude": 2}]},
-        {"positions": [{"timestamp": 5, "latitude": 1, "longitude": None}]},
-        {"positions": [{"timestamp": 5, "latitude": 1, "longitude": float("nan")}]},
-        {"positions": [{"timestamp": 5, "latitude": 1, "longitude": 2, "address": 7}]},
-        {"positions": [{"timestamp": 5, "latitude": 1, "longitude": 2, "points_of_interest": "S"}]},
+        ([], 'expected a JSON object with a "positions" list'),
+        ({"items": []}, 'expected a JSON object with a "positions" list'),
+        ({"positions": "none"}, 'expected a JSON object with a "positions" list'),
+        ({"positions": [1]}, "positions[0] is not an object"),
+        (item(timestamp="5", latitude=1, longitude=2), f"positions[1].timestamp {EPOCH_MS}"),
+        (item(timestamp=True, latitude=1, longitude=2), f"positions[1].timestamp {EPOCH_MS}"),
+        (item(latitude=91, longitude=2), "positions[1].latitude 91 is outside [-90.0, 90.0]"),
+        (item(latitude=-90.5, longitude=2), "positions[1].latitude -90.5 is outside [-90.0, 90.0]"),
+        (item(latitude=1, longitude=180.5), "positions[1].longitude 180.5 is outside [-180.0, 180.0]"),
+        (item(latitude=1, longitude=-180.5), "positions[1].longitude -180.5 is outside [-180.0, 180.0]"),
+        (item(latitude=1, longitude=None), "positions[1].longitude must be a finite number, got None"),
+        (item(latitude=1, longitude=float("nan")), "positions[1].longitude must be a finite number, got nan"),
+        (item(latitude=1, longitude=2, address=7), "positions[1].address must be a string or null"),
+        (item(latitude=1, longitude=2, base=7), "positions[1].base must be a string or null"),
+        (
+            item(latitude=1, longitude=2, points_of_interest="S"),
+            "positions[1].points_of_interest must be a list of names",
+        ),
     ],
 )
-def test_off_contract_archive_answer_is_rejected_whole(payload):
-    with pytest.raises(MalformedArchiveAnswer):
+def test_off_contract_archive_answer_is_rejected_whole_naming_the_fault(payload, message):
+    with pytest.raises(MalformedArchiveAnswer) as raised:
         parse_archive_positions("EX9", payload, 0, 10)
+    assert str(raised.value) == message

@@ -74,7 +74,8 @@ def test_decodes_an_older_writer_schema_with_defaults(registry, codec):
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
-        (b"", "shorter than the wire-format header"),
+        (b"", "message of 0 bytes is shorter than the wire-format header"),
+        (b"\x00\x00", "message of 2 bytes is shorter than the wire-format header"),
         (b"\x01\x00\x00\x00\x01abc", "unknown magic byte 1"),
         (b"\x00\x00\x00\x30\x39abc", "unknown schema id 12345"),
     ],
@@ -89,8 +90,10 @@ def test_truncated_and_padded_bodies_are_decode_errors(codec):
     data = codec.encode(telemetry())
     with pytest.raises(DecodeError, match="does not decode"):
         codec.decode(data[:-7])
-    with pytest.raises(DecodeError, match="trailing bytes"):
+    with pytest.raises(DecodeError, match=r"^2 trailing bytes after the Avro body$"):
         codec.decode(data + b"\x00\x00")
+    with pytest.raises(DecodeError, match=r"^Avro body does not decode with schema id"):
+        codec.decode(data[:5])  # a header and nothing else
 
 
 def test_unreachable_registry_is_transient():
@@ -133,3 +136,71 @@ def test_parsed_schemas_are_not_parsed_again_per_message(codec):
     # that cost 4-5x the decoding time (docs/PERFORMANCE.md). The cached schemas keep the hint.
     assert codec.reader_schema.get("__fastavro_parsed") is True
     assert parse_schema_text(codec.schema_text) is codec.reader_schema
+
+
+def test_without_auto_registration_the_codec_looks_up_the_registered_schema(registry, codec):
+    registered = codec.schema_id()
+    lookup = ConfluentAvroCodec("c40_enriched.avsc", subject="telemetry-value", registry=registry, auto_register=False)
+    assert lookup.schema_id() == registered
+    data = lookup.encode(telemetry("EX001", T0))
+    assert int.from_bytes(data[1:5], "big") == registered
+    assert registry.get_schema(registered).schema_type == "AVRO"
+    assert lookup.decode(data)["timestamp"] == T0
+
+
+class CountingRegistry:
+    """The in-process registry, counting the schema fetches the codec makes."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.fetches: list[int] = []
+
+    def register_schema(self, subject, schema):
+        return self.inner.register_schema(subject, schema)
+
+    def lookup_schema(self, subject, schema):
+        return self.inner.lookup_schema(subject, schema)
+
+    def get_schema(self, schema_id):
+        self.fetches.append(schema_id)
+        return self.inner.get_schema(schema_id)
+
+
+def test_writer_schemas_are_fetched_once_and_the_own_schema_never(registry):
+    counting = CountingRegistry(registry)
+    codec = ConfluentAvroCodec("c40_enriched.avsc", subject="telemetry-value", registry=counting)
+    codec.decode(codec.encode(telemetry()))
+    assert counting.fetches == []  # what it registered itself it already knows
+    old = ConfluentAvroCodec("c40_enriched.avsc", subject="telemetry-value", registry=registry)
+    other = ConfluentAvroCodec("c40_enriched.avsc", subject="telemetry-value", registry=counting)
+    data = old.encode(telemetry())
+    assert other.decode(data) == other.decode(data)
+    assert counting.fetches == [old.schema_id()]
+    assert "telemetry-value" in registry.get_subjects()
+
+
+class FailingRegistry:
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    def get_schema(self, schema_id):
+        raise self.exc
+
+
+def test_registry_faults_are_transient_and_name_the_schema_id():
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    server_error = FailingRegistry(SchemaRegistryError(500, 50001, "store down"))
+    codec = ConfluentAvroCodec("c40_enriched.avsc", subject="s", registry=server_error)
+    with pytest.raises(TransientError, match=r"^schema registry error for id 7: "):
+        codec.decode(b"\x00\x00\x00\x00\x07abc")
+    codec.registry = FailingRegistry(ConnectionError("refused"))
+    with pytest.raises(TransientError, match=r"^schema registry unreachable for id 7: ConnectionError"):
+        codec.decode(b"\x00\x00\x00\x00\x07abc")
+
+
+def test_a_registered_schema_that_is_not_avro_is_a_decode_error(registry):
+    schema_id = registry.register_schema("junk-value", Schema('{"type": "nonsense"}', "JSON"))
+    codec = ConfluentAvroCodec("c40_enriched.avsc", subject="s", registry=registry)
+    with pytest.raises(DecodeError, match=f"^schema id {schema_id} is not a usable Avro schema"):
+        codec.decode(b"\x00" + schema_id.to_bytes(4, "big") + b"abc")

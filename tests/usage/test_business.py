@@ -344,3 +344,50 @@ def test_counter_without_a_time_has_no_reference():
 def test_empty_interval_is_one_whole_part():
     (day,) = allocate(Delta(0, 1.0, 2.0), DAY0, DAY0, [], None)
     assert (day.date, day.start, day.end, day.hours, day.km) == ("2025-11-25", DAY0, DAY0, 1.0, 2.0)
+
+
+def test_reading_carries_the_odometer():
+    assert reading_from_record(telemetry("EX9", 1234, hours=None, km=7.5)) == Reading("EX9", 1234, None, 7.5, ())
+
+
+def test_advance_reference_keeps_the_old_hours_and_drops_the_time_of_a_counter_never_seen():
+    assert advance_reference(None, rd(DAY0, hours=1.0, km=None)) == Reference("EX1", DAY0, 1.0, DAY0, None, None, ())
+    kept = advance_reference(ref(DAY0, hours=7.0, km=5.0), rd(DAY0 + H, hours=None, km=6.0))
+    assert kept == Reference("EX1", DAY0 + H, 7.0, DAY0, 6.0, DAY0 + H, ())
+
+
+def test_a_counter_missing_from_one_reading_is_counted_from_its_last_value_at_the_next():
+    readings = [rd(DAY0 + H, 101.0, None), rd(DAY0 + 2 * H, 102.0, 5010.0)]
+    result = apply_readings(ref(DAY0, 100.0, 5000.0), readings, RULES)
+    assert [(e.hours, e.km) for e in result.entries] == [(1.0, None), (1.0, 10.0)]
+
+
+def test_entries_name_their_machine_and_readings_whether_counted_or_not():
+    first = apply_readings(None, [rd(DAY0, 1.0, 1.0, identifier="EX7")], RULES).entries[0]
+    assert (first.identifier, first.id) == ("EX7", f"EX7|{DAY0}")
+    start = ref(DAY0, 100.0, 10.0, identifier="EX7")
+    reading = rd(DAY0 + H, 1.0, 1.0, identifier="EX7")  # both counters reset: counts nothing
+    (entry,) = apply_readings(start, [reading], RULES).entries
+    assert (entry.identifier, entry.start, entry.end, entry.counted) == ("EX7", start, reading, False)
+
+
+def test_a_machine_s_days_are_cut_at_midnight_in_the_rules_time_zone():
+    rome = UsageRules(time_zone="Europe/Rome", max_speed_kmh=60.0, hours_tolerance=0.1, km_tolerance=0.5)
+    (entry,) = apply_readings(ref(DAY0 - 2 * H, 1.0, None), [rd(DAY0 - H // 2, 2.5, None)], rome).entries
+    assert [(d.date, d.start, d.end, d.hours) for d in entry.days] == [
+        ("2025-11-24", DAY0 - 2 * H, DAY0 - H, 1.0),  # midnight in Rome is 23:00 UTC
+        ("2025-11-25", DAY0 - H, DAY0 - H // 2, 0.5),
+    ]
+
+
+def test_empty_interval_is_dated_in_the_time_zone():
+    assert split_by_day(DAY0 - H // 2, DAY0 - H // 2, "Europe/Rome") == [("2025-11-25", DAY0 - H // 2, DAY0 - H // 2)]
+
+
+def test_the_currency_is_published_and_kept_in_the_ledger_document():
+    rates = [Rates(0, 10.0, 1.0, "EUR")]
+    (entry,) = apply_readings(ref(DAY0, 1.0, 1.0), [rd(DAY0 + H, 2.0, 2.0)], RULES, rates).entries
+    assert entry.to_dict()["currency"] == "EUR"
+    assert Entry.from_dict(entry.to_dict()).currency == "EUR"
+    (record,) = usage_records(entry)
+    assert (record["identifier"], record["currency"]) == ("EX1", "EUR")

@@ -225,3 +225,22 @@ def test_costs_use_the_registry_version_in_effect_and_group_by_poi_and_day(mongo
     only_b = repository.search(UsageFilter(poi="B", date_from="2025-11-25"), "day")
     assert [(g["key"], g["hours"]) for g in only_b] == [("2025-11-25", 0.5)]
     assert repository.search(UsageFilter(date_to="2025-11-23"), "day") == []
+
+
+def test_registry_keeps_one_version_per_update_and_answers_the_newest(mongo_db):
+    registry = EquipmentRegistryRepository(mongo_db)
+    registry.ensure_indexes()
+    assert registry.store([]) == 0
+    versions = [
+        {"identifier": "EX1", "last_update": 100, "hourly_rate": 10.0, "km_rate": 1.0, "currency": "EUR"},
+        {"identifier": "EX1", "last_update": 300, "hourly_rate": 30.0, "km_rate": 3.0, "currency": "EUR"},
+        {"identifier": "EX1", "last_update": 200, "hourly_rate": 20.0, "km_rate": 2.0, "currency": "EUR"},
+        {"identifier": "EX2", "last_update": 999, "hourly_rate": 99.0, "km_rate": None, "currency": "CHF"},
+    ]
+    assert registry.store(versions) == 4
+    assert registry.store(versions) == 4  # a replay stores the same four documents again
+    assert sorted(doc["_id"] for doc in registry.collection.find()) == ["EX1|100", "EX1|200", "EX1|300", "EX2|999"]
+    newest = registry.get("EX1")
+    assert (newest["last_update"], newest["hourly_rate"]) == (300, 30.0)
+    assert registry.get("EX2")["currency"] == "CHF"
+    assert registry.get("EX9") is None

@@ -1,0 +1,357 @@
+"""The shared consumer loop's own logic, in-process: batching, dead letters, retries, commits, stop.
+
+The consumer and producer here are small fakes with librdkafka's method names (``consume``,
+``commit``, ``assignment``, ``close``; ``produce``, ``flush``) returning fake messages. They pin
+the loop's decisions quickly; ``test_consumer_loop.py`` proves the same loop against the real broker.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from pymongo.errors import AutoReconnect
+
+from telemetry_site.codecs import DecodeError, TransientError
+from telemetry_site.consumer import ConsumerLoop, DeadLetterSink, Record, is_transient
+
+
+@dataclass
+class FakeError:
+    text: str
+    is_fatal: bool = False
+
+    def fatal(self) -> bool:
+        return self.is_fatal
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass
+class FakeMessage:
+    _value: bytes | None
+    _key: bytes | None = b"EX1"
+    _topic: str = "telemetry"
+    _partition: int = 0
+    _offset: int = 0
+    _error: FakeError | None = None
+
+    def value(self):
+        return self._value
+
+    def key(self):
+        return self._key
+
+    def topic(self):
+        return self._topic
+
+    def partition(self):
+        return self._partition
+
+    def offset(self):
+        return self._offset
+
+    def error(self):
+        return self._error
+
+
+def message(record: dict | None = None, *, raw: bytes | None = None, partition: int = 0, offset: int = 0, key=b"EX1"):
+    value = raw if raw is not None else json.dumps(record or {"identifier": "EX1", "timestamp": offset}).encode()
+    return FakeMessage(value, key, "telemetry", partition, offset)
+
+
+@dataclass
+class FakeConsumer:
+    batches: list[list[FakeMessage]]
+    assigned: bool = True
+    asked: list[int] = field(default_factory=list)
+    commits: list[list[TopicPartition]] = field(default_factory=list)
+    commit_error: KafkaException | None = None
+    closed: bool = False
+
+    def consume(self, limit: int, timeout: float) -> list[FakeMessage]:
+        self.asked.append(limit)
+        return self.batches.pop(0) if self.batches else []
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition("telemetry", 0)] if self.assigned else []
+
+    def commit(self, offsets, asynchronous):
+        assert asynchronous is False
+        if self.commit_error is not None:
+            raise self.commit_error
+        self.commits.append(offsets)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@dataclass
+class FakeProducer:
+    undelivered: int = 0
+    delivery_error: str | None = None
+    produced: list[dict] = field(default_factory=list)
+    flushes: list[float] = field(default_factory=list)
+
+    def produce(self, topic, value, key, headers, on_delivery):
+        self.produced.append({"topic": topic, "value": value, "key": key, "headers": dict(headers)})
+        on_delivery(self.delivery_error, None)
+
+    def flush(self, timeout: float) -> int:
+        self.flushes.append(timeout)
+        return self.undelivered
+
+
+class JsonCodec:
+    def decode(self, data: bytes | None) -> dict:
+        try:
+            return json.loads(data or b"")
+        except ValueError as exc:
+            raise DecodeError(f"not JSON: {data!r}") from exc
+
+
+@dataclass
+class Handler:
+    failures: list[Exception] = field(default_factory=list)
+    batches: list[list[Record]] = field(default_factory=list)
+
+    def handle(self, records) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.batches.append(list(records))
+
+
+def loop(consumer: FakeConsumer, handler: Handler | None = None, producer: FakeProducer | None = None, **options):
+    sink = DeadLetterSink(producer or FakeProducer(), "deadletter", "current", timeout=3.0)
+    options = {"backoff": 0.001, "backoff_max": 0.002, "idle_timeout": 0.0, "name": "current", **options}
+    handler = handler or Handler()
+    return ConsumerLoop(consumer=consumer, codec=JsonCodec(), handler=handler, dead_letters=sink, **options)
+
+
+def committed(consumer: FakeConsumer) -> list[list[tuple[str, int, int]]]:
+    return [[(tp.topic, tp.partition, tp.offset) for tp in offsets] for offsets in consumer.commits]
+
+
+def test_a_batch_is_handled_then_committed_at_the_next_offset_of_each_partition():
+    batch = [message(offset=5), message(partition=1, offset=9), message(offset=6), message(partition=1, offset=8)]
+    consumer, handler = FakeConsumer([batch]), Handler()
+    stats = loop(consumer, handler).run()
+    assert [(r.partition, r.offset, r.key, r.topic) for r in handler.batches[0]] == [
+        (0, 5, b"EX1", "telemetry"),
+        (1, 9, b"EX1", "telemetry"),
+        (0, 6, b"EX1", "telemetry"),
+        (1, 8, b"EX1", "telemetry"),
+    ]
+    assert handler.batches[0][0].value == {"identifier": "EX1", "timestamp": 5}
+    assert committed(consumer) == [[("telemetry", 0, 7), ("telemetry", 1, 10)]]
+    assert (stats.batches, stats.messages, stats.processed, stats.dead_lettered) == (1, 4, 4, 0)
+    assert stats.committed == {("telemetry", 0): 7, ("telemetry", 1): 10}
+    assert consumer.closed
+
+
+def test_bad_messages_are_dead_lettered_with_their_origin_and_the_rest_committed():
+    batch = [
+        message(raw=b"garbage", offset=1, key=None),
+        message({"identifier": "", "timestamp": 2}, offset=2),
+        message(offset=3),
+    ]
+    consumer, handler, producer = FakeConsumer([batch]), Handler(), FakeProducer()
+
+    def validator(record: dict) -> list[str]:
+        return ["identifier: empty", "timestamp: odd"] if not record["identifier"] else []
+
+    stats = loop(consumer, handler, producer, validator=validator).run()
+    assert [r.offset for r in handler.batches[0]] == [3]
+    first, second = producer.produced
+    assert (first["topic"], first["value"], first["key"]) == ("deadletter", b"garbage", None)
+    assert first["headers"]["dlq.error"] == b"decode: not JSON: b'garbage'"
+    assert first["headers"]["dlq.service"] == b"current"
+    assert first["headers"]["dlq.origin.topic"] == b"telemetry"
+    assert first["headers"]["dlq.origin.partition"] == b"0"
+    assert first["headers"]["dlq.origin.offset"] == b"1"
+    assert int(first["headers"]["dlq.failed_at"]) > 1_700_000_000_000
+    assert second["headers"]["dlq.error"] == b"validation: identifier: empty; timestamp: odd"
+    assert producer.flushes[0] == 3.0
+    assert committed(consumer) == [[("telemetry", 0, 4)]]
+    assert (stats.messages, stats.processed, stats.dead_lettered) == (3, 1, 2)
+
+
+def test_a_batch_of_only_bad_messages_calls_no_handler_and_is_committed():
+    consumer, handler = FakeConsumer([[message(raw=b"x", offset=0)]]), Handler()
+    stats = loop(consumer, handler).run()
+    assert handler.batches == [] and committed(consumer) == [[("telemetry", 0, 1)]]
+    assert stats.dead_lettered == 1
+
+
+def test_the_dead_letter_error_is_cut_to_4096_bytes():
+    producer = FakeProducer()
+    loop(FakeConsumer([[message(raw=b"x" * 5000)]]), producer=producer).run()
+    assert len(producer.produced[0]["headers"]["dlq.error"]) == 4096
+
+
+def test_transient_faults_are_retried_and_counted_then_the_batch_commits():
+    handler = Handler(failures=[TransientError("db down"), AutoReconnect("db down")])
+    consumer = FakeConsumer([[message(offset=0)]])
+    stats = loop(consumer, handler).run()
+    assert stats.retries == 2 and len(handler.batches) == 1
+    assert committed(consumer) == [[("telemetry", 0, 1)]]
+
+
+def test_backoff_doubles_up_to_its_cap():
+    waits = []
+    handler = Handler(failures=[TransientError("down")] * 4)
+    subject = loop(FakeConsumer([[message()]]), handler, backoff=0.001, backoff_max=0.003)
+    subject._stop = RecordingEvent(waits)
+    subject.run()
+    assert waits == [0.001, 0.002, 0.003, 0.003]
+
+
+class RecordingEvent:
+    def __init__(self, waits: list[float]) -> None:
+        self.waits = waits
+        self.flag = False
+
+    def wait(self, delay: float) -> bool:
+        self.waits.append(delay)
+        return False
+
+    def is_set(self) -> bool:
+        return self.flag
+
+    def set(self) -> None:
+        self.flag = True
+
+
+def test_a_stop_during_a_transient_fault_commits_nothing_and_closes():
+    consumer = FakeConsumer([[message()], [message(offset=1)]])
+    subject = loop(consumer, Handler())
+
+    class StopsWhileDown:
+        def handle(self, records):
+            subject.stop()
+            raise TransientError("db down")
+
+    subject.handler = StopsWhileDown()
+    stats = subject.run()
+    assert consumer.commits == [] and consumer.closed and subject.stopping
+    assert (stats.batches, stats.retries) == (0, 0)
+    assert len(consumer.batches) == 1  # the second batch was never polled
+
+
+def test_a_stop_while_the_codec_is_down_commits_nothing():
+    consumer = FakeConsumer([[message()]])
+    subject = loop(consumer)
+
+    class DownCodec:
+        def decode(self, data):
+            subject.stop()
+            raise TransientError("registry down")
+
+    subject.codec = DownCodec()
+    assert subject.run().batches == 0 and consumer.commits == []
+
+
+def test_a_stop_while_the_dead_letter_topic_is_down_commits_nothing():
+    consumer = FakeConsumer([[message(raw=b"x")]])
+    subject = loop(consumer)
+
+    class DownProducer(FakeProducer):
+        def flush(self, timeout: float) -> int:
+            subject.stop()
+            return 1
+
+    subject.dead_letters.producer = DownProducer()
+    assert subject.run().batches == 0 and consumer.commits == []
+
+
+def test_a_bug_in_the_handler_propagates_uncommitted_and_closes_the_consumer():
+    consumer = FakeConsumer([[message()]])
+    with pytest.raises(ZeroDivisionError):
+        loop(consumer, Handler(failures=[ZeroDivisionError()])).run()
+    assert consumer.commits == [] and consumer.closed
+
+
+def test_kafka_errors_fatal_stops_the_loop_others_are_skipped():
+    noise = FakeMessage(None, _error=FakeError("partition EOF"))
+    consumer, handler = FakeConsumer([[noise, message(offset=3)]]), Handler()
+    loop(consumer, handler).run()
+    assert [r.offset for r in handler.batches[0]] == [3]
+    fatal = FakeConsumer([[FakeMessage(None, _error=FakeError("fenced", is_fatal=True))]])
+    with pytest.raises(RuntimeError, match="fatal Kafka error: fenced"):
+        loop(fatal).run()
+    assert fatal.closed
+
+
+def test_max_messages_caps_every_poll_and_ends_the_loop():
+    consumer = FakeConsumer([[message(offset=0), message(offset=1)], [message(offset=2)], [message(offset=9)]])
+    stats = loop(consumer, batch_size=2, max_messages=3, idle_timeout=None).run()
+    assert consumer.asked == [2, 1] and stats.messages == 3
+
+
+def test_idle_time_counts_only_once_partitions_are_assigned():
+    joining = FakeConsumer([], assigned=False)
+    polls: list[tuple[float, bool]] = []
+    assigned_at = []
+
+    def consume(limit: int, timeout: float) -> list[FakeMessage]:
+        polls.append((timeout, joining.assigned))
+        if len(polls) == 50:
+            joining.assigned = True
+            assigned_at.append(time.monotonic())
+        return []
+
+    joining.consume = consume
+    loop(joining, idle_timeout=0.05, batch_wait=0.25).run()
+    assert len(polls) > 50 and all(timeout == 0.25 for timeout, _ in polls)
+    assert time.monotonic() - assigned_at[0] >= 0.05  # idle from the assignment on, not from the start
+
+
+def test_a_failed_commit_leaves_the_offsets_to_the_next_owner_and_the_loop_goes_on():
+    consumer = FakeConsumer([[message(offset=0)], [message(offset=1)]])
+    consumer.commit_error = KafkaException(KafkaError(KafkaError._ASSIGNMENT_LOST))
+    stats = loop(consumer).run()
+    assert stats.batches == 2 and stats.committed == {}
+
+
+def test_each_batch_is_reported_and_a_failing_report_changes_nothing():
+    reports = []
+    batch = [message({"identifier": "EX1", "timestamp": 11}, offset=0), message(raw=b"x", offset=1, key=b"EX\xff")]
+    loop(FakeConsumer([batch]), on_batch=reports.append).run()
+    (report,) = reports
+    assert (report.service, report.messages, report.processed, report.dead_lettered) == ("current", 2, 1, 1)
+    assert (report.last_topic, report.last_partition, report.last_offset) == ("telemetry", 0, 1)
+    assert report.last_key == "EX\ufffd" and report.last_event_at == 11
+    assert report.committed_at > 1_700_000_000_000 and report.duration_ms >= 0
+
+    def broken(_report):
+        raise OSError("disk full")
+
+    assert loop(FakeConsumer([[message()]]), on_batch=broken).run().batches == 1
+    keyless = []
+    loop(FakeConsumer([[message(raw=b"x", key=None)]]), on_batch=keyless.append).run()
+    assert keyless[0].last_key is None and keyless[0].last_event_at is None
+
+
+def test_dead_letter_sink_fails_transiently_on_undelivered_or_errored_messages():
+    with pytest.raises(TransientError, match="1 undelivered"):
+        DeadLetterSink(FakeProducer(undelivered=1), "dl", "s").send([(message(), "bad")])
+    with pytest.raises(TransientError, match="broker said no"):
+        DeadLetterSink(FakeProducer(delivery_error="broker said no"), "dl", "s").send([(message(), "bad")])
+    idle = FakeProducer()
+    DeadLetterSink(idle, "dl", "s").send([])
+    assert idle.produced == [] and idle.flushes == []
+    DeadLetterSink(idle, "dl", "s", timeout=2.5).close()
+    assert idle.flushes == [2.5]
+
+
+def test_what_counts_as_transient():
+    assert is_transient(TransientError("x"))
+    assert is_transient(AutoReconnect("x"))
+    assert is_transient(KafkaException(KafkaError(KafkaError._TRANSPORT)))
+    assert not is_transient(KafkaException(KafkaError(KafkaError._FATAL, fatal=True)))
+    assert not is_transient(KafkaException())
+    assert not is_transient(ValueError("x"))
