@@ -18,10 +18,9 @@ from equipment_current.repository import CurrentStateRepository, FleetFilter
 from telemetry_site.api import (
     ERROR_RESPONSES,
     ErrorOut,
-    LazyPage,
     PagedInputSerializer,
-    PageNumberPage,
     TimestampField,
+    paged_response,
     paginated,
 )
 
@@ -145,13 +144,14 @@ class FleetSnapshotView(APIView):
             bbox=data.get("bbox"),
         )
         repository = current_state_repository()
-        paginator = PageNumberPage()
-        page = paginator.paginate_queryset(
-            LazyPage(lambda: repository.count(filters), lambda skip, limit: repository.find(filters, skip, limit)),
+        return paged_response(
             request,
-            view=self,
+            self,
+            lambda: repository.count(filters),
+            lambda skip, limit: repository.find(filters, skip, limit),
+            MachineStateOut,
+            context,
         )
-        return paginator.get_paginated_response(MachineStateOut(page, many=True, context=context).data)
 
 
 class MachineStateView(APIView):

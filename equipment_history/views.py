@@ -24,11 +24,10 @@ from equipment_history.repository import PositionRepository
 from telemetry_site.api import (
     ERROR_RESPONSES,
     ErrorOut,
-    LazyPage,
     PagedInputSerializer,
-    PageNumberPage,
     TimestampField,
     ms_to_iso,
+    paged_response,
     paginated,
 )
 
@@ -208,16 +207,13 @@ class TodayLocationsView(APIView):
         poi = params.validated_data.get("poi")
         start, end = day_window(now_ms(), settings.HISTORY_TIME_ZONE)
         repository = position_repository()
-        paginator = PageNumberPage()
-        page = paginator.paginate_queryset(
-            LazyPage(
-                lambda: repository.count_latest(start, end, poi),
-                lambda skip, limit: repository.latest(start, end, poi, skip, limit),
-            ),
+        response = paged_response(
             request,
-            view=self,
+            self,
+            lambda: repository.count_latest(start, end, poi),
+            lambda skip, limit: repository.latest(start, end, poi, skip, limit),
+            HistoricalPositionOut,
         )
-        response = paginator.get_paginated_response(HistoricalPositionOut(page, many=True).data)
         response.data.update(
             {"day_from": ms_to_iso(start), "day_to": ms_to_iso(end), "time_zone": settings.HISTORY_TIME_ZONE}
         )

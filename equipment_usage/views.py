@@ -13,10 +13,9 @@ from equipment_usage.repository import GROUP_FIELDS, UsageFilter, UsageRepositor
 from telemetry_site.api import (
     ERROR_RESPONSES,
     ErrorOut,
-    LazyPage,
     PagedInputSerializer,
-    PageNumberPage,
     TimestampField,
+    paged_response,
     paginated,
 )
 
@@ -125,11 +124,7 @@ class LastDataView(APIView):
     def get(self, request: Request) -> Response:
         PagedInputSerializer(data=request.query_params).is_valid(raise_exception=True)
         repository = usage_repository()
-        paginator = PageNumberPage()
-        page = paginator.paginate_queryset(
-            LazyPage(repository.count_references, repository.find_references), request, view=self
-        )
-        return paginator.get_paginated_response(LastReadingOut(page, many=True).data)
+        return paged_response(request, self, repository.count_references, repository.find_references, LastReadingOut)
 
 
 class ReadingOut(serializers.Serializer):
@@ -201,13 +196,10 @@ class MachineDeltasView(APIView):
         params.is_valid(raise_exception=True)
         start, end = params.validated_data.get("from"), params.validated_data.get("to")
         repository = usage_repository()
-        paginator = PageNumberPage()
-        page = paginator.paginate_queryset(
-            LazyPage(
-                lambda: repository.count_entries(identifier, start, end),
-                lambda skip, limit: repository.find_entries(identifier, start, end, skip, limit),
-            ),
+        return paged_response(
             request,
-            view=self,
+            self,
+            lambda: repository.count_entries(identifier, start, end),
+            lambda skip, limit: repository.find_entries(identifier, start, end, skip, limit),
+            DeltaOut,
         )
-        return paginator.get_paginated_response(DeltaOut(page, many=True).data)

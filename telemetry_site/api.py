@@ -113,6 +113,20 @@ class PageNumberPage(PageNumberPagination):
         return super().get_page_size(request)
 
 
+def paged_response(
+    request: Any,
+    view: Any,
+    count: Callable[[], int],
+    fetch: Callable[[int, int], list],
+    serializer: type[serializers.Serializer],
+    context: dict | None = None,
+) -> Response:
+    """One page-number page of a repository query (``count()``, ``fetch(skip, limit)``), serialized."""
+    paginator = PageNumberPage()
+    page = paginator.paginate_queryset(LazyPage(count, fetch), request, view=view)
+    return paginator.get_paginated_response(serializer(page, many=True, context=context or {}).data)
+
+
 class PagedInputSerializer(serializers.Serializer):
     """Query parameters of a paged list; an oversized page is refused (400), not clamped."""
 
