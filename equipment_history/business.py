@@ -121,11 +121,6 @@ def position_documents(records: Iterable[dict]) -> list[dict[str, Any]]:
         key = (identifier, timestamp)
         if key in documents:
             continue
-        names: list[str] = []
-        for poi in location.get("pointsOfInterest") or ():
-            name = poi.get("name") if isinstance(poi, dict) else None
-            if name and name not in names:
-                names.append(name)
         base = record.get("base")
         documents[key] = {
             "identifier": identifier,
@@ -134,7 +129,7 @@ def position_documents(records: Iterable[dict]) -> list[dict[str, Any]]:
             "latitude": float(latitude),
             "longitude": float(longitude),
             "address": location.get("address"),
-            "points_of_interest": names,
+            "points_of_interest": poi_names(record),
             "base": base.get("code") if isinstance(base, dict) else None,
         }
     return list(documents.values())

@@ -47,6 +47,7 @@ PROFILES: dict[str, dict[str, object]] = {
             "tests/current/test_business.py",
             "tests/history/test_business.py",
             "tests/usage/test_business.py",
+            "tests/usage/test_late_business.py",
         ],
     },
     "full": {},

@@ -173,3 +173,53 @@ def test_off_contract_archive_answer_is_rejected_whole_naming_the_fault(payload,
     with pytest.raises(MalformedArchiveAnswer) as raised:
         parse_archive_positions("EX9", payload, 0, 10)
     assert str(raised.value) == message
+
+
+def test_event_time_is_the_same_instant_as_an_aware_utc_datetime():
+    from datetime import UTC, datetime
+
+    from equipment_history.business import event_time
+
+    assert event_time(1_764_000_000_123) == datetime(2025, 11, 24, 16, 0, 0, 123000, tzinfo=UTC)
+    assert event_time(0) == datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def test_position_documents_are_the_stored_shape_of_the_distinct_positions():
+    from datetime import UTC, datetime
+
+    from equipment_history.business import position_documents
+    from tests.factories import T0, telemetry
+
+    first = telemetry("EX1", T0, latitude=45, longitude=9, pois=["B", "A", "B"], address="Via Roma", base="MI01")
+    replay = telemetry("EX1", T0, latitude=1.0, longitude=1.0)  # same key: the first seen wins
+    no_gps = telemetry("EX1", T0 + 1, latitude=None, longitude=None)
+    half_gps = telemetry("EX1", T0 + 2, latitude=45.0, longitude=None)
+    no_location = {"identifier": "EX2", "timestamp": T0, "location": None}
+    bad_gps = {"identifier": "EX2", "timestamp": T0 + 1, "location": {"GPS": "n/a"}}
+    other = telemetry("EX2", T0 + 5, latitude=-1.5, longitude=2.5, pois=[], address=None, base=None)
+    other["base"] = "not a dict"
+    documents = position_documents([first, replay, no_gps, half_gps, no_location, bad_gps, other])
+    assert documents == [
+        {
+            "identifier": "EX1",
+            "timestamp": T0,
+            "event_time": datetime.fromtimestamp(T0 / 1000, UTC),
+            "latitude": 45.0,
+            "longitude": 9.0,
+            "address": "Via Roma",
+            "points_of_interest": ["B", "A"],
+            "base": "MI01",
+        },
+        {
+            "identifier": "EX2",
+            "timestamp": T0 + 5,
+            "event_time": datetime.fromtimestamp((T0 + 5) / 1000, UTC),
+            "latitude": -1.5,
+            "longitude": 2.5,
+            "address": None,
+            "points_of_interest": [],
+            "base": None,
+        },
+    ]
+    assert isinstance(documents[0]["latitude"], float) and isinstance(documents[0]["longitude"], float)
+    assert position_documents([]) == []
