@@ -116,7 +116,7 @@ def test_sigkill_at_random_points_and_restarts_end_in_the_uninterrupted_state(
     )
 
 
-@pytest.mark.parametrize("service", telemetry_services())
+@pytest.mark.parametrize("service", crash_params())  # usage: the litemongo SIGKILL caveat above
 def test_rebalance_kill_one_of_three_add_one_resumes_each_partition_from_its_commit(
     service, kafka, json_telemetry, settings, tmp_path
 ):
