@@ -499,8 +499,10 @@ def splice_late(
     same rules as any entry. The stored P -> S entry is what the last one replaces.
     """
     readings = in_event_order(late)
-    low = -1 if spanning.start is None else spanning.start.timestamp
-    if not readings or not all(low < r.timestamp < spanning.end.timestamp for r in readings):
+    if not readings:
+        raise ValueError("no late readings to splice")
+    oldest, newest = readings[0].timestamp, readings[-1].timestamp
+    if (spanning.start is not None and oldest <= spanning.start.timestamp) or newest >= spanning.end.timestamp:
         raise ValueError("late readings must lie strictly inside the spanning interval")
     return apply_readings(spanning.start, [*readings, spanning.end], rules, rate_versions).entries
 
@@ -545,9 +547,8 @@ def record_id(identifier: str, start: Reference, interval_end: int, day: str) ->
 
 def usage_records(entry: Entry, retracted: bool = False) -> list[dict[str, Any]]:
     """The ``c40.usage.UsageDelta`` records of a counted entry, one per local day it touches; with
-    ``retracted``, the same records flagged as no longer counting."""
-    if not entry.counted or entry.start is None:
-        return []
+    ``retracted``, the same records flagged as no longer counting. An entry that counts nothing
+    has no days (see ``entry_for``), so it has no records."""
     return [
         {
             "record_id": record_id(entry.identifier, entry.start, entry.end.timestamp, day.date),

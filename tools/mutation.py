@@ -1,8 +1,14 @@
 """Mutation testing with mutmut 3: run a profile, print the scoreboard, enforce the thresholds.
 
-    python tools/mutation.py gate [--max-children 2]   # CI: the pure business modules, must be 100 %
-    python tools/mutation.py full [--max-children 2]   # everything in [tool.mutmut]; overall >= 90 %
+    python tools/mutation.py gate [--max-children 2]   # CI: business modules + the modules changed since the baseline
+    python tools/mutation.py full [--max-children 2]   # everything in [tool.mutmut], overall >= 90 %; the baseline
     python tools/mutation.py report full               # the table of the last run, without running
+
+The gate fits in CI's time by mutating only what can have changed: the three pure business modules
+(always, against the pure tests alone) and every other mutated module whose source differs from the
+one recorded in ``tools/mutation_baseline.json`` (against the fast layers). The rows of the
+unchanged modules come from that baseline, which a complete full run writes; the overall score is
+computed over all of them together.
 
 Each profile runs in its own staged copy of the project (``var/mutation/<profile>/``: the files git
 knows, committed or not), so the gate and the full run never share mutmut's caches and the work
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import hashlib
 import json
 import os
 import re
@@ -33,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = ROOT / "var" / "mutation"
 EQUIVALENTS = ROOT / "tools" / "mutation_equivalents.txt"
+BASELINE = ROOT / "tools" / "mutation_baseline.json"
 
 BUSINESS_MODULES = ("equipment_current/business.py", "equipment_history/business.py", "equipment_usage/business.py")
 BUSINESS_THRESHOLD = 100.0
@@ -51,6 +59,9 @@ PROFILES: dict[str, dict[str, object]] = {
         ],
     },
     "full": {},
+    # The gate's second run: the non-business modules changed since the baseline (only_mutate is
+    # filled in at run time), against the fast layers like the full run.
+    "changed": {},
 }
 
 # mutmut's exit-code vocabulary (mutmut/stats.py), folded into the columns of the scoreboard.
@@ -82,6 +93,56 @@ class ModuleScore:
     @property
     def resolved_score(self) -> float:
         return 100.0 * (self.killed + self.equivalent) / self.mutants if self.mutants else 100.0
+
+    def to_baseline(self) -> dict[str, object]:
+        return {
+            "sha256": source_digest(self.path),
+            "tests": self.tests,
+            "mutants": self.mutants,
+            "killed": self.killed,
+            "survivors": self.survivors,
+            "no_tests": self.no_tests,
+            "other": self.other,
+        }
+
+    @classmethod
+    def from_baseline(cls, path: str, row: dict, equivalents: dict[str, str]) -> ModuleScore:
+        module = cls(
+            path=path,
+            tests=row["tests"],
+            mutants=row["mutants"],
+            killed=row["killed"],
+            survivors=list(row["survivors"]),
+            no_tests=list(row["no_tests"]),
+            other=list(row["other"]),
+        )
+        module.equivalent = sum(name in equivalents for name in module.survivors + module.no_tests)
+        return module
+
+
+def source_digest(path: str) -> str:
+    return hashlib.sha256((ROOT / path).read_bytes()).hexdigest()
+
+
+def mutated_modules() -> list[str]:
+    """The files the full run mutates: ``only_mutate`` of [tool.mutmut] matched against the files git knows."""
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]["only_mutate"]
+    return sorted(name for name in staged_files() if any(fnmatch.fnmatchcase(name, p) for p in patterns))
+
+
+def load_baseline() -> dict[str, dict]:
+    return json.loads(BASELINE.read_text())["modules"] if BASELINE.exists() else {}
+
+
+def write_baseline(scores: list[ModuleScore], elapsed: float | None) -> None:
+    """Record a complete full run: per module, its source's digest and its results."""
+    document = {
+        "recorded": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "seconds": None if elapsed is None else round(elapsed),
+        "modules": {module.path: module.to_baseline() for module in scores},
+    }
+    BASELINE.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    print(f"Baseline written: {BASELINE.relative_to(ROOT)} (commit it: the gate reads it)")
 
 
 def load_equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
@@ -117,7 +178,7 @@ def mutmut_section(overrides: dict[str, object]) -> str:
     return "[tool.mutmut]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in config.items())
 
 
-def stage(profile: str, *, fresh: bool = True) -> Path:
+def stage(profile: str, *, fresh: bool = True, overrides: dict[str, object] | None = None) -> Path:
     """A copy of the project for ``profile``, with the profile's [tool.mutmut] section.
 
     ``fresh=False`` keeps mutmut's results (``mutants/``) and only refreshes the files.
@@ -131,7 +192,7 @@ def stage(profile: str, *, fresh: bool = True) -> Path:
         shutil.copy2(ROOT / name, destination)
     pyproject = target / "pyproject.toml"
     text = re.sub(r"(?ms)^\[tool\.mutmut\]\n.*?(?=^\[|\Z)", "", pyproject.read_text())
-    pyproject.write_text(text.rstrip() + "\n\n" + mutmut_section(PROFILES[profile]))
+    pyproject.write_text(text.rstrip() + "\n\n" + mutmut_section({**PROFILES[profile], **(overrides or {})}))
     return target
 
 
@@ -260,13 +321,16 @@ def verdict(scores: list[ModuleScore], equivalents: dict[str, str]) -> list[str]
     return failures
 
 
-def report(profile: str, elapsed: float | None = None) -> int:
+def report(profile: str, elapsed: float | None = None, scores: list[ModuleScore] | None = None) -> int:
     workdir = STAGE / profile
     equivalents = load_equivalents()
-    scores = scoreboard(workdir, equivalents)
+    if scores is None:
+        scores = scoreboard(workdir, equivalents)
     if not scores:
         print(f"No mutation results in {workdir}: run `python tools/mutation.py {profile}` first.")
         return 2
+    if profile == "full" and elapsed is not None and not any(module.not_checked for module in scores):
+        write_baseline(scores, elapsed)
     print()
     print(f"Mutation scoreboard ({profile}){f', {elapsed:.0f} s' if elapsed is not None else ''}:")
     print(format_table(scores))
@@ -293,23 +357,45 @@ def report(profile: str, elapsed: float | None = None) -> int:
     return 0
 
 
+def gate(max_children: int) -> int:
+    """CI: mutate the business modules and the modules changed since the baseline; the rest from it."""
+    equivalents = load_equivalents()
+    baseline = load_baseline()
+    modules = [path for path in mutated_modules() if path not in BUSINESS_MODULES]
+    changed = [path for path in modules if baseline.get(path, {}).get("sha256") != source_digest(path)]
+    elapsed = run_mutmut(stage("gate"), max_children, [])
+    scores = scoreboard(STAGE / "gate", equivalents)
+    if changed:
+        print(f"Changed since the baseline, mutated now: {', '.join(changed)}")
+        elapsed += run_mutmut(stage("changed", overrides={"only_mutate": changed}), max_children, [])
+        scores += scoreboard(STAGE / "changed", equivalents)
+    unchanged = [path for path in modules if path not in changed]
+    if unchanged:
+        print(f"Unchanged since the baseline ({BASELINE.name}), rows taken from it: {len(unchanged)} modules")
+    scores += [ModuleScore.from_baseline(path, baseline[path], equivalents) for path in unchanged]
+    return report("gate", elapsed, sorted(scores, key=lambda module: module.path))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in PROFILES:
-        run = sub.add_parser(name, help=f"run the {name} profile, print the table, apply the thresholds")
-        run.add_argument("--max-children", type=int, default=2)
-        run.add_argument(
-            "--resume",
-            action="store_true",
-            help="keep the last run's results, refresh the files and run again only the mutants not killed",
-        )
-        run.add_argument("--only", default="*", help="with --resume: only mutants matching this glob")
+    gate_parser = sub.add_parser("gate", help="CI: business modules and changed modules, the rest from the baseline")
+    gate_parser.add_argument("--max-children", type=int, default=2)
+    run = sub.add_parser("full", help="mutate everything, print the table, apply the thresholds, write the baseline")
+    run.add_argument("--max-children", type=int, default=2)
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the last run's results, refresh the files and run again only the mutants not killed",
+    )
+    run.add_argument("--only", default="*", help="with --resume: only mutants matching this glob")
     show = sub.add_parser("report", help="print the table of a profile's last run")
     show.add_argument("profile", choices=sorted(PROFILES))
     args = parser.parse_args(argv)
     if args.command == "report":
         return report(args.profile)
+    if args.command == "gate":
+        return gate(args.max_children)
     names = unresolved(STAGE / args.command) if args.resume and (STAGE / args.command).exists() else []
     names = [name for name in names if fnmatch.fnmatchcase(name, args.only)]
     if args.resume and not names:

@@ -55,6 +55,15 @@ def test_zero_coordinates_are_a_position_not_a_missing_fix():
     assert (position.latitude, position.longitude, position.address, position.base) == (0.0, 0.0, None, None)
 
 
+def test_a_base_that_is_not_an_object_is_no_base():
+    record = telemetry(base="MI01")
+    for base in ("MI01", ["MI01"], None):
+        record["base"] = base
+        assert extract_position(record).base is None
+    del record["base"]
+    assert extract_position(record).base is None
+
+
 def test_batch_positions_are_distinct_and_skip_missing_fixes():
     records = [
         telemetry("A", T0, latitude=1.0),

@@ -130,8 +130,23 @@ def test_two_late_readings_in_one_interval_with_a_duplicate():
 def test_a_reading_outside_the_interval_is_refused():
     spanning = chain(rd(DAY0, 1.0, 1.0), rd(DAY0 + H, 2.0, 2.0))[1]
     for ts in (DAY0, DAY0 + H, DAY0 + 2 * H, DAY0 - 1):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="^late readings must lie strictly inside the spanning interval$"):
             splice_late(spanning, [rd(ts, 1.5, 1.5)], RULES)
+    with pytest.raises(ValueError, match="^late readings must lie strictly inside"):  # one of several outside
+        splice_late(spanning, [rd(DAY0 + H // 2, 1.5, 1.5), rd(DAY0 + H, 1.9, 1.9)], RULES)
+    with pytest.raises(ValueError, match="^no late readings to splice$"):
+        splice_late(spanning, [], RULES)
+
+
+def test_before_the_first_reading_any_earlier_time_is_inside():
+    """The machine's first entry has no start: every time before its reading is inside, the epoch too."""
+    first = chain(rd(H, 5.0, 50.0))[0]
+    entries = splice_late(first, [rd(0, 4.0, 40.0), rd(H // 2, 4.5, 45.0)], RULES, RATES)
+    assert summary(entries) == [
+        (None, 0, None, None, ("first",), []),
+        (0, H // 2, 0.5, 5.0, (), [("1970-01-01", 0.5, 5.0, [UNASSIGNED])]),
+        (H // 2, H, 0.5, 5.0, (), [("1970-01-01", 0.5, 5.0, [UNASSIGNED])]),
+    ]
 
 
 def test_a_missing_counter_carries_the_correction_forward_until_the_counter_reappears():
@@ -153,6 +168,19 @@ def test_a_missing_counter_carries_the_correction_forward_until_the_counter_reap
     assert not agreed and reference == reference_after(changed[-1])
 
 
+def test_the_carried_counter_goes_on_through_several_readings_without_it():
+    """S and T both lack hours: the hours carried from the late reading reach N through both."""
+    p, s, t, n = rd(DAY0, 10.0, 100.0), rd(DAY0 + 2 * H, None, 120.0), rd(DAY0 + 3 * H, None, 130.0), rd(DAY0 + 4 * H, 14.0, 140.0)
+    stored = chain(p, s, t, n)
+    late = rd(DAY0 + H, 11.0, 110.0)
+    *spliced, new_s = splice_late(stored[1], [late], RULES, RATES)
+    changed, reference, agreed = repropagate(reference_after(new_s), stored[2:], RULES, RATES)
+    assert [(e.end.timestamp, e.hours, e.km) for e in changed] == [(DAY0 + 3 * H, None, 10.0), (DAY0 + 4 * H, 3.0, 10.0)]
+    assert changed[1].start.hours_at == DAY0 + H  # from L, carried through S and T
+    assert not agreed and reference == reference_after(changed[-1])
+    assert [*spliced, new_s, *changed] == chain(p, late, s, t, n)[1:]
+
+
 def test_retraction_first_then_the_new_records_with_ids_that_differ():
     p, s = rd(DAY0 - H, 10.0, 100.0), rd(DAY0 + H, 12.0, 120.0)
     old = chain(p, s)[1]
@@ -163,7 +191,10 @@ def test_retraction_first_then_the_new_records_with_ids_that_differ():
     assert [r["record_id"] for r in records[:2]] == [r["record_id"] for r in usage_records(old)]
     new_ids = {r["record_id"] for r in usage_records(first) + usage_records(new)}
     assert new_ids.isdisjoint(r["record_id"] for r in usage_records(old))
-    assert new.same_usage(replace(new, replaced=None, corrected_by=None))
+    plain = replace(new, replaced=None, corrected_by=None)
+    assert new.same_usage(plain) and plain.same_usage(new)  # the bookkeeping is ignored on both sides
+    assert not plain.same_usage(replace(plain, hours=plain.hours + 1))
+    assert correction_records(plain) == usage_records(plain)  # nothing replaced: only its own records
     assert Entry.from_dict(new.to_dict()) == new
 
 
