@@ -6,7 +6,6 @@ settings, which the registries re-read on ``setting_changed``.
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -14,14 +13,7 @@ import pytest
 from telemetry_site import backends
 from telemetry_site.embedded import create_topics, start_broker
 from tests.factories import authenticated_api_client
-
-# Group timeouts that make a consumer join Tansu in about 3 s instead of the default 10+ s.
-FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "max.poll.interval.ms": 10000}
-
-
-def real_mongo_uri() -> str | None:
-    uri = os.environ.get("MONGO_URI", "")
-    return uri if uri.startswith(("mongodb://", "mongodb+srv://")) else None
+from tests.processes import FAST_GROUP, real_mongo_uri
 
 
 @pytest.fixture

@@ -10,9 +10,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import FAST_GROUP, real_mongo_uri
-
 ROOT = Path(__file__).resolve().parents[1]
+
+# Group timeouts that make a consumer join Tansu in about 3 s instead of the default 10+ s.
+FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "max.poll.interval.ms": 10000}
+# The reliability suite's children leave a dead member's partitions after 3 s instead of 6 s, so
+# five SIGKILLs and restarts fit in CI; a batch on litemongo takes far less than max.poll.interval.
+QUICK_GROUP = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 300, "max.poll.interval.ms": 10000}
+
+
+def real_mongo_uri() -> str | None:
+    """MONGO_URI when it names a real MongoDB server (the tests then run against it), else None."""
+    uri = os.environ.get("MONGO_URI", "")
+    return uri if uri.startswith(("mongodb://", "mongodb+srv://")) else None
+
+
+def quick_group_env() -> dict[str, str]:
+    return {"KAFKA_CONSUMER_OPTIONS": json.dumps(QUICK_GROUP)}
 
 
 def process_env(settings: Any, store: Path, **extra: str) -> dict[str, str]:

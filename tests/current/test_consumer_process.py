@@ -10,9 +10,8 @@ import pytest
 from equipment_current.business import fold_state_updates
 from telemetry_site.codecs import JsonCodec
 from telemetry_site.mongo import open_database
-from tests.conftest import real_mongo_uri
 from tests.factories import T0, produce, telemetry
-from tests.processes import process_env, start_command
+from tests.processes import process_env, real_mongo_uri, start_command
 
 pytestmark = pytest.mark.broker
 

@@ -1,102 +1,19 @@
-"""Fixtures of the history tests: an archive stand-in on a real HTTP socket, and the settings.
-
-The stand-in is a ``ThreadingHTTPServer`` on 127.0.0.1 port 0 that serves the documented archive
-contract from an in-memory list; ``mode`` turns it into a failing archive.
-"""
+"""Fixtures of the history tests: the archive stand-in (``archive_stand_in.py``) and the settings."""
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
-from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
 
 from telemetry_site.backends import repositories
-
-RETENTION_DAYS = 2
-CONNECT_TIMEOUT = 1.0
-READ_TIMEOUT = 0.5
-
-
-@dataclass
-class ArchiveStandIn:
-    url: str = ""
-    mode: str = "normal"  # normal | newest-first | error | slow | malformed | off-contract
-    positions: dict[str, list[dict]] = field(default_factory=dict)
-    requests: list[dict] = field(default_factory=list)
-    served: list[dict] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
-
-    def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, bytes]:
-        identifier = unquote(path.removeprefix("/positions/"))
-        start, end, limit = int(query["from"][0]), int(query["to"][0]), int(query["limit"][0])
-        self.requests.append({"identifier": identifier, "from": start, "to": end, "limit": limit})
-        if self.mode == "error":
-            return 500, b'{"error": "archive exploded"}'
-        if self.mode == "slow":
-            self.release.wait(10)  # far past the client's read timeout; released at teardown
-        if self.mode == "malformed":
-            return 200, b'{"positions": [{"timestamp": 17'
-        if self.mode == "off-contract":
-            return 200, json.dumps({"positions": [{"timestamp": "yesterday", "lat": 1}]}).encode()
-        found = sorted(
-            (p for p in self.positions.get(identifier, []) if start <= p["timestamp"] < end),
-            key=lambda p: p["timestamp"],
-        )
-        # "newest-first" is a sloppy archive: wrong order, no limit. Otherwise, the contract.
-        found = found[::-1] if self.mode == "newest-first" else found[:limit]
-        self.served.extend(found)
-        return 200, json.dumps({"positions": found}).encode()
-
-
-def _handler_for(stand_in: ArchiveStandIn) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            url = urlparse(self.path)
-            if not url.path.startswith("/positions/"):
-                status, body = 404, b"{}"
-            else:
-                status, body = stand_in.answer(url.path, parse_qs(url.query))
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except OSError:
-                pass  # the client gave up (read timeout) before the slow answer came
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    return Handler
+from tests.history.archive_stand_in import CONNECT_TIMEOUT, READ_TIMEOUT, RETENTION_DAYS, closed_port_url, serve_archive
 
 
 @pytest.fixture
 def archive_server():
-    stand_in = ArchiveStandIn()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(stand_in))
-    stand_in.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield stand_in
-    stand_in.release.set()
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
-
-
-def closed_port_url() -> str:
-    """A URL on which nothing listens: connections are refused at once."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    with serve_archive() as stand_in:
+        yield stand_in
 
 
 @pytest.fixture

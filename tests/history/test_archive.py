@@ -1,4 +1,4 @@
-"""The archive merge against a real HTTP server on localhost (the stand-in of tests/history/conftest.py).
+"""The archive merge against a real HTTP server on localhost (the stand-in of tests/history/archive_stand_in.py).
 
 No patched ``requests``: the client opens real sockets, so timeouts, status codes and bodies are
 the real thing.
@@ -14,7 +14,7 @@ import pytest
 from equipment_history.archive import ArchiveUnavailable, HttpArchiveClient
 from equipment_history.business import MS_PER_DAY, MS_PER_MINUTE, Position
 from tests.factories import authenticated_api_client
-from tests.history.conftest import CONNECT_TIMEOUT, READ_TIMEOUT, RETENTION_DAYS
+from tests.history.archive_stand_in import CONNECT_TIMEOUT, READ_TIMEOUT, RETENTION_DAYS
 
 NOW = int(time.time() * 1000)
 BOUNDARY = NOW - RETENTION_DAYS * MS_PER_DAY

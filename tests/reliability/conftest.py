@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from telemetry_site.codecs import JsonCodec
-
-# Child consumers of this suite leave a dead member's partitions after 3 s instead of 6 s, so
-# five SIGKILLs and restarts fit in CI; a batch on litemongo takes far less than max.poll.interval.
-QUICK_GROUP = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 300, "max.poll.interval.ms": 10000}
 
 
 @pytest.fixture
@@ -21,7 +15,3 @@ def json_telemetry(settings) -> JsonCodec:
         "telemetry": {"BACKEND": "telemetry_site.codecs.JsonCodec", "OPTIONS": {"schema": "c40_enriched.avsc"}},
     }
     return JsonCodec("c40_enriched.avsc")
-
-
-def quick_group_env() -> dict[str, str]:
-    return {"KAFKA_CONSUMER_OPTIONS": json.dumps(QUICK_GROUP)}

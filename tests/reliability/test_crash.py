@@ -9,9 +9,7 @@ import time
 import pytest
 
 from telemetry_site.mongo import open_database
-from tests.conftest import real_mongo_uri
-from tests.processes import process_env
-from tests.reliability.conftest import quick_group_env
+from tests.processes import process_env, quick_group_env, real_mongo_uri
 from tests.reliability.support import (
     ConsumerProcess,
     committed_offsets,

@@ -130,11 +130,11 @@ def test_two_late_readings_in_one_interval_with_a_duplicate():
 def test_a_reading_outside_the_interval_is_refused():
     spanning = chain(rd(DAY0, 1.0, 1.0), rd(DAY0 + H, 2.0, 2.0))[1]
     for ts in (DAY0, DAY0 + H, DAY0 + 2 * H, DAY0 - 1):
-        with pytest.raises(ValueError, match="^late readings must lie strictly inside the spanning interval$"):
+        with pytest.raises(ValueError, match=r"^late readings must lie strictly inside the spanning interval$"):
             splice_late(spanning, [rd(ts, 1.5, 1.5)], RULES)
-    with pytest.raises(ValueError, match="^late readings must lie strictly inside"):  # one of several outside
+    with pytest.raises(ValueError, match=r"^late readings must lie strictly inside"):  # one of several outside
         splice_late(spanning, [rd(DAY0 + H // 2, 1.5, 1.5), rd(DAY0 + H, 1.9, 1.9)], RULES)
-    with pytest.raises(ValueError, match="^no late readings to splice$"):
+    with pytest.raises(ValueError, match=r"^no late readings to splice$"):
         splice_late(spanning, [], RULES)
 
 
@@ -170,12 +170,16 @@ def test_a_missing_counter_carries_the_correction_forward_until_the_counter_reap
 
 def test_the_carried_counter_goes_on_through_several_readings_without_it():
     """S and T both lack hours: the hours carried from the late reading reach N through both."""
-    p, s, t, n = rd(DAY0, 10.0, 100.0), rd(DAY0 + 2 * H, None, 120.0), rd(DAY0 + 3 * H, None, 130.0), rd(DAY0 + 4 * H, 14.0, 140.0)
+    p, s, t = rd(DAY0, 10.0, 100.0), rd(DAY0 + 2 * H, None, 120.0), rd(DAY0 + 3 * H, None, 130.0)
+    n = rd(DAY0 + 4 * H, 14.0, 140.0)
     stored = chain(p, s, t, n)
     late = rd(DAY0 + H, 11.0, 110.0)
     *spliced, new_s = splice_late(stored[1], [late], RULES, RATES)
     changed, reference, agreed = repropagate(reference_after(new_s), stored[2:], RULES, RATES)
-    assert [(e.end.timestamp, e.hours, e.km) for e in changed] == [(DAY0 + 3 * H, None, 10.0), (DAY0 + 4 * H, 3.0, 10.0)]
+    assert [(e.end.timestamp, e.hours, e.km) for e in changed] == [
+        (DAY0 + 3 * H, None, 10.0),
+        (DAY0 + 4 * H, 3.0, 10.0),
+    ]
     assert changed[1].start.hours_at == DAY0 + H  # from L, carried through S and T
     assert not agreed and reference == reference_after(changed[-1])
     assert [*spliced, new_s, *changed] == chain(p, late, s, t, n)[1:]
