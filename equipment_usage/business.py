@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -171,14 +171,14 @@ class Entry:
             "identifier": self.identifier,
             "interval_start": None if self.start is None else self.start.timestamp,
             "interval_end": self.end.timestamp,
-            "start": None if self.start is None else asdict(self.start),
-            "end": asdict(self.end),
+            "start": None if self.start is None else reference_document(self.start),
+            "end": reading_document(self.end),
             "hours": self.hours,
             "km": self.km,
             "flags": list(self.flags),
             "counted": self.counted,
             "dates": self.dates,
-            "days": [asdict(day) for day in self.days],
+            "days": [day_document(day) for day in self.days],
             "currency": self.currency,
             "priced": self.priced,
             "replaced": None if self.replaced is None else self.replaced.to_dict(),
@@ -204,6 +204,53 @@ class Entry:
             replaced=None if data.get("replaced") is None else Entry.from_dict(data["replaced"]),
             corrected_by=data.get("corrected_by"),
         )
+
+
+# -- stored shapes ----------------------------------------------------------------------------------
+# What ``dataclasses.asdict`` gives for these values, built by hand: ``asdict`` walks every field
+# recursively through ``copy.deepcopy``, and it was most of the usage consumer's time (profiled in
+# docs/PERFORMANCE.md). The values are frozen and hold only numbers, strings and tuples, so nothing
+# needs copying; tuples stay tuples, as with ``asdict``.
+
+
+def reading_document(reading: Reading) -> dict[str, Any]:
+    """``asdict(reading)``: the stored ``end`` of a ledger entry."""
+    return {
+        "identifier": reading.identifier,
+        "timestamp": reading.timestamp,
+        "hours": reading.hours,
+        "km": reading.km,
+        "pois": reading.pois,
+    }
+
+
+def reference_document(reference: Reference) -> dict[str, Any]:
+    """``asdict(reference)``: the stored ``start`` of a ledger entry."""
+    return {
+        "identifier": reference.identifier,
+        "timestamp": reference.timestamp,
+        "hours": reference.hours,
+        "hours_at": reference.hours_at,
+        "km": reference.km,
+        "km_at": reference.km_at,
+        "pois": reference.pois,
+    }
+
+
+def day_document(day: DayUsage) -> dict[str, Any]:
+    """``asdict(day)``: one of the stored ``days`` of a ledger entry, its sources a tuple of dicts."""
+    return {
+        "date": day.date,
+        "start": day.start,
+        "end": day.end,
+        "hours": day.hours,
+        "km": day.km,
+        "cost": day.cost,
+        "sources": tuple(
+            {"source": part.source, "share": part.share, "hours": part.hours, "km": part.km, "cost": part.cost}
+            for part in day.sources
+        ),
+    }
 
 
 # -- reading records -------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Pure rules of the usage service: plain functions, no fixtures, no Django."""
 
 import hashlib
-from dataclasses import FrozenInstanceError
+from dataclasses import FrozenInstanceError, asdict, replace
 from datetime import date
 
 import pytest
@@ -20,14 +20,17 @@ from equipment_usage.business import (
     classify_reading,
     compute_delta,
     counter_delta,
+    day_document,
     entry_id,
     extract_poi_list,
     get_cost_sources,
     local_midnight_ms,
     price,
     rates_at,
+    reading_document,
     reading_from_record,
     record_id,
+    reference_document,
     should_compute_delta,
     split_by_day,
     timestamp_to_date,
@@ -391,3 +394,98 @@ def test_the_currency_is_published_and_kept_in_the_ledger_document():
     assert Entry.from_dict(entry.to_dict()).currency == "EUR"
     (record,) = usage_records(entry)
     assert (record["identifier"], record["currency"]) == ("EX1", "EUR")
+
+
+# -- stored shapes built by hand: exactly what dataclasses.asdict gives ------------------------------
+
+
+def exactly(document, expected):
+    """Equal, with the same key order (BSON keeps it) and the same types (a tuple is not a list)."""
+    assert list(document.items()) == list(expected.items())
+    for key, value in expected.items():
+        assert type(document[key]) is type(value), key
+
+
+def test_reading_and_reference_documents_are_their_asdict():
+    readings = [rd(DAY0, 1.5, 2.5, ["A", "B"], "EX7"), rd(0), rd(-1, 0.0, None, ["A"]), rd(DAY0, None, 0.0)]
+    for reading in readings:
+        exactly(reading_document(reading), asdict(reading))
+    assert reading_document(rd(5, 1.0, 2.0, ["A"])) == {
+        "identifier": "EX1",
+        "timestamp": 5,
+        "hours": 1.0,
+        "km": 2.0,
+        "pois": ("A",),
+    }
+    references = [ref(DAY0, 1.0, 2.0, ["A", "B"], "EX7"), ref(0, None, None), Reference("EX1", 9, 1.0, 3, None, None)]
+    for reference in references:
+        exactly(reference_document(reference), asdict(reference))
+    assert reference_document(Reference("EX2", 9, 1.0, 3, 4.0, 5, ("P",))) == {
+        "identifier": "EX2",
+        "timestamp": 9,
+        "hours": 1.0,
+        "hours_at": 3,
+        "km": 4.0,
+        "km_at": 5,
+        "pois": ("P",),
+    }
+
+
+def test_day_documents_are_their_asdict():
+    rates = [Rates(0, 10.0, 2.0, "EUR")]
+    days = [
+        *allocate(Delta(2 * H, 2.0, 30.0), DAY0 - H, DAY0 + H, ["A", "B", "C"], rates[0]),  # two days, three sources
+        *allocate(Delta(H, 1.0, None), DAY0, DAY0 + H, [], None),  # unassigned, unpriced, no km
+        *allocate(Delta(0, 0.0, 0.0), DAY0, DAY0, ["A"], Rates(0)),  # empty interval, zero usage
+    ]
+    for day in days:
+        document = day_document(day)
+        exactly(document, asdict(day))
+        for part, expected in zip(document["sources"], asdict(day)["sources"], strict=True):
+            exactly(part, expected)
+    (day,) = allocate(Delta(H, 1.0, 2.0), DAY0, DAY0 + H, ["A"], Rates(0, 10.0, 1.0))
+    assert day_document(day) == {
+        "date": "2025-11-25",
+        "start": DAY0,
+        "end": DAY0 + H,
+        "hours": 1.0,
+        "km": 2.0,
+        "cost": 12.0,
+        "sources": ({"source": "A", "share": 1.0, "hours": 1.0, "km": 2.0, "cost": 12.0},),
+    }
+
+
+def asdict_document(entry):
+    """The ledger document as it was built with dataclasses.asdict, before it was built by hand."""
+    return {
+        "identifier": entry.identifier,
+        "interval_start": None if entry.start is None else entry.start.timestamp,
+        "interval_end": entry.end.timestamp,
+        "start": None if entry.start is None else asdict(entry.start),
+        "end": asdict(entry.end),
+        "hours": entry.hours,
+        "km": entry.km,
+        "flags": list(entry.flags),
+        "counted": entry.counted,
+        "dates": entry.dates,
+        "days": [asdict(day) for day in entry.days],
+        "currency": entry.currency,
+        "priced": entry.priced,
+        "replaced": None if entry.replaced is None else asdict_document(entry.replaced),
+        "corrected_by": entry.corrected_by,
+    }
+
+
+def test_entry_documents_are_what_asdict_built():
+    rates = [Rates(0, 10.0, 1.0, "EUR")]
+    readings = [rd(DAY0 - H, 1.0, 1.0, ["A", "B"]), rd(DAY0 + H, 3.0, 5.0), rd(DAY0 + 2 * H, 1.0, None, ["C"])]
+    entries = apply_readings(None, readings, RULES, rates).entries  # first, counted over two days, reset
+    entries.append(too_late_entry(rd(5, None, 2.0)))
+    corrected = replace(entries[1], replaced=replace(entries[1], flags=("late",)), corrected_by=DAY0)
+    entries.append(corrected)
+    assert [e.counted for e in entries] == [False, True, False, False, True]
+    for entry in entries:
+        document, expected = entry.to_dict(), asdict_document(entry)
+        exactly(document, expected)
+        assert document["days"] == expected["days"] and document["replaced"] == expected["replaced"]
+        assert Entry.from_dict(document) == entry
