@@ -121,6 +121,11 @@ class UsageHandler:
             self._rules = usage_rules()
         return self._rules
 
+    def open_kafka_clients(self) -> None:
+        """Open the publisher's producer; ``build_consumer_loop`` calls this with the loop's other
+        Kafka clients, so that it is connected by the time the consumer has joined its group."""
+        self.publisher.open()
+
     def handle(self, records: Sequence[Record]) -> None:
         self.process([reading_from_record(record.value) for record in records])
 
