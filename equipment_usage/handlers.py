@@ -213,8 +213,9 @@ class UsageHandler:
         self.repository.replace_entries(replacements)  # after the inserts: see docs/USAGE.md
         self.repository.save_references(new_references, corrected_references)
 
-        for entry in outcome.entries + outcome.corrected:
-            republish.pop(entry.id, None)
+        if republish:  # replays only: most batches have none, and an entry's id is built per call
+            for entry in outcome.entries + outcome.corrected:
+                republish.pop(entry.id, None)
         published = [*outcome.corrected, *outcome.entries, *republish.values()]
         touched = [*published, *(old for old, _ in replacements)]
         outcome.days = {(entry.identifier, day) for entry in touched if entry.counted for day in entry.dates}

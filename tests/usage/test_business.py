@@ -1,18 +1,21 @@
 """Pure rules of the usage service: plain functions, no fixtures, no Django."""
 
 import hashlib
-from dataclasses import FrozenInstanceError, asdict, replace
+import inspect
+from dataclasses import MISSING, FrozenInstanceError, asdict, fields, replace
 from datetime import date
 
 import pytest
 
 from equipment_usage.business import (
     UNASSIGNED,
+    DayUsage,
     Delta,
     Entry,
     Rates,
     Reading,
     Reference,
+    SourceUsage,
     UsageRules,
     advance_reference,
     allocate,
@@ -489,3 +492,46 @@ def test_entry_documents_are_what_asdict_built():
         exactly(document, expected)
         assert document["days"] == expected["days"] and document["replaced"] == expected["replaced"]
         assert Entry.from_dict(document) == entry
+
+
+# -- the written-out __init__ of the frozen values ---------------------------------------------------
+
+HOT_VALUES = [Reading, Reference, Delta, SourceUsage, DayUsage, Entry]
+
+
+@pytest.mark.parametrize("cls", HOT_VALUES, ids=lambda cls: cls.__name__)
+def test_written_out_inits_take_the_fields_in_order_with_their_defaults(cls):
+    parameters = list(inspect.signature(cls).parameters.values())
+    assert [(p.name, p.default) for p in parameters] == [
+        (f.name, inspect.Parameter.empty if f.default is MISSING else f.default) for f in fields(cls)
+    ]
+    values = [object() for _ in parameters]  # distinct values: a swapped or dropped field shows
+    by_position, by_name = cls(*values), cls(**{p.name: v for p, v in zip(parameters, values, strict=True)})
+    for value in (by_position, by_name):
+        assert [getattr(value, f.name) for f in fields(cls)] == values
+        assert list(vars(value)) == [f.name for f in fields(cls)]
+        with pytest.raises(FrozenInstanceError):
+            setattr(value, parameters[0].name, "changed")
+    assert by_position == by_name and hash(by_position) == hash(by_name)
+    changed = replace(by_position, **{parameters[-1].name: "other"})
+    assert getattr(changed, parameters[-1].name) == "other" and changed != by_position
+
+
+def test_written_out_inits_fill_in_the_defaults():
+    assert vars(Reading("EX1", 1, None, None)) == {
+        "identifier": "EX1",
+        "timestamp": 1,
+        "hours": None,
+        "km": None,
+        "pois": (),
+    }
+    assert Reference("EX1", 1, None, None, None, None).pois == ()
+    assert Delta(1, None, None).events == ()
+    entry = Entry("EX1", None, rd(1), None, None, ("first",))
+    assert (entry.days, entry.currency, entry.priced, entry.replaced, entry.corrected_by) == (
+        (),
+        None,
+        False,
+        None,
+        None,
+    )
