@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telemetry_site.records import field as record_field
-from telemetry_site.records import poi_names
+from telemetry_site.records import poi_names, section
 
 MS_PER_HOUR = 3_600_000
 UNASSIGNED = "unassigned"
@@ -37,6 +37,13 @@ TOO_LATE = "too_late"
 # and ``late`` ones stored (uncounted, unchained) before late readings were spliced in.
 UNCHAINED = (LATE, TOO_LATE)
 MS_PER_DAY = 86_400_000
+
+# The values below are frozen dataclasses whose ``__init__`` is written out (``init=False``): the
+# generated one of a frozen dataclass sets each field through ``object.__setattr__``, which made
+# building an ``Entry`` cost 4 us, and the consumer builds about six such values per reading
+# (docs/PERFORMANCE.md). Filling ``__dict__`` directly gives the same object: assignment afterwards
+# still raises ``FrozenInstanceError``, and ``==``, ``hash``, ``repr`` and ``replace`` are the
+# dataclass's. A test keeps each ``__init__`` in step with the fields.
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,7 @@ class UsageRules:
         return round(self.late_max_age_days * MS_PER_DAY)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Reading:
     """The part of a telemetry record the usage rules read."""
 
@@ -64,8 +71,13 @@ class Reading:
     km: float | None
     pois: tuple[str, ...] = ()
 
+    def __init__(
+        self, identifier: str, timestamp: int, hours: float | None, km: float | None, pois: tuple[str, ...] = ()
+    ) -> None:
+        self.__dict__.update(identifier=identifier, timestamp=timestamp, hours=hours, km=km, pois=pois)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Reference:
     """A machine's newest processed reading; each counter keeps the event time of its last value,
     so a reading that lacks a counter does not lose that counter's reference."""
@@ -78,6 +90,20 @@ class Reference:
     km_at: int | None
     pois: tuple[str, ...] = ()
 
+    def __init__(
+        self,
+        identifier: str,
+        timestamp: int,
+        hours: float | None,
+        hours_at: int | None,
+        km: float | None,
+        km_at: int | None,
+        pois: tuple[str, ...] = (),
+    ) -> None:
+        self.__dict__.update(
+            identifier=identifier, timestamp=timestamp, hours=hours, hours_at=hours_at, km=km, km_at=km_at, pois=pois
+        )
+
 
 @dataclass(frozen=True)
 class Rates:
@@ -89,7 +115,7 @@ class Rates:
     currency: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Delta:
     """Usage between a reference and the next reading; None where a counter did not count."""
 
@@ -98,8 +124,11 @@ class Delta:
     km: float | None
     events: tuple[str, ...] = ()
 
+    def __init__(self, elapsed_ms: int, hours: float | None, km: float | None, events: tuple[str, ...] = ()) -> None:
+        self.__dict__.update(elapsed_ms=elapsed_ms, hours=hours, km=km, events=events)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class SourceUsage:
     source: str
     share: float
@@ -107,8 +136,11 @@ class SourceUsage:
     km: float | None
     cost: float | None
 
+    def __init__(self, source: str, share: float, hours: float | None, km: float | None, cost: float | None) -> None:
+        self.__dict__.update(source=source, share=share, hours=hours, km=km, cost=cost)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class DayUsage:
     """The part of an interval that falls on one local day."""
 
@@ -120,8 +152,20 @@ class DayUsage:
     cost: float | None
     sources: tuple[SourceUsage, ...]
 
+    def __init__(
+        self,
+        date: str,
+        start: int,
+        end: int,
+        hours: float | None,
+        km: float | None,
+        cost: float | None,
+        sources: tuple[SourceUsage, ...],
+    ) -> None:
+        self.__dict__.update(date=date, start=start, end=end, hours=hours, km=km, cost=cost, sources=sources)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Entry:
     """What one reading adds to a machine's usage ledger, keyed by (identifier, interval end).
 
@@ -144,6 +188,34 @@ class Entry:
     # records are retracted) and the event time of the late reading, so a replay can republish both.
     replaced: Entry | None = None
     corrected_by: int | None = None
+
+    def __init__(
+        self,
+        identifier: str,
+        start: Reference | None,
+        end: Reading,
+        hours: float | None,
+        km: float | None,
+        flags: tuple[str, ...],
+        days: tuple[DayUsage, ...] = (),
+        currency: str | None = None,
+        priced: bool = False,
+        replaced: Entry | None = None,
+        corrected_by: int | None = None,
+    ) -> None:
+        self.__dict__.update(
+            identifier=identifier,
+            start=start,
+            end=end,
+            hours=hours,
+            km=km,
+            flags=flags,
+            days=days,
+            currency=currency,
+            priced=priced,
+            replaced=replaced,
+            corrected_by=corrected_by,
+        )
 
     @property
     def id(self) -> str:
@@ -171,14 +243,14 @@ class Entry:
             "identifier": self.identifier,
             "interval_start": None if self.start is None else self.start.timestamp,
             "interval_end": self.end.timestamp,
-            "start": None if self.start is None else asdict(self.start),
-            "end": asdict(self.end),
+            "start": None if self.start is None else reference_document(self.start),
+            "end": reading_document(self.end),
             "hours": self.hours,
             "km": self.km,
             "flags": list(self.flags),
             "counted": self.counted,
             "dates": self.dates,
-            "days": [asdict(day) for day in self.days],
+            "days": [day_document(day) for day in self.days],
             "currency": self.currency,
             "priced": self.priced,
             "replaced": None if self.replaced is None else self.replaced.to_dict(),
@@ -206,6 +278,55 @@ class Entry:
         )
 
 
+# -- stored shapes ----------------------------------------------------------------------------------
+# What ``dataclasses.asdict`` gives for these values, built by hand: ``asdict`` walks every field
+# recursively through ``copy.deepcopy``, and it was most of the usage consumer's time (profiled in
+# docs/PERFORMANCE.md). The values are frozen and hold only numbers, strings and tuples, so nothing
+# needs copying; tuples stay tuples, as with ``asdict``.
+
+
+def reading_document(reading: Reading) -> dict[str, Any]:
+    """``asdict(reading)``: the stored ``end`` of a ledger entry."""
+    return {
+        "identifier": reading.identifier,
+        "timestamp": reading.timestamp,
+        "hours": reading.hours,
+        "km": reading.km,
+        "pois": reading.pois,
+    }
+
+
+def reference_document(reference: Reference) -> dict[str, Any]:
+    """``asdict(reference)``: the stored ``start`` of a ledger entry."""
+    return {
+        "identifier": reference.identifier,
+        "timestamp": reference.timestamp,
+        "hours": reference.hours,
+        "hours_at": reference.hours_at,
+        "km": reference.km,
+        "km_at": reference.km_at,
+        "pois": reference.pois,
+    }
+
+
+def day_document(day: DayUsage) -> dict[str, Any]:
+    """``asdict(day)``: one of the stored ``days`` of a ledger entry, its sources a tuple of dicts."""
+    return {
+        "date": day.date,
+        "start": day.start,
+        "end": day.end,
+        "hours": day.hours,
+        "km": day.km,
+        "cost": day.cost,
+        "sources": tuple(
+            [
+                {"source": part.source, "share": part.share, "hours": part.hours, "km": part.km, "cost": part.cost}
+                for part in day.sources
+            ]
+        ),
+    }
+
+
 # -- reading records -------------------------------------------------------------------------------
 
 
@@ -215,11 +336,12 @@ def extract_poi_list(record: dict) -> list[str]:
 
 
 def reading_from_record(record: dict) -> Reading:
+    odometry = section(section(record, "c40"), "odometry")  # looked up once for both counters
     return Reading(
         identifier=record["identifier"],
         timestamp=record["timestamp"],
-        hours=record_field(record, "c40", "odometry", "hours_tot"),
-        km=record_field(record, "c40", "odometry", "km_tot"),
+        hours=odometry.get("hours_tot"),
+        km=odometry.get("km_tot"),
         pois=tuple(extract_poi_list(record)),
     )
 
@@ -332,11 +454,18 @@ def split_by_day(start_ms: int, end_ms: int, time_zone: str = "UTC") -> list[tup
     cursor = start_ms
     zone = ZoneInfo(time_zone)
     while cursor < end_ms:
-        day = datetime.fromtimestamp(cursor / 1000, tz=zone).date()
-        boundary = min(end_ms, local_midnight_ms(day + timedelta(days=1), time_zone))
-        pieces.append((day.isoformat(), cursor, boundary))
+        name, next_midnight = _local_day(datetime.fromtimestamp(cursor / 1000, tz=zone).date(), time_zone)
+        boundary = min(end_ms, next_midnight)
+        pieces.append((name, cursor, boundary))
         cursor = boundary
     return pieces
+
+
+@lru_cache(maxsize=4096)
+def _local_day(day: date, time_zone: str) -> tuple[str, int]:
+    """``day`` as YYYY-MM-DD and the instant its next local midnight starts. Cached: a batch's
+    intervals fall on a few days, and the time-zone arithmetic was a fifth of ``allocate``."""
+    return day.isoformat(), local_midnight_ms(day + timedelta(days=1), time_zone)
 
 
 def get_cost_sources(pois: Sequence[str]) -> list[tuple[str, float]]:
@@ -391,17 +520,11 @@ def allocate(
     for day, piece_start, piece_end in split_by_day(start_ms, end_ms, time_zone):
         fraction = (piece_end - piece_start) / span if span > 0 else 1.0
         hours, km = _scaled(delta.hours, fraction), _scaled(delta.km, fraction)
-        parts = tuple(
-            SourceUsage(
-                source,
-                share,
-                _scaled(hours, share),
-                _scaled(km, share),
-                price(_scaled(hours, share), _scaled(km, share), rates),
-            )
-            for source, share in sources
-        )
-        days.append(DayUsage(day, piece_start, piece_end, hours, km, price(hours, km, rates), parts))
+        parts = []
+        for source, share in sources:
+            part_hours, part_km = _scaled(hours, share), _scaled(km, share)
+            parts.append(SourceUsage(source, share, part_hours, part_km, price(part_hours, part_km, rates)))
+        days.append(DayUsage(day, piece_start, piece_end, hours, km, price(hours, km, rates), tuple(parts)))
     return tuple(days)
 
 

@@ -121,6 +121,11 @@ class UsageHandler:
             self._rules = usage_rules()
         return self._rules
 
+    def open_kafka_clients(self) -> None:
+        """Open the publisher's producer; ``build_consumer_loop`` calls this with the loop's other
+        Kafka clients, so that it is connected by the time the consumer has joined its group."""
+        self.publisher.open()
+
     def handle(self, records: Sequence[Record]) -> None:
         self.process([reading_from_record(record.value) for record in records])
 
@@ -208,8 +213,9 @@ class UsageHandler:
         self.repository.replace_entries(replacements)  # after the inserts: see docs/USAGE.md
         self.repository.save_references(new_references, corrected_references)
 
-        for entry in outcome.entries + outcome.corrected:
-            republish.pop(entry.id, None)
+        if republish:  # replays only: most batches have none, and an entry's id is built per call
+            for entry in outcome.entries + outcome.corrected:
+                republish.pop(entry.id, None)
         published = [*outcome.corrected, *outcome.entries, *republish.values()]
         touched = [*published, *(old for old, _ in replacements)]
         outcome.days = {(entry.identifier, day) for entry in touched if entry.counted for day in entry.dates}

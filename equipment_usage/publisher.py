@@ -14,7 +14,7 @@ from telemetry_site.codecs import TransientError
 
 
 class UsagePublisher:
-    """Built lazily: nothing connects until the first ``publish``."""
+    """Built lazily: nothing connects until ``open`` or the first ``publish``."""
 
     def __init__(
         self, producer: Any = None, codec: Any = None, topic: str | None = None, timeout: float = 30.0
@@ -47,6 +47,12 @@ class UsagePublisher:
 
             self._topic = settings.USAGE_TOPIC
         return self._topic
+
+    def open(self) -> None:
+        """Create the producer now. librdkafka then connects and obtains its idempotent producer id
+        in the background; created at the first ``publish``, that took about half a second of the
+        first batch (docs/PERFORMANCE.md)."""
+        self.producer  # noqa: B018 - the property creates it
 
     def publish(self, records: Sequence[dict]) -> int:
         """Produce ``records`` and wait until every one is acknowledged."""

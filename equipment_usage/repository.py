@@ -15,13 +15,13 @@ document per (identifier, last_update), so the rates in effect at any instant ca
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, DeleteMany, InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from equipment_usage.business import FIRST, UNCHAINED, Entry, Rates, Reference, entry_id
+from equipment_usage.business import FIRST, UNCHAINED, Entry, Rates, Reference, entry_id, reference_document
 from telemetry_site.codecs import TransientError
 
 DUPLICATE_KEY = 11000
@@ -54,7 +54,7 @@ class ConcurrentCorrection(TransientError):
 def replace_if_newer(reference: Reference, or_same: bool = False) -> UpdateOne:
     """An atomic upsert that replaces the stored reference only with a strictly newer one (or, with
     ``or_same``, one of the same reading whose carried counters a late reading corrected)."""
-    document = {**asdict(reference), "pois": list(reference.pois)}
+    document = {**reference_document(reference), "pois": list(reference.pois)}
     newer = {"$lte" if or_same else "$lt": [{"$ifNull": ["$timestamp", -1]}, reference.timestamp]}
     stage = {name: {"$cond": [newer, {"$literal": value}, f"${name}"]} for name, value in document.items()}
     return UpdateOne({"_id": reference.identifier}, [{"$set": stage}], upsert=True)

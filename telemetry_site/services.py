@@ -70,6 +70,11 @@ def build_consumer_loop(
     definition = service_definition(name)
     factory = backends.kafka["default"]
     handler = build_handler(name)
+    # A handler that produces (usage publishes its records) opens its producer with the loop's other
+    # clients: connecting then overlaps the consumer's group join instead of delaying the first batch.
+    open_clients = getattr(handler, "open_kafka_clients", None)
+    if open_clients is not None:
+        open_clients()
     dead_letters = DeadLetterSink(
         factory.producer(**{"client.id": f"c40-{name}-deadletter"}),
         topic=settings.DEAD_LETTER_TOPIC,

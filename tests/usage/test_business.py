@@ -1,18 +1,21 @@
 """Pure rules of the usage service: plain functions, no fixtures, no Django."""
 
 import hashlib
-from dataclasses import FrozenInstanceError
+import inspect
+from dataclasses import MISSING, FrozenInstanceError, asdict, fields, replace
 from datetime import date
 
 import pytest
 
 from equipment_usage.business import (
     UNASSIGNED,
+    DayUsage,
     Delta,
     Entry,
     Rates,
     Reading,
     Reference,
+    SourceUsage,
     UsageRules,
     advance_reference,
     allocate,
@@ -20,14 +23,17 @@ from equipment_usage.business import (
     classify_reading,
     compute_delta,
     counter_delta,
+    day_document,
     entry_id,
     extract_poi_list,
     get_cost_sources,
     local_midnight_ms,
     price,
     rates_at,
+    reading_document,
     reading_from_record,
     record_id,
+    reference_document,
     should_compute_delta,
     split_by_day,
     timestamp_to_date,
@@ -391,3 +397,141 @@ def test_the_currency_is_published_and_kept_in_the_ledger_document():
     assert Entry.from_dict(entry.to_dict()).currency == "EUR"
     (record,) = usage_records(entry)
     assert (record["identifier"], record["currency"]) == ("EX1", "EUR")
+
+
+# -- stored shapes built by hand: exactly what dataclasses.asdict gives ------------------------------
+
+
+def exactly(document, expected):
+    """Equal, with the same key order (BSON keeps it) and the same types (a tuple is not a list)."""
+    assert list(document.items()) == list(expected.items())
+    for key, value in expected.items():
+        assert type(document[key]) is type(value), key
+
+
+def test_reading_and_reference_documents_are_their_asdict():
+    readings = [rd(DAY0, 1.5, 2.5, ["A", "B"], "EX7"), rd(0), rd(-1, 0.0, None, ["A"]), rd(DAY0, None, 0.0)]
+    for reading in readings:
+        exactly(reading_document(reading), asdict(reading))
+    assert reading_document(rd(5, 1.0, 2.0, ["A"])) == {
+        "identifier": "EX1",
+        "timestamp": 5,
+        "hours": 1.0,
+        "km": 2.0,
+        "pois": ("A",),
+    }
+    references = [ref(DAY0, 1.0, 2.0, ["A", "B"], "EX7"), ref(0, None, None), Reference("EX1", 9, 1.0, 3, None, None)]
+    for reference in references:
+        exactly(reference_document(reference), asdict(reference))
+    assert reference_document(Reference("EX2", 9, 1.0, 3, 4.0, 5, ("P",))) == {
+        "identifier": "EX2",
+        "timestamp": 9,
+        "hours": 1.0,
+        "hours_at": 3,
+        "km": 4.0,
+        "km_at": 5,
+        "pois": ("P",),
+    }
+
+
+def test_day_documents_are_their_asdict():
+    rates = [Rates(0, 10.0, 2.0, "EUR")]
+    days = [
+        *allocate(Delta(2 * H, 2.0, 30.0), DAY0 - H, DAY0 + H, ["A", "B", "C"], rates[0]),  # two days, three sources
+        *allocate(Delta(H, 1.0, None), DAY0, DAY0 + H, [], None),  # unassigned, unpriced, no km
+        *allocate(Delta(0, 0.0, 0.0), DAY0, DAY0, ["A"], Rates(0)),  # empty interval, zero usage
+    ]
+    for day in days:
+        document = day_document(day)
+        exactly(document, asdict(day))
+        for part, expected in zip(document["sources"], asdict(day)["sources"], strict=True):
+            exactly(part, expected)
+    (day,) = allocate(Delta(H, 1.0, 2.0), DAY0, DAY0 + H, ["A"], Rates(0, 10.0, 1.0))
+    assert day_document(day) == {
+        "date": "2025-11-25",
+        "start": DAY0,
+        "end": DAY0 + H,
+        "hours": 1.0,
+        "km": 2.0,
+        "cost": 12.0,
+        "sources": ({"source": "A", "share": 1.0, "hours": 1.0, "km": 2.0, "cost": 12.0},),
+    }
+
+
+def asdict_document(entry):
+    """The ledger document as it was built with dataclasses.asdict, before it was built by hand."""
+    return {
+        "identifier": entry.identifier,
+        "interval_start": None if entry.start is None else entry.start.timestamp,
+        "interval_end": entry.end.timestamp,
+        "start": None if entry.start is None else asdict(entry.start),
+        "end": asdict(entry.end),
+        "hours": entry.hours,
+        "km": entry.km,
+        "flags": list(entry.flags),
+        "counted": entry.counted,
+        "dates": entry.dates,
+        "days": [asdict(day) for day in entry.days],
+        "currency": entry.currency,
+        "priced": entry.priced,
+        "replaced": None if entry.replaced is None else asdict_document(entry.replaced),
+        "corrected_by": entry.corrected_by,
+    }
+
+
+def test_entry_documents_are_what_asdict_built():
+    rates = [Rates(0, 10.0, 1.0, "EUR")]
+    readings = [rd(DAY0 - H, 1.0, 1.0, ["A", "B"]), rd(DAY0 + H, 3.0, 5.0), rd(DAY0 + 2 * H, 1.0, None, ["C"])]
+    entries = apply_readings(None, readings, RULES, rates).entries  # first, counted over two days, reset
+    entries.append(too_late_entry(rd(5, None, 2.0)))
+    corrected = replace(entries[1], replaced=replace(entries[1], flags=("late",)), corrected_by=DAY0)
+    entries.append(corrected)
+    assert [e.counted for e in entries] == [False, True, False, False, True]
+    for entry in entries:
+        document, expected = entry.to_dict(), asdict_document(entry)
+        exactly(document, expected)
+        assert document["days"] == expected["days"] and document["replaced"] == expected["replaced"]
+        assert Entry.from_dict(document) == entry
+
+
+# -- the written-out __init__ of the frozen values ---------------------------------------------------
+
+HOT_VALUES = [Reading, Reference, Delta, SourceUsage, DayUsage, Entry]
+
+
+@pytest.mark.parametrize("cls", HOT_VALUES, ids=lambda cls: cls.__name__)
+def test_written_out_inits_take_the_fields_in_order_with_their_defaults(cls):
+    parameters = list(inspect.signature(cls).parameters.values())
+    assert [(p.name, p.default) for p in parameters] == [
+        (f.name, inspect.Parameter.empty if f.default is MISSING else f.default) for f in fields(cls)
+    ]
+    values = [object() for _ in parameters]  # distinct values: a swapped or dropped field shows
+    by_position, by_name = cls(*values), cls(**{p.name: v for p, v in zip(parameters, values, strict=True)})
+    for value in (by_position, by_name):
+        assert [getattr(value, f.name) for f in fields(cls)] == values
+        assert list(vars(value)) == [f.name for f in fields(cls)]
+        with pytest.raises(FrozenInstanceError):
+            setattr(value, parameters[0].name, "changed")
+    assert by_position == by_name and hash(by_position) == hash(by_name)
+    changed = replace(by_position, **{parameters[-1].name: "other"})
+    assert getattr(changed, parameters[-1].name) == "other" and changed != by_position
+
+
+def test_written_out_inits_fill_in_the_defaults():
+    assert vars(Reading("EX1", 1, None, None)) == {
+        "identifier": "EX1",
+        "timestamp": 1,
+        "hours": None,
+        "km": None,
+        "pois": (),
+    }
+    assert Reference("EX1", 1, None, None, None, None).pois == ()
+    assert Delta(1, None, None).events == ()
+    entry = Entry("EX1", None, rd(1), None, None, ("first",))
+    assert (entry.days, entry.currency, entry.priced, entry.replaced, entry.corrected_by) == (
+        (),
+        None,
+        False,
+        None,
+        None,
+    )

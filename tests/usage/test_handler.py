@@ -244,3 +244,36 @@ def test_registry_keeps_one_version_per_update_and_answers_the_newest(mongo_db):
     assert (newest["last_update"], newest["hourly_rate"]) == (300, 30.0)
     assert registry.get("EX2")["currency"] == "CHF"
     assert registry.get("EX9") is None
+
+
+@pytest.fixture
+def unreachable_kafka(settings):
+    """Kafka settings naming a port nothing listens on: creating clients does not connect synchronously."""
+    settings.TELEMETRY_KAFKA = {
+        "default": {
+            "BACKEND": "telemetry_site.kafka.KafkaClientFactory",
+            "OPTIONS": {"common": {"bootstrap.servers": "127.0.0.1:9", "log_level": 0}},
+        }
+    }
+
+
+def test_opening_the_kafka_clients_creates_the_publisher_s_producer_before_any_publish(unreachable_kafka):
+    from equipment_usage.publisher import UsagePublisher
+
+    handler = UsageHandler(publisher=UsagePublisher())
+    assert handler.publisher._producer is None  # lazy until asked
+    handler.open_kafka_clients()
+    producer = handler.publisher._producer
+    assert producer is not None
+    handler.open_kafka_clients()
+    assert handler.publisher._producer is producer  # opened once
+
+
+def test_the_usage_loop_opens_the_publisher_s_producer_with_its_other_kafka_clients(unreachable_kafka):
+    from telemetry_site.services import build_consumer_loop
+
+    loop = build_consumer_loop("usage")
+    try:
+        assert loop.handler.publisher._producer is not None
+    finally:
+        loop.consumer.close()
