@@ -27,6 +27,7 @@ from equipment_usage.business import (
     entry_id,
     extract_poi_list,
     get_cost_sources,
+    local_day_bounds,
     local_midnight_ms,
     price,
     rates_at,
@@ -191,6 +192,12 @@ def test_dst_days_in_rome_have_23_and_25_hours():
     days = allocate(Delta(25 * H, 25.0, None), spring - H, spring + 24 * H, [], None, "Europe/Rome")
     assert [d.hours for d in days] == [1.0, 23.0, 1.0]
     assert days[1].km is None
+
+
+def test_a_local_day_is_named_and_ends_at_the_next_local_midnight():
+    assert local_day_bounds(date(2026, 3, 29), "Europe/Rome") == ("2026-03-29", 1_774_738_800_000 + 23 * H)
+    assert local_day_bounds(date(2026, 10, 25), "Europe/Rome") == ("2026-10-25", 1_792_879_200_000 + 25 * H)
+    assert local_day_bounds(date(2025, 12, 31), "UTC") == ("2025-12-31", 1_767_225_600_000)  # 2026-01-01T00:00Z
 
 
 # -- cost sources and prices -----------------------------------------------------------------------
