@@ -2,12 +2,13 @@
 
 import math
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from telemetry_site import validation
 from telemetry_site.validation import DEFAULT_RULES, validate_telemetry
 from tests.factories import T0, telemetry
+from tests.properties import property_settings
 
 NOW = T0 + 3_600_000
 
@@ -124,7 +125,7 @@ def test_the_fast_path_reads_the_fields_the_tables_name():
     assert tuple(validation.NUMERIC_RANGES) == validation.FAST_PATH_NUMERIC_FIELDS
 
 
-@settings(max_examples=400, deadline=None)
+@property_settings(400, deadline=None)
 @given(_record, st.integers(3, 8), st.integers(1, 3))
 def test_the_fast_path_accepts_only_what_the_full_check_accepts(record, max_len, max_pois):
     rules = {**DEFAULT_RULES, "MAX_STRING_LENGTH": max_len, "MAX_POINTS_OF_INTEREST": max_pois, "MAX_AGE_DAYS": 2}

@@ -11,12 +11,13 @@ from collections import defaultdict
 from dataclasses import replace
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from equipment_usage.business import Entry, Rates, Reading, UsageRules, apply_readings, in_event_order
 from equipment_usage.handlers import UsageHandler
 from equipment_usage.repository import EquipmentRegistryRepository, UsageRepository
+from tests.properties import property_settings
 from tests.usage.test_handler import CountingDatabase, RecordingPublisher
 
 H = 3_600_000
@@ -106,7 +107,7 @@ def machine_readings(draw) -> list[Reading]:
     return readings
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@property_settings(200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(readings=machine_readings(), data=st.data())
 def test_any_arrival_order_gives_the_totals_of_event_order(mongo_db, readings, data):
     extra = data.draw(st.lists(st.sampled_from(readings), max_size=3), label="duplicates")
