@@ -445,6 +445,27 @@ def test_dates_with_an_offset_are_accepted(api_client, series):
     assert len(body["Location"]) == 100
 
 
+def test_the_schema_documents_every_value_time_as_its_event_time_in_utc(api_client):
+    schemas = api_client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    documented = {name: schema.get("properties", {}).get("datetime") for name, schema in schemas.items()}
+    documented = {name: field for name, field in documented.items() if field}
+    assert documented == {
+        name: {
+            "type": "string",
+            "format": "date-time",
+            "description": "Event time of the value, UTC (an attribute in XML)",
+        }
+        for name in (
+            "AempLocation",
+            "AempCumulativeOperatingHours",
+            "AempDistance",
+            "AempEngineStatus",
+            "AempFuelUsed",
+            "AempFuelRemaining",
+        )
+    }
+
+
 # -- authentication ------------------------------------------------------------------------------
 
 

@@ -47,6 +47,14 @@ def test_message_without_gps_keeps_last_known_position(mongo_db):
     assert state["last_event_at"] == T0 + 1000
 
 
+def test_first_sections_are_stored_whatever_their_event_time(mongo_db):
+    repository = CurrentStateRepository(mongo_db)
+    apply(repository, telemetry("EPOCH", 0, km=1.0), telemetry("BEFORE", -1, km=2.0))
+    assert repository.get("EPOCH")["odometer"] == {"km_tot": 1.0, "at": 0}
+    assert repository.get("BEFORE")["odometer"] == {"km_tot": 2.0, "at": -1}
+    assert repository.get("BEFORE")["last_event_at"] == -1
+
+
 def test_replaying_the_same_event_changes_nothing(mongo_db):
     repository = CurrentStateRepository(mongo_db)
     apply(repository, telemetry("EX001", T0, km=1.0))

@@ -265,3 +265,10 @@ def test_browsable_api_renders(client, track):
     response = client.get("/api/v1/history/EX001/", params, HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert b"Position History" in response.content
+
+
+def test_the_schema_documents_exactly_the_fields_of_a_page(client, track):
+    body = get(client, **{"from": iso(track[0].timestamp), "to": iso(NOW)}).json()
+    page = client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]["PositionPageOut"]
+    assert set(page["properties"]) == set(page["required"]) == set(body)
+    assert page["properties"]["from"]["format"] == page["properties"]["to"]["format"] == "date-time"
