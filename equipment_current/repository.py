@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,8 @@ def upsert_newer_sections(update: StateUpdate) -> UpdateOne:
     for name, section in update.sections.items():
         stage[name] = {
             "$cond": [
-                {"$lt": [{"$ifNull": [f"${name}.at", -1]}, section["at"]]},
+                # A section never stored compares below every event time (an event at -1 ms too).
+                {"$lt": [{"$ifNull": [f"${name}.at", -math.inf]}, section["at"]]},
                 {"$literal": section},
                 f"${name}",
             ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import time
 from typing import Any
 
@@ -60,6 +61,8 @@ class CursorField(serializers.CharField):
 
     def to_internal_value(self, data: Any) -> int:
         text = super().to_internal_value(data)
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", text):  # the decoder would skip other characters
+            self.fail("invalid")
         try:
             decoded = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         except (ValueError, binascii.Error):

@@ -88,40 +88,41 @@ class AempEquipmentHeaderSerializer(serializers.Serializer):
     PIN = serializers.CharField(required=False, help_text="Only when the serial number is a 17-character PIN")
 
 
-def _datetime_field() -> serializers.Field:
-    return serializers.DateTimeField(help_text="Event time of the value, UTC (an attribute in XML)")
+# The description of every element's ``datetime`` (pinned by the schema test in tests/aemp/test_api.py).
+# A constant, not a factory: a function called only in class bodies runs at import, before any test.
+EVENT_TIME_HELP = "Event time of the value, UTC (an attribute in XML)"
 
 
 class AempLocationSerializer(serializers.Serializer):
-    datetime = _datetime_field()
+    datetime = serializers.DateTimeField(help_text=EVENT_TIME_HELP)
     Latitude = serializers.FloatField()
     Longitude = serializers.FloatField()
 
 
 class AempCumulativeOperatingHoursSerializer(serializers.Serializer):
-    datetime = _datetime_field()
+    datetime = serializers.DateTimeField(help_text=EVENT_TIME_HELP)
     Hour = serializers.FloatField()
 
 
 class AempDistanceSerializer(serializers.Serializer):
-    datetime = _datetime_field()
+    datetime = serializers.DateTimeField(help_text=EVENT_TIME_HELP)
     OdometerUnits = serializers.ChoiceField(choices=[elements.KILOMETRE])
     Odometer = serializers.FloatField()
 
 
 class AempEngineStatusSerializer(serializers.Serializer):
-    datetime = _datetime_field()
+    datetime = serializers.DateTimeField(help_text=EVENT_TIME_HELP)
     Running = serializers.BooleanField()
 
 
 class AempFuelUsedSerializer(serializers.Serializer):
-    datetime = _datetime_field()
+    datetime = serializers.DateTimeField(help_text=EVENT_TIME_HELP)
     FuelUnits = serializers.ChoiceField(choices=[elements.LITRE])
     FuelConsumed = serializers.FloatField()
 
 
 class AempFuelRemainingSerializer(serializers.Serializer):
-    datetime = _datetime_field()
+    datetime = serializers.DateTimeField(help_text=EVENT_TIME_HELP)
     Percent = serializers.FloatField()
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 
 import pytest
 from rest_framework.test import APIClient
@@ -347,6 +349,44 @@ def test_machine_without_data_in_the_range_has_an_empty_series(api_client, machi
     assert xml_of(response).findall(ns(item)) == []
 
 
+@pytest.fixture
+def readings(machines):
+    """EX001: 130 readings one minute apart from T0 (16:00Z to 18:09Z), one more the next day."""
+    minutes = [Reading("EX001", T0 + i * 60_000, 100.0 + i / 60, 5000.0 + i / 2) for i in range(130)]
+    UsageHandler(publisher=RecordingPublisher(), rules=UsageRules()).process(
+        [*minutes, Reading("EX001", T0 + 9 * H, 103.0, 5100.0)]
+    )
+    return minutes
+
+
+def aemp_iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@pytest.mark.parametrize(
+    ("element", "value", "of"),
+    [
+        ("CumulativeOperatingHours", "Hour", lambda reading: reading.hours),
+        ("Distance", "Odometer", lambda reading: reading.km),
+    ],
+)
+def test_readings_page_through_the_range_a_hundred_at_a_time(api_client, readings, element, value, of):
+    before = int(time.time() * 1000)
+    first = api_client.get(series_url(element, 1)).json()
+    second = api_client.get(series_url(element, 2)).json()
+    after = int(time.time() * 1000)
+    assert [(item["datetime"], item[value]) for item in first[element] + second[element]] == [
+        (aemp_iso(reading.timestamp), of(reading)) for reading in readings
+    ]  # the reading of the next day is outside the range
+    assert len(first[element]) == 100
+    pages = {1: {"self": 1, "first": 1, "next": 2, "last": 2}, 2: {"self": 2, "first": 1, "prev": 1, "last": 2}}
+    for body, rels in ((first, pages[1]), (second, pages[2])):
+        assert links(body) == {rel: f"http://testserver{series_url(element, n)}" for rel, n in rels.items()}
+    assert api_client.get(series_url(element, 3)).json() == {"detail": "Page 3 does not exist; the last page is 2."}
+    # SnapshotTime is when the document was made (the standard's snapshot), to the millisecond.
+    assert aemp_iso(before - 1000) <= second["SnapshotTime"] <= aemp_iso(after + 1000)
+
+
 def test_series_page_past_the_last_is_404(api_client, series):
     response = api_client.get(series_url("Distance", 2))
     assert response.status_code == 404
@@ -389,11 +429,41 @@ def test_bad_series_parameters_are_400_naming_the_field(api_client, machines, st
     assert [child.tag for child in xml_of(response)] == [field]
 
 
+def test_series_range_may_span_exactly_the_maximum_and_errors_say_why(api_client, machines, settings):
+    settings.HISTORY_MAX_SPAN_DAYS = 2
+    assert api_client.get(series_url("Locations", start="2025-11-23T00:00:00Z", end=END)).status_code == 200
+    longer = api_client.get(series_url("Locations", start="2025-11-22T23:59:59.999Z", end=END))
+    assert (longer.status_code, longer.json()) == (400, {"endDateUTC": ["The range may span at most 2 days."]})
+    backwards = api_client.get(series_url("Distance", start=END, end=START))
+    assert (backwards.status_code, backwards.json()) == (400, {"endDateUTC": ["Must be later than startDateUTC."]})
+
+
 def test_dates_with_an_offset_are_accepted(api_client, series):
     # 2025-11-24T17:30+01:00 is 16:30Z: the positions of 16:00Z to 16:29Z are before it.
     body = api_client.get(series_url("Locations", start="2025-11-24T17:30:00+01:00", end=END)).json()
     assert body["Location"][0]["datetime"] == "2025-11-24T16:30:00.000Z"
     assert len(body["Location"]) == 100
+
+
+def test_the_schema_documents_every_value_time_as_its_event_time_in_utc(api_client):
+    schemas = api_client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+    documented = {name: schema.get("properties", {}).get("datetime") for name, schema in schemas.items()}
+    documented = {name: field for name, field in documented.items() if field}
+    assert documented == {
+        name: {
+            "type": "string",
+            "format": "date-time",
+            "description": "Event time of the value, UTC (an attribute in XML)",
+        }
+        for name in (
+            "AempLocation",
+            "AempCumulativeOperatingHours",
+            "AempDistance",
+            "AempEngineStatus",
+            "AempFuelUsed",
+            "AempFuelRemaining",
+        )
+    }
 
 
 # -- authentication ------------------------------------------------------------------------------

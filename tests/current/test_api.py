@@ -1,5 +1,7 @@
 """HTTP API of the current-state service (DRF APIClient, in-process database)."""
 
+import time
+
 import pytest
 
 from equipment_current.business import fold_state_updates
@@ -44,6 +46,21 @@ def test_machine_representation(api_client, fleet):
     assert body["description"]["brand"] == "Volvo"
     assert body["points_of_interest"]["names"] == ["site-1"]
     assert body["stale"] is True  # T0 is long past
+
+
+def test_stale_says_whether_the_machine_has_been_silent_longer_than_the_setting(api_client, mongo_db, settings):
+    settings.CURRENT_STALE_MINUTES = 30
+    now = int(time.time() * 1000)
+    repositories["current_state"].apply(
+        fold_state_updates([telemetry("FRESH", now - 60_000), telemetry("SILENT", now - 31 * 60_000)]).values()
+    )
+    assert api_client.get("/api/v1/current/FRESH/").json()["stale"] is False
+    assert api_client.get("/api/v1/current/SILENT/").json()["stale"] is True
+    body = api_client.get("/api/v1/current/").json()
+    assert {item["identifier"]: item["stale"] for item in body["results"]} == {"FRESH": False, "SILENT": True}
+    # The filter counts from the same clock: silent for more than 10 minutes is SILENT only.
+    silent = api_client.get("/api/v1/current/", {"stale_minutes": 10}).json()["results"]
+    assert [item["identifier"] for item in silent] == ["SILENT"]
 
 
 def test_unknown_section_is_null(api_client, mongo_db):

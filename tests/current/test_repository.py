@@ -1,4 +1,5 @@
-"""CurrentStateRepository on the in-process engine (or a real server when MONGO_URI is set)."""
+"""CurrentStateRepository and CurrentStateHandler on the in-process engine (or a real server when
+MONGO_URI is set)."""
 
 import threading
 
@@ -6,12 +7,24 @@ import pytest
 from pymongo.errors import BulkWriteError
 
 from equipment_current.business import fold_state_updates
+from equipment_current.handlers import CurrentStateHandler
 from equipment_current.repository import CurrentStateRepository, FleetFilter
+from telemetry_site.consumer import Record
 from tests.factories import T0, telemetry
 
 
 def apply(repository, *records):
     return repository.apply(fold_state_updates(records).values())
+
+
+def test_indexes_serve_the_stale_brand_and_poi_filters_in_identifier_order(mongo_db):
+    CurrentStateRepository(mongo_db).ensure_indexes()
+    indexes = mongo_db.current_state.index_information()
+    assert {name: index["key"] for name, index in indexes.items() if name != "_id_"} == {
+        "last_event_at": [("last_event_at", 1)],
+        "brand": [("description.brand", 1), ("_id", 1)],
+        "poi": [("points_of_interest.names", 1), ("_id", 1)],
+    }
 
 
 def test_newer_event_updates_older_never_rolls_back(mongo_db):
@@ -32,6 +45,14 @@ def test_message_without_gps_keeps_last_known_position(mongo_db):
     assert state["position"]["latitude"] == 1.0 and state["position"]["at"] == T0
     assert state["odometer"]["km_tot"] == 2.0
     assert state["last_event_at"] == T0 + 1000
+
+
+def test_first_sections_are_stored_whatever_their_event_time(mongo_db):
+    repository = CurrentStateRepository(mongo_db)
+    apply(repository, telemetry("EPOCH", 0, km=1.0), telemetry("BEFORE", -1, km=2.0))
+    assert repository.get("EPOCH")["odometer"] == {"km_tot": 1.0, "at": 0}
+    assert repository.get("BEFORE")["odometer"] == {"km_tot": 2.0, "at": -1}
+    assert repository.get("BEFORE")["last_event_at"] == -1
 
 
 def test_replaying_the_same_event_changes_nothing(mongo_db):
@@ -109,6 +130,12 @@ def test_filters_and_stable_order(mongo_db):
     assert repository.find(FleetFilter(), 0, 0) == []
 
 
+def test_find_without_paging_arguments_is_the_first_page_of_a_hundred(mongo_db):
+    repository = CurrentStateRepository(mongo_db)
+    apply(repository, *[telemetry(f"M{i:03d}", T0 + i) for i in range(101)])
+    assert [doc["_id"] for doc in repository.find(FleetFilter())] == [f"M{i:03d}" for i in range(100)]
+
+
 class RacingCollection:
     """The real collection, except that the first bulk write loses an insert race (or fails
     otherwise) on the operations at ``indexes``: what a concurrent writer makes MongoDB answer."""
@@ -153,3 +180,27 @@ def test_a_bulk_error_that_is_not_a_lost_race_propagates(mongo_db):
     with pytest.raises(BulkWriteError):  # an error report without write errors is not a lost race
         apply(repository, telemetry("A", T0))
     assert repository.apply([]) == 0
+
+
+def records(*values):
+    return [Record(value, value["identifier"].encode(), "telemetry", 0, offset) for offset, value in enumerate(values)]
+
+
+def test_handler_folds_a_batch_into_the_repository_it_was_given(mongo_db):
+    other = CurrentStateRepository(mongo_db, collection="current_state_other")
+    CurrentStateHandler(other).handle(
+        records(
+            telemetry("A", T0, km=1.0),
+            telemetry("A", T0 + 2000, km=3.0, latitude=None, longitude=None),
+            telemetry("B", T0 + 1000, km=2.0),
+        )
+    )
+    assert other.get("A")["odometer"] == {"km_tot": 3.0, "at": T0 + 2000}
+    assert other.get("A")["position"]["at"] == T0  # the newest message had no GPS
+    assert other.get("B")["last_event_at"] == T0 + 1000
+    assert mongo_db.current_state.count_documents({}) == 0  # nothing in the configured collection
+
+
+def test_handler_defaults_to_the_registry(mongo_db):
+    CurrentStateHandler().handle(records(telemetry("Z", T0)))
+    assert mongo_db.current_state.find_one({"_id": "Z"})["last_event_at"] == T0

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
+import re
 import time
 from datetime import UTC, datetime
 
@@ -125,6 +127,51 @@ def test_bad_or_missing_parameter_is_400_naming_it(client, history, params, fiel
     response = get(client, **params)
     assert response.status_code == 400
     assert list(response.json()) == [field]
+
+
+@pytest.mark.parametrize("decoded", [[1764000000000], 1764000000000, None, {"after": True}, {}])
+def test_a_cursor_that_is_not_an_object_with_an_integer_after_is_400(client, history, decoded):
+    cursor = base64.urlsafe_b64encode(json.dumps(decoded).encode()).decode()
+    response = get(client, **{"from": "1", "to": "2", "cursor": cursor})
+    assert (response.status_code, response.json()) == (400, {"cursor": ["Not a cursor from a next link."]})
+
+
+def test_a_cursor_with_characters_outside_base64url_is_400(client, track):
+    first = get(client, **{"from": str(track[0].timestamp), "to": str(NOW), "page_size": 1}).json()
+    cursor = first["next"].split("cursor=")[1].split("&")[0]
+    assert get(client, **{"from": str(track[0].timestamp), "to": str(NOW), "cursor": cursor}).status_code == 200
+    for tampered in (f"{cursor}.", f"{cursor[:8]}+{cursor[9:]}", f" {cursor[:8]}/{cursor[9:]}"):
+        response = get(client, **{"from": str(track[0].timestamp), "to": str(NOW), "cursor": tampered})
+        assert (response.status_code, response.json()) == (400, {"cursor": ["Not a cursor from a next link."]})
+
+
+@pytest.fixture
+def old_positions(request, settings):
+    """A history with no archive and a retention of 30,000 days: positions of the 1970s stay."""
+    settings.HISTORY_ARCHIVES = {"default": {"BACKEND": "equipment_history.archive.HttpArchiveClient"}}
+    settings.TELEMETRY_REPOSITORIES = {
+        **settings.TELEMETRY_REPOSITORIES,
+        "positions": {
+            "BACKEND": "equipment_history.repository.PositionRepository",
+            "OPTIONS": {"database": "default", "collection": "positions", "retention_days": 30_000},
+        },
+    }
+    request.getfixturevalue("mongo_db")
+    return repositories["positions"]
+
+
+@pytest.mark.parametrize("base", [99_999_990_000, 999_999_990_000])  # 1973 and 2001: 11 and 12 digits
+def test_next_links_carry_unpadded_cursors_whatever_the_length_of_the_time(client, old_positions, base):
+    old_positions.insert([Position("OLD", base + i * 1000, 45.0, 9.0) for i in range(3)])
+    url, walked = f"/api/v1/history/OLD/?from={base}&to={base + 10_000}&page_size=1", []
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content
+        walked += [item["timestamp"] for item in response.json()["results"]]
+        url = response.json()["next"]
+        if url:  # base64url without padding: nothing in the link needs percent-encoding
+            assert re.fullmatch(r"[A-Za-z0-9_-]+", url.split("cursor=")[1].split("&")[0]), url
+    assert walked == [iso(base + i * 1000) for i in range(3)]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "geojson"])
@@ -265,3 +312,10 @@ def test_browsable_api_renders(client, track):
     response = client.get("/api/v1/history/EX001/", params, HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert b"Position History" in response.content
+
+
+def test_the_schema_documents_exactly_the_fields_of_a_page(client, track):
+    body = get(client, **{"from": iso(track[0].timestamp), "to": iso(NOW)}).json()
+    page = client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]["PositionPageOut"]
+    assert set(page["properties"]) == set(page["required"]) == set(body)
+    assert page["properties"]["from"]["format"] == page["properties"]["to"]["format"] == "date-time"

@@ -3,6 +3,8 @@
 import time
 from datetime import UTC, datetime
 
+from pymongo.errors import OperationFailure
+
 from equipment_history.business import MS_PER_DAY, Position, extract_positions, position_documents
 from equipment_history.handlers import PositionHistoryHandler
 from equipment_history.repository import TTL_INDEX, PositionRepository, position_document
@@ -13,8 +15,8 @@ from tests.factories import telemetry
 NOW = int(time.time() * 1000)
 
 
-def repository_for(mongo_db, retention_days: int = 30) -> PositionRepository:
-    repository = PositionRepository(mongo_db, retention_days=retention_days)
+def repository_for(mongo_db, retention_days: int = 30, collection: str = "positions") -> PositionRepository:
+    repository = PositionRepository(mongo_db, collection=collection, retention_days=retention_days)
     repository.ensure_indexes()
     return repository
 
@@ -113,8 +115,45 @@ def test_latest_per_machine_in_a_window_filtered_by_point_of_interest(mongo_db):
     assert repository.count_latest(end + 1, end + 2) == 0
 
 
-def test_handler_stores_positions_of_a_batch_and_skips_messages_without_gps(mongo_db):
+class ServerAggregation:
+    """The real collection, answering ``aggregate`` as a MongoDB server does where the in-process
+    engines differ: ``$group`` hands its groups on in no particular order (here: reversed), ``$count``
+    over no documents yields no document (the engines yield ``{"n": 0}``), and ``$limit: 0`` is an
+    error."""
+
+    def __init__(self, collection):
+        self.collection = collection
+        self.groups = collection.database[f"{collection.name}_groups"]
+
+    def aggregate(self, pipeline):
+        if any(stage.get("$limit") == 0 for stage in pipeline):
+            raise OperationFailure("the limit must be positive", code=15958)
+        cut = next((i + 1 for i, stage in enumerate(pipeline) if "$group" in stage), 0)
+        self.groups.drop()
+        groups = list(self.collection.aggregate(pipeline[:cut]))[::-1] if cut else []
+        if groups:
+            self.groups.insert_many(groups)
+        result = list((self.groups if cut else self.collection).aggregate(pipeline[cut:]))
+        counted = "$count" in pipeline[-1]
+        return [] if counted and result == [{pipeline[-1]["$count"]: 0}] else result
+
+
+def test_latest_is_ordered_by_identifier_on_a_server_that_does_not_keep_the_order_of_groups(mongo_db):
     repository = repository_for(mongo_db)
+    start, end = NOW - 100_000, NOW
+    # 101 machines, each with an older and a newer position in the window.
+    repository.insert(position(f"M{i:03d}", start + offset + i) for i in range(101) for offset in (0, 500))
+    repository.collection = ServerAggregation(repository.collection)
+    latest = repository.latest(start, end)  # without paging arguments: the first 100
+    assert [(p.identifier, p.timestamp) for p in latest] == [(f"M{i:03d}", start + 500 + i) for i in range(100)]
+    assert [p.identifier for p in repository.latest(start, end, skip=99, limit=5)] == ["M099", "M100"]
+    assert repository.count_latest(start, end) == 101
+    assert repository.count_latest(end + 1, end + 2) == 0  # the server's $count yields nothing
+    assert repository.latest(start, end, limit=0) == []  # never asked: the server rejects $limit 0
+
+
+def test_handler_stores_positions_of_a_batch_and_skips_messages_without_gps(mongo_db):
+    repository = repository_for(mongo_db, collection="positions_other")  # the handler's own, not the registry's
     records = [
         telemetry("A", NOW - 3000, pois=["Site"]),
         telemetry("A", NOW - 3000),  # duplicated message
@@ -122,7 +161,8 @@ def test_handler_stores_positions_of_a_batch_and_skips_messages_without_gps(mong
         telemetry("B", NOW - 1000, latitude=44.0, longitude=8.0, base="TO01"),
     ]
     PositionHistoryHandler(repository).handle([Record(r, None, "t", 0, i) for i, r in enumerate(records)])
-    stored = list(mongo_db.positions.find({}, {"_id": 0, "event_time": 0}).sort("timestamp"))
+    assert mongo_db.positions.count_documents({}) == 0
+    stored = list(mongo_db.positions_other.find({}, {"_id": 0, "event_time": 0}).sort("timestamp"))
     assert stored == [
         {
             "identifier": "A",
@@ -145,7 +185,7 @@ def test_handler_stores_positions_of_a_batch_and_skips_messages_without_gps(mong
     ]
     # The same instant as a BSON date, which is what the TTL index expires by (engines return it
     # naive or aware in UTC).
-    event_time = mongo_db.positions.find_one({"identifier": "B"})["event_time"]
+    event_time = mongo_db.positions_other.find_one({"identifier": "B"})["event_time"]
     assert event_time.replace(tzinfo=UTC) == datetime.fromtimestamp((NOW - 1000) / 1000, tz=UTC)
 
 
