@@ -64,18 +64,18 @@ class UsagePublisher:
             if err is not None:
                 errors.append(err)
 
+        # Looked up once per batch, not per record (a few hundred records per batch).
+        encode, producer, topic = self.codec.encode, self.producer, self.topic
         for record in records:
-            value = self.codec.encode(record)
+            value = encode(record)
             while True:
                 try:
-                    self.producer.produce(
-                        self.topic, key=record["identifier"].encode(), value=value, on_delivery=on_delivery
-                    )
+                    producer.produce(topic, key=record["identifier"].encode(), value=value, on_delivery=on_delivery)
                     break
                 except BufferError:  # local queue full: let deliveries drain, then retry
-                    self.producer.poll(0.5)
-            self.producer.poll(0)
-        remaining = self.producer.flush(self.timeout)
+                    producer.poll(0.5)
+            producer.poll(0)
+        remaining = producer.flush(self.timeout)
         if remaining or errors:
             raise TransientError(f"usage topic {self.topic!r}: {remaining} undelivered, errors {errors[:3]}")
         return len(records)

@@ -21,7 +21,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, DeleteMany, InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from equipment_usage.business import FIRST, UNCHAINED, Entry, Rates, Reference, entry_id, reference_document
+from equipment_usage.business import FIRST, UNCHAINED, Entry, Rates, Reference, entry_id
 from telemetry_site.codecs import TransientError
 
 DUPLICATE_KEY = 11000
@@ -53,10 +53,22 @@ class ConcurrentCorrection(TransientError):
 
 def replace_if_newer(reference: Reference, or_same: bool = False) -> UpdateOne:
     """An atomic upsert that replaces the stored reference only with a strictly newer one (or, with
-    ``or_same``, one of the same reading whose carried counters a late reading corrected)."""
-    document = {**reference_document(reference), "pois": list(reference.pois)}
+    ``or_same``, one of the same reading whose carried counters a late reading corrected).
+
+    Each field of ``reference_document(reference)`` (``pois`` as a list) is set to its new value if
+    the stored one is older, else kept. Written out field by field: one such upsert is built per
+    machine per batch, and building the document first, then the stage from it, cost twice as much
+    (docs/PERFORMANCE.md); tests/usage/test_repository.py keeps it equal to the stage built from it."""
     newer = {"$lte" if or_same else "$lt": [{"$ifNull": ["$timestamp", -1]}, reference.timestamp]}
-    stage = {name: {"$cond": [newer, {"$literal": value}, f"${name}"]} for name, value in document.items()}
+    stage = {
+        "identifier": {"$cond": [newer, {"$literal": reference.identifier}, "$identifier"]},
+        "timestamp": {"$cond": [newer, {"$literal": reference.timestamp}, "$timestamp"]},
+        "hours": {"$cond": [newer, {"$literal": reference.hours}, "$hours"]},
+        "hours_at": {"$cond": [newer, {"$literal": reference.hours_at}, "$hours_at"]},
+        "km": {"$cond": [newer, {"$literal": reference.km}, "$km"]},
+        "km_at": {"$cond": [newer, {"$literal": reference.km_at}, "$km_at"]},
+        "pois": {"$cond": [newer, {"$literal": list(reference.pois)}, "$pois"]},
+    }
     return UpdateOne({"_id": reference.identifier}, [{"$set": stage}], upsert=True)
 
 
