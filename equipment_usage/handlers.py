@@ -196,7 +196,8 @@ class UsageHandler:
         new_references, corrected_references = [], []
         for identifier, machine_forward in forward.items():
             stored_reference = references.get(identifier)
-            corrected_reference = corrections.get(identifier, Correction()).reference
+            correction = corrections.get(identifier)  # most machines have none: no empty Correction per machine
+            corrected_reference = None if correction is None else correction.reference
             result = apply_readings(
                 corrected_reference or stored_reference, machine_forward, self.rules, rates.get(identifier, ())
             )
