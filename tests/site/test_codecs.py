@@ -109,8 +109,12 @@ def test_unreachable_registry_is_transient():
 def test_avro_without_registry_url_is_a_configuration_error():
     from django.core.exceptions import ImproperlyConfigured
 
-    with pytest.raises(ImproperlyConfigured, match="TELEMETRY_CODEC=json"):
+    with pytest.raises(ImproperlyConfigured) as raised:
         schema_registry_client("")
+    assert str(raised.value) == (  # what an operator reads when the consumer does not start
+        "The avro codec needs SCHEMA_REGISTRY_URL (Confluent, or Apicurio's /apis/ccompat/v7); "
+        "set it, or set TELEMETRY_CODEC=json."
+    )
 
 
 def test_json_round_trip_and_schema_violations():
