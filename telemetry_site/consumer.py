@@ -84,7 +84,9 @@ def is_transient(exc: BaseException) -> bool:
 
     if isinstance(exc, KafkaException):
         error = exc.args[0] if exc.args else None
-        return bool(getattr(error, "retriable", lambda: False)()) or not getattr(error, "fatal", lambda: True)()
+        # librdkafka recovers by itself from every error that is not fatal, the retriable ones
+        # included; a fatal error leaves the client unusable, so retrying would only spin.
+        return not getattr(error, "fatal", lambda: True)()
     return False
 
 
@@ -153,13 +155,13 @@ class ConsumerLoop:
         handler: Handler,
         dead_letters: DeadLetterSink,
         validator: Callable[[dict], list[str]] | None = None,
-        batch_size: int = 500,
-        batch_wait: float = 1.0,
+        batch_size: int,
+        batch_wait: float,
         max_messages: int | None = None,
         idle_timeout: float | None = None,
-        backoff: float = 0.5,
-        backoff_max: float = 30.0,
-        name: str = "consumer",
+        backoff: float,
+        backoff_max: float,
+        name: str,
         on_batch: Callable[[BatchReport], None] | None = None,
     ) -> None:
         self.consumer = consumer
@@ -200,8 +202,7 @@ class ConsumerLoop:
                     # Idle time counts only once the group gave us partitions: joining takes seconds.
                     last_activity = time.monotonic()
                 if messages:
-                    if not self._process(messages):
-                        break  # asked to stop while a dependency was down: nothing committed
+                    self._process(messages)
                 elif self.idle_timeout is not None and time.monotonic() - last_activity >= self.idle_timeout:
                     logger.info("%s idle for %.1fs, stopping", self.name, self.idle_timeout)
                     break
@@ -222,7 +223,9 @@ class ConsumerLoop:
                 logger.warning("%s kafka: %s", self.name, error)
         return messages
 
-    def _process(self, messages: list[Any]) -> bool:
+    def _process(self, messages: list[Any]) -> None:
+        """Handle, dead-letter and commit one batch. A stop requested while a dependency is down
+        returns at once with nothing committed; the stop flag then ends ``run``."""
         started = time.monotonic()
         records: list[Record] = []
         failures: list[tuple[Any, str]] = []
@@ -233,7 +236,7 @@ class ConsumerLoop:
                 failures.append((message, f"decode: {exc}"))
                 continue
             except _Stopped:
-                return False
+                return
             problems = self.validator(value) if self.validator is not None else []
             if problems:
                 failures.append((message, "validation: " + "; ".join(problems)))
@@ -244,7 +247,7 @@ class ConsumerLoop:
                 self._retry(lambda: self.handler.handle(records))
             self._retry(lambda: self.dead_letters.send(failures))
         except _Stopped:
-            return False
+            return
         self._commit(messages)
         self.stats.batches += 1
         self.stats.messages += len(messages)
@@ -262,7 +265,6 @@ class ConsumerLoop:
         )
         if self.on_batch is not None:
             self._report(messages[-1], records, len(failures), duration_ms)
-        return True
 
     def _report(self, last: Any, records: list[Record], dead_lettered: int, duration_ms: float) -> None:
         key = last.key()

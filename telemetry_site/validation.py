@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from telemetry_site.records import field, section
+from telemetry_site.records import section
 
 MS_PER_MINUTE = 60_000
 MS_PER_DAY = 86_400_000
@@ -38,9 +38,6 @@ STRING_FIELDS: tuple[tuple[str, ...], ...] = (
     ("description", "model"),
     ("location", "address"),
 )
-
-
-_UNKNOWN = object()
 
 
 def _leaves(record: dict) -> dict[tuple[str, ...], Any]:
@@ -148,11 +145,7 @@ def problems_of(record: dict, now_ms: int, rules: dict) -> list[str]:
     """Every reason ``record`` is implausible, in a fixed order (``rules`` complete)."""
     problems: list[str] = []
     max_len = rules["MAX_STRING_LENGTH"]
-    leaves = _leaves(record)
-
-    def value_at(path: tuple[str, ...]) -> Any:
-        value = leaves.get(path, _UNKNOWN)
-        return field(record, *path) if value is _UNKNOWN else value
+    leaves = _leaves(record)  # holds every path read below: a missing one is a KeyError in every test
 
     identifier = record.get("identifier")
     if not isinstance(identifier, str) or not identifier.strip():
@@ -171,12 +164,12 @@ def problems_of(record: dict, now_ms: int, rules: dict) -> list[str]:
             )
 
     for path in STRING_FIELDS:
-        value = value_at(path)
+        value = leaves[path]
         if isinstance(value, str) and len(value) > max_len:
             problems.append(f"{'.'.join(path)}: {len(value)} characters, more than {max_len}")
 
     for path, (low, high) in NUMERIC_RANGES.items():
-        value = value_at(path)
+        value = leaves[path]
         if value is None:
             continue
         name = ".".join(path)
@@ -187,12 +180,12 @@ def problems_of(record: dict, now_ms: int, rules: dict) -> list[str]:
         elif not low <= value <= high:
             problems.append(f"{name}: {value} is outside [{low}, {high}]")
 
-    latitude = value_at(("location", "GPS", "latitude"))
-    longitude = value_at(("location", "GPS", "longitude"))
+    latitude = leaves["location", "GPS", "latitude"]
+    longitude = leaves["location", "GPS", "longitude"]
     if (latitude is None) != (longitude is None):
         problems.append("location.GPS: latitude and longitude must both be present or both null")
 
-    pois = value_at(("location", "pointsOfInterest")) or []
+    pois = leaves["location", "pointsOfInterest"] or []
     if len(pois) > rules["MAX_POINTS_OF_INTEREST"]:
         problems.append(f"location.pointsOfInterest: {len(pois)} entries, more than {rules['MAX_POINTS_OF_INTEREST']}")
     for poi in pois:

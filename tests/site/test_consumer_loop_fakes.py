@@ -8,6 +8,8 @@ the loop's decisions quickly; ``test_consumer_loop.py`` proves the same loop aga
 from __future__ import annotations
 
 import json
+import logging
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -127,7 +129,15 @@ class Handler:
 
 def loop(consumer: FakeConsumer, handler: Handler | None = None, producer: FakeProducer | None = None, **options):
     sink = DeadLetterSink(producer or FakeProducer(), "deadletter", "current", timeout=3.0)
-    options = {"backoff": 0.001, "backoff_max": 0.002, "idle_timeout": 0.0, "name": "current", **options}
+    options = {
+        "batch_size": 500,
+        "batch_wait": 1.0,
+        "backoff": 0.001,
+        "backoff_max": 0.002,
+        "idle_timeout": 0.0,
+        "name": "current",
+        **options,
+    }
     handler = handler or Handler()
     return ConsumerLoop(consumer=consumer, codec=JsonCodec(), handler=handler, dead_letters=sink, **options)
 
@@ -136,10 +146,45 @@ def committed(consumer: FakeConsumer) -> list[list[tuple[str, int, int]]]:
     return [[(tp.topic, tp.partition, tp.offset) for tp in offsets] for offsets in consumer.commits]
 
 
-def test_a_batch_is_handled_then_committed_at_the_next_offset_of_each_partition():
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def warnings(log: LogLines) -> list[str]:
+    return [record.getMessage() for record in log.records if record.levelno == logging.WARNING]
+
+
+class LogLines(logging.Handler):
+    """What the loop logs for operators, each record once (whether or not "telemetry" propagates)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    @property
+    def messages(self) -> list[str]:
+        return [record.getMessage() for record in self.records]
+
+
+@pytest.fixture
+def log():
+    logger = logging.getLogger("telemetry.consumer")
+    lines, level = LogLines(), logger.level
+    logger.addHandler(lines)
+    logger.setLevel(logging.INFO)
+    yield lines
+    logger.removeHandler(lines)
+    logger.setLevel(level)
+
+
+def test_a_batch_is_handled_then_committed_at_the_next_offset_of_each_partition(log):
     batch = [message(offset=5), message(partition=1, offset=9), message(offset=6), message(partition=1, offset=8)]
     consumer, handler = FakeConsumer([batch]), Handler()
     stats = loop(consumer, handler).run()
+    assert re.fullmatch(r"current batch=1 messages=4 processed=4 dead_lettered=0 ms=\d+\.\d", log.messages[0])
     assert [(r.partition, r.offset, r.key, r.topic) for r in handler.batches[0]] == [
         (0, 5, b"EX1", "telemetry"),
         (1, 9, b"EX1", "telemetry"),
@@ -164,7 +209,9 @@ def test_bad_messages_are_dead_lettered_with_their_origin_and_the_rest_committed
     def validator(record: dict) -> list[str]:
         return ["identifier: empty", "timestamp: odd"] if not record["identifier"] else []
 
+    before = now_ms()
     stats = loop(consumer, handler, producer, validator=validator).run()
+    after = now_ms()
     assert [r.offset for r in handler.batches[0]] == [3]
     first, second = producer.produced
     assert (first["topic"], first["value"], first["key"]) == ("deadletter", b"garbage", None)
@@ -173,7 +220,8 @@ def test_bad_messages_are_dead_lettered_with_their_origin_and_the_rest_committed
     assert first["headers"]["dlq.origin.topic"] == b"telemetry"
     assert first["headers"]["dlq.origin.partition"] == b"0"
     assert first["headers"]["dlq.origin.offset"] == b"1"
-    assert int(first["headers"]["dlq.failed_at"]) > 1_700_000_000_000
+    assert before <= int(first["headers"]["dlq.failed_at"]) <= after  # epoch milliseconds
+    assert (second["value"], second["key"]) == (b'{"identifier": "", "timestamp": 2}', b"EX1")  # untouched
     assert second["headers"]["dlq.error"] == b"validation: identifier: empty; timestamp: odd"
     assert producer.flushes[0] == 3.0
     assert committed(consumer) == [[("telemetry", 0, 4)]]
@@ -193,12 +241,31 @@ def test_the_dead_letter_error_is_cut_to_4096_bytes():
     assert len(producer.produced[0]["headers"]["dlq.error"]) == 4096
 
 
-def test_transient_faults_are_retried_and_counted_then_the_batch_commits():
-    handler = Handler(failures=[TransientError("db down"), AutoReconnect("db down")])
+def test_a_reason_that_utf8_cannot_encode_is_dead_lettered_with_replacement_characters():
+    # JSON may escape a lone surrogate, and a validator may quote the field: encoding the reason
+    # strictly would raise, and that one message would stop the consumer on every restart.
+    raw = b'{"identifier": "EX\\udcff", "timestamp": 1}'
+    consumer, producer = FakeConsumer([[message(raw=raw, offset=4)]]), FakeProducer()
+
+    def quoting(record: dict) -> list[str]:
+        return [f"identifier: {record['identifier']} is not registered"]
+
+    stats = loop(consumer, producer=producer, validator=quoting).run()
+    assert producer.produced[0]["value"] == raw
+    assert producer.produced[0]["headers"]["dlq.error"] == b"validation: identifier: EX? is not registered"
+    assert stats.dead_lettered == 1 and committed(consumer) == [[("telemetry", 0, 5)]]
+
+
+def test_transient_faults_are_retried_and_counted_then_the_batch_commits(log):
+    handler = Handler(failures=[TransientError("db down"), AutoReconnect("mongo:27017 refused")])
     consumer = FakeConsumer([[message(offset=0)]])
-    stats = loop(consumer, handler).run()
+    stats = loop(consumer, handler, backoff=0.25, backoff_max=0.5).run()
     assert stats.retries == 2 and len(handler.batches) == 1
     assert committed(consumer) == [[("telemetry", 0, 1)]]
+    assert warnings(log) == [
+        "current transient fault, retrying in 0.2s: db down",  # %.1f of 0.25
+        "current transient fault, retrying in 0.5s: mongo:27017 refused",
+    ]
 
 
 def test_backoff_doubles_up_to_its_cap():
@@ -226,7 +293,7 @@ class RecordingEvent:
         self.flag = True
 
 
-def test_a_stop_during_a_transient_fault_commits_nothing_and_closes():
+def test_a_stop_during_a_transient_fault_commits_nothing_and_closes(log):
     consumer = FakeConsumer([[message()], [message(offset=1)]])
     subject = loop(consumer, Handler())
 
@@ -240,6 +307,7 @@ def test_a_stop_during_a_transient_fault_commits_nothing_and_closes():
     assert consumer.commits == [] and consumer.closed and subject.stopping
     assert (stats.batches, stats.retries) == (0, 0)
     assert len(consumer.batches) == 1  # the second batch was never polled
+    assert warnings(log) == ["current stop requested while db down; batch left uncommitted"]
 
 
 def test_a_stop_while_the_codec_is_down_commits_nothing():
@@ -275,11 +343,12 @@ def test_a_bug_in_the_handler_propagates_uncommitted_and_closes_the_consumer():
     assert consumer.commits == [] and consumer.closed
 
 
-def test_kafka_errors_fatal_stops_the_loop_others_are_skipped():
+def test_kafka_errors_fatal_stops_the_loop_others_are_skipped(log):
     noise = FakeMessage(None, _error=FakeError("partition EOF"))
     consumer, handler = FakeConsumer([[noise, message(offset=3)]]), Handler()
     loop(consumer, handler).run()
     assert [r.offset for r in handler.batches[0]] == [3]
+    assert warnings(log) == ["current kafka: partition EOF"]
     fatal = FakeConsumer([[FakeMessage(None, _error=FakeError("fenced", is_fatal=True))]])
     with pytest.raises(RuntimeError, match="fatal Kafka error: fenced"):
         loop(fatal).run()
@@ -290,6 +359,31 @@ def test_max_messages_caps_every_poll_and_ends_the_loop():
     consumer = FakeConsumer([[message(offset=0), message(offset=1)], [message(offset=2)], [message(offset=9)]])
     stats = loop(consumer, batch_size=2, max_messages=3, idle_timeout=None).run()
     assert consumer.asked == [2, 1] and stats.messages == 3
+
+
+def test_a_consumer_with_partitions_and_nothing_to_read_stops_once_idle_for_the_timeout(log):
+    consumer = FakeConsumer([])
+    started = time.monotonic()
+    stats = loop(consumer, idle_timeout=0.2).run()
+    assert time.monotonic() - started >= 0.2 and len(consumer.asked) > 1
+    assert stats.batches == 0 and consumer.closed
+    assert log.messages[-1] == "current idle for 0.2s, stopping"
+
+
+def test_every_batch_restarts_the_idle_time():
+    # Six batches 200 ms apart, an empty poll, then one more batch: the loop is never idle for
+    # more than about 400 ms on end, although 1.2 s have passed since it started when the empty
+    # poll comes. The 1 s timeout leaves 600 ms for a loaded machine to stall.
+    batches = [[message(offset=n)] for n in range(6)] + [[], [message(offset=6)]]
+    consumer, handler = FakeConsumer([]), Handler()
+
+    def consume(limit: int, timeout: float) -> list[FakeMessage]:
+        time.sleep(0.2)
+        return batches.pop(0) if batches else []
+
+    consumer.consume = consume
+    loop(consumer, handler, idle_timeout=1.0).run()
+    assert [record.offset for batch in handler.batches for record in batch] == list(range(7))
 
 
 def test_idle_time_counts_only_once_partitions_are_assigned():
@@ -310,27 +404,32 @@ def test_idle_time_counts_only_once_partitions_are_assigned():
     assert time.monotonic() - assigned_at[0] >= 0.05  # idle from the assignment on, not from the start
 
 
-def test_a_failed_commit_leaves_the_offsets_to_the_next_owner_and_the_loop_goes_on():
+def test_a_failed_commit_leaves_the_offsets_to_the_next_owner_and_the_loop_goes_on(log):
     consumer = FakeConsumer([[message(offset=0)], [message(offset=1)]])
     consumer.commit_error = KafkaException(KafkaError(KafkaError._ASSIGNMENT_LOST))
     stats = loop(consumer).run()
     assert stats.batches == 2 and stats.committed == {}
+    refused = f"current commit failed, batch will be replayed by the partition's owner: {consumer.commit_error}"
+    assert "ASSIGNMENT_LOST" in refused and warnings(log) == [refused, refused]
 
 
-def test_each_batch_is_reported_and_a_failing_report_changes_nothing():
+def test_each_batch_is_reported_and_a_failing_report_changes_nothing(log):
     reports = []
     batch = [message({"identifier": "EX1", "timestamp": 11}, offset=0), message(raw=b"x", offset=1, key=b"EX\xff")]
+    before = now_ms()
     loop(FakeConsumer([batch]), on_batch=reports.append).run()
+    after = now_ms()
     (report,) = reports
     assert (report.service, report.messages, report.processed, report.dead_lettered) == ("current", 2, 1, 1)
     assert (report.last_topic, report.last_partition, report.last_offset) == ("telemetry", 0, 1)
     assert report.last_key == "EX\ufffd" and report.last_event_at == 11
-    assert report.committed_at > 1_700_000_000_000 and report.duration_ms >= 0
+    assert before <= report.committed_at <= after and report.duration_ms >= 0  # epoch milliseconds
 
     def broken(_report):
         raise OSError("disk full")
 
     assert loop(FakeConsumer([[message()]]), on_batch=broken).run().batches == 1
+    assert warnings(log) == ["current could not record progress: disk full"]
     keyless = []
     loop(FakeConsumer([[message(raw=b"x", key=None)]]), on_batch=keyless.append).run()
     assert keyless[0].last_key is None and keyless[0].last_event_at is None
@@ -341,17 +440,66 @@ def test_dead_letter_sink_fails_transiently_on_undelivered_or_errored_messages()
         DeadLetterSink(FakeProducer(undelivered=1), "dl", "s").send([(message(), "bad")])
     with pytest.raises(TransientError, match="broker said no"):
         DeadLetterSink(FakeProducer(delivery_error="broker said no"), "dl", "s").send([(message(), "bad")])
+    # A whole batch refused: the error quotes the first three delivery errors, not all of them.
+    refused = DeadLetterSink(FakeProducer(delivery_error="broker said no"), "dl", "s")
+    with pytest.raises(TransientError) as failed:
+        refused.send([(message(offset=n), "bad") for n in range(5)])
+    assert str(failed.value) == f"dead-letter topic 'dl': 0 undelivered, errors {['broker said no'] * 3}"
     idle = FakeProducer()
     DeadLetterSink(idle, "dl", "s").send([])
     assert idle.produced == [] and idle.flushes == []
     DeadLetterSink(idle, "dl", "s", timeout=2.5).close()
-    assert idle.flushes == [2.5]
+    DeadLetterSink(idle, "dl", "s").close()  # services.build_consumer_loop relies on the default
+    assert idle.flushes == [2.5, 10.0]
 
 
 def test_what_counts_as_transient():
     assert is_transient(TransientError("x"))
     assert is_transient(AutoReconnect("x"))
     assert is_transient(KafkaException(KafkaError(KafkaError._TRANSPORT)))
+    assert is_transient(KafkaException(KafkaError(KafkaError.REQUEST_TIMED_OUT, retriable=True)))
     assert not is_transient(KafkaException(KafkaError(KafkaError._FATAL, fatal=True)))
+    # A fatal error leaves the client unusable: retrying would spin forever, whatever else it says.
+    assert not is_transient(KafkaException(KafkaError(KafkaError._FATAL, fatal=True, retriable=True)))
     assert not is_transient(KafkaException())
     assert not is_transient(ValueError("x"))
+
+
+# --- what the loop tells operators: stats over batches, progress reports, log lines -----------------
+
+
+def test_the_stats_add_up_over_batches():
+    first = [message(offset=0), message(raw=b"x", offset=1)]
+    second = [message(offset=2), message(raw=b"y", offset=3), message(offset=4)]
+    stats = loop(FakeConsumer([first, second])).run()
+    assert (stats.batches, stats.messages, stats.processed, stats.dead_lettered) == (2, 5, 3, 2)
+    assert stats.committed == {("telemetry", 0): 5}
+
+
+def test_the_reported_duration_is_the_time_the_batch_took_in_milliseconds_to_a_tenth(caplog):
+    caplog.set_level(logging.WARNING, logger="telemetry.consumer")  # no INFO line inside the measured span
+    batches = [[message(offset=n)] for n in range(6)]
+    polled_at: list[float] = []
+    handled: list[float] = []
+    reports: list[tuple[object, float]] = []
+    consumer = FakeConsumer([])
+
+    def consume(limit: int, timeout: float) -> list[FakeMessage]:
+        polled_at.append(time.monotonic())  # the batch's processing starts after this
+        return batches.pop(0) if batches else []
+
+    class TimedHandler:
+        def handle(self, records) -> None:
+            started = time.monotonic()
+            time.sleep(0.4 if records[0].offset == 0 else 0.0)  # 0.1 % of it is 0.4 ms
+            handled.append(time.monotonic() - started)
+
+    consumer.consume = consume
+    subject = loop(consumer, on_batch=lambda report: reports.append((report, time.monotonic())))
+    subject.handler = TimedHandler()
+    subject.run()
+    assert len(reports) == 6
+    for n, (report, reported_at) in enumerate(reports):
+        # Between the handler's own time and the time from the poll to the report, rounded to 0.1 ms.
+        assert handled[n] * 1000 - 0.05 <= report.duration_ms <= (reported_at - polled_at[n]) * 1000 + 0.05
+        assert type(report.duration_ms) is float and round(report.duration_ms, 1) == report.duration_ms

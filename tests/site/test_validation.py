@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,12 +15,18 @@ NOW = T0 + 3_600_000
 
 
 def problems(record, **rules):
-    return validate_telemetry(record, NOW, rules)
+    """What ``validate_telemetry`` reports, checked against the full check alone: a record the fast
+    path lets through must be one the full check finds nothing wrong with."""
+    found = validate_telemetry(record, NOW, rules)
+    assert validation.problems_of(record, NOW, {**DEFAULT_RULES, **rules}) == found
+    return found
 
 
 def test_a_normal_record_passes():
     assert problems(telemetry(pois=["A", "B"])) == []
     assert problems({"identifier": "EX1", "timestamp": T0}) == []
+    assert validate_telemetry(telemetry(), NOW) == []  # no rules given: the defaults
+    assert validate_telemetry(telemetry(timestamp=NOW + 3_600_000), NOW) != []
 
 
 def test_identifier_must_be_a_non_empty_string():
@@ -66,6 +73,60 @@ def test_field_sizes():
     record = telemetry()
     record["location"]["pointsOfInterest"] = [{"name": ""}]
     assert problems(record)[0].startswith("location.pointsOfInterest: each entry needs a name")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "name"),
+    [
+        ({"identifier": "E" * 12}, "identifier"),
+        ({"base": "B" * 12}, "base.code"),
+        ({"brand": "C" * 12}, "description.brand"),
+        ({"model": "M" * 12}, "description.model"),
+        ({"address": "A" * 12}, "location.address"),
+    ],
+)
+def test_every_string_field_is_held_to_the_maximum_length(overrides, name):
+    assert problems(short_strings(**overrides), MAX_STRING_LENGTH=11) == [f"{name}: 12 characters, more than 11"]
+    exactly = {key: value[:11] for key, value in overrides.items()}
+    assert problems(short_strings(**exactly), MAX_STRING_LENGTH=11) == []
+
+
+def short_strings(**overrides):
+    return telemetry(**{"address": "Via Roma 1", "brand": "CAT", **overrides})
+
+
+def test_range_edges_are_inside():
+    assert problems(telemetry(latitude=-90.0, longitude=180.0, fuel_level=100.0)) == []
+    assert problems(telemetry(latitude=90.0, longitude=-180.0, fuel_level=0.0, hours=0.0)) == []
+
+
+def test_a_counter_that_is_not_a_number_is_named():
+    record = telemetry()
+    record["c40"]["odometry"]["km_tot"] = "5000 km"
+    record["location"]["GPS"]["latitude"] = True
+    assert problems(record) == ["location.GPS.latitude: must be a number", "c40.odometry.km_tot: must be a number"]
+
+
+def test_fields_after_an_absent_one_are_still_checked():
+    assert problems(telemetry(latitude=None, longitude=None, hours=None, fuel_level=200.0)) == [
+        "c40.fuel.level_pct: 200.0 is outside [0.0, 100.0]"
+    ]
+
+
+def test_points_of_interest_up_to_the_maximum_with_names_up_to_the_maximum_length():
+    assert problems(telemetry(pois=["a", "b"]), MAX_POINTS_OF_INTEREST=2) == []
+    assert problems(short_strings(pois=["x" * 11]), MAX_STRING_LENGTH=11) == []
+    assert problems(short_strings(pois=["x" * 12]), MAX_STRING_LENGTH=11) == [
+        "location.pointsOfInterest: each entry needs a name of 1 to MAX_STRING_LENGTH characters"
+    ]
+
+
+def test_points_of_interest_that_are_not_records_are_named_not_raised():
+    record = telemetry()
+    record["location"]["pointsOfInterest"] = ["Site A"]
+    assert problems(record) == [
+        "location.pointsOfInterest: each entry needs a name of 1 to MAX_STRING_LENGTH characters"
+    ]
 
 
 def test_every_problem_is_reported_at_once():
@@ -118,6 +179,36 @@ _record = st.fixed_dictionaries(
         ),
     }
 )
+
+
+def _plausible_records():
+    """Ordinary records, and records at every edge the rules allow (under FAST_RULES)."""
+    no_sections = {"identifier": "EX1", "timestamp": NOW}
+    nulls = telemetry(latitude=None, longitude=None, hours=None, km=None, fuel_used=None, fuel_level=None)
+    nulls.update(base=None, description={"brand": None, "model": None})
+    nulls["location"].update(address=None, pointsOfInterest=None)
+    return [
+        short_strings(),
+        short_strings(pois=["Site A", "x" * 11]),
+        short_strings(timestamp=NOW + 10 * 60_000),
+        short_strings(timestamp=NOW - 2 * 86_400_000),
+        short_strings(identifier="E" * 11, base="B" * 11, brand="C" * 11, model="M" * 11, address="A" * 11),
+        short_strings(latitude=-90.0, longitude=180.0, fuel_level=100.0),
+        short_strings(latitude=90.0, longitude=-180.0, fuel_level=0.0, hours=0.0, km=0.0, fuel_used=0.0),
+        nulls,
+        no_sections,
+    ]
+
+
+FAST_RULES = {**DEFAULT_RULES, "MAX_STRING_LENGTH": 11, "MAX_POINTS_OF_INTEREST": 2, "MAX_AGE_DAYS": 2}
+
+
+def test_plausible_records_take_the_fast_path():
+    # The fast path is what keeps validation cheap per message (docs/PERFORMANCE.md): the ordinary
+    # record, and one at each edge of the rules, must not fall through to the full check.
+    for record in _plausible_records():
+        assert validation.problems_of(record, NOW, FAST_RULES) == []
+        assert validation._plainly_plausible(record, NOW, FAST_RULES) is True, record
 
 
 def test_the_fast_path_reads_the_fields_the_tables_name():
