@@ -7,10 +7,16 @@ real one, with the real broker, is exercised in test_consumer_broker.py.
 import random
 
 import pytest
+from pymongo.errors import BulkWriteError
 
 from equipment_usage.business import Reading, UsageRules, record_id
 from equipment_usage.handlers import EquipmentRegistryHandler, UsageHandler
-from equipment_usage.repository import EquipmentRegistryRepository, UsageFilter, UsageRepository
+from equipment_usage.repository import (
+    EquipmentRegistryRepository,
+    UsageFilter,
+    UsageRepository,
+    _raise_unless_duplicates,
+)
 from telemetry_site.codecs import TransientError
 from telemetry_site.consumer import Record
 
@@ -277,3 +283,79 @@ def test_the_usage_loop_opens_the_publisher_s_producer_with_its_other_kafka_clie
         assert loop.handler.publisher._producer is not None
     finally:
         loop.consumer.close()
+
+
+def test_a_handler_without_rules_takes_them_from_the_settings(settings):
+    settings.USAGE_TIME_ZONE = "Europe/Rome"
+    settings.USAGE_MAX_SPEED_KMH = 55.0
+    settings.USAGE_HOURS_TOLERANCE = 0.25
+    settings.USAGE_KM_TOLERANCE = 0.75
+    settings.USAGE_LATE_READING_MAX_AGE_DAYS = 7.0
+    assert UsageHandler(publisher=RecordingPublisher()).rules == UsageRules(
+        time_zone="Europe/Rome", max_speed_kmh=55.0, hours_tolerance=0.25, km_tolerance=0.75, late_max_age_days=7.0
+    )
+
+
+def test_registry_handler_stores_into_the_repository_it_was_given(mongo_db):
+    given = EquipmentRegistryRepository(mongo_db, collection="registry_elsewhere")
+    record = {"identifier": "EX1", "hourly_rate": 10.0, "km_rate": 1.0, "currency": "EUR", "last_update": 5}
+    EquipmentRegistryHandler(given).handle([Record(record, b"EX1", "registry", 0, 0)])
+    assert given.get("EX1")["hourly_rate"] == 10.0
+    assert EquipmentRegistryRepository(mongo_db).get("EX1") is None  # not the configured one
+
+
+def write_errors(*codes):
+    return BulkWriteError({"writeErrors": [{"index": i, "code": code, "errmsg": "x"} for i, code in enumerate(codes)]})
+
+
+def test_only_duplicate_key_write_errors_are_tolerated():
+    """A replay's duplicates are expected; any other write error (a validation failure, a write
+    concern error without write errors) must reach the loop, which retries the batch."""
+    assert _raise_unless_duplicates(write_errors(11000, 11000)) == write_errors(11000, 11000).details["writeErrors"]
+    for error in (
+        write_errors(11000, 121),
+        write_errors(66),
+        BulkWriteError({"writeErrors": [], "writeConcernErrors": [{"code": 64}]}),
+    ):
+        with pytest.raises(BulkWriteError):
+            _raise_unless_duplicates(error)
+
+
+def test_newest_registry_records_only_of_the_machines_asked_for(mongo_db):
+    registry = EquipmentRegistryRepository(mongo_db)
+    registry.ensure_indexes()
+    registry.store(
+        [
+            {"identifier": "EX1", "last_update": 1, "hourly_rate": 10.0},
+            {"identifier": "EX2", "last_update": 3, "hourly_rate": 30.0},
+            {"identifier": "EX2", "last_update": 2, "hourly_rate": 20.0},
+        ]
+    )
+    assert {key: doc["hourly_rate"] for key, doc in registry.newest(["EX2", "EX9"]).items()} == {"EX2": 30.0}
+
+
+def test_ledger_and_reading_pages_follow_event_time_not_arrival(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    handler.process([Reading("EX1", DAY0, 10.0, 100.0), Reading("EX1", DAY0 + 2 * H, 11.0, 110.0)])
+    handler.process([Reading("EX1", DAY0 + H, 10.5, 105.0)])  # late: its entry is stored last
+    times = [DAY0, DAY0 + H, DAY0 + 2 * H]
+    assert [e["interval_end"] for e in repository.find_entries("EX1", None, None)] == times
+    assert [r["timestamp"] for r in repository.find_readings("EX1", DAY0, DAY0 + 3 * H, "hours")] == times
+    assert [e["interval_end"] for e in repository.find_entries("EX1", None, None, skip=1, limit=1)] == [DAY0 + H]
+    assert repository.find_entries("EX1", None, None, limit=0) == []  # to MongoDB, limit(0) means no limit
+    assert repository.count_entries("EX1", DAY0 + H, None) == 2
+    assert repository.count_entries("EX1", None, DAY0 + H) == 2
+
+
+def test_pages_without_bounds_are_the_first_100_by_time_and_by_identifier(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    others = [Reading(f"M{i:03d}", DAY0, 1.0, None) for i in range(100)]
+    handler.process(others + [Reading("EX1", DAY0 + i * H, 10.0 + i, None) for i in range(101)])
+    entries = repository.find_entries("EX1", None, None)
+    assert (len(entries), entries[0]["interval_end"], entries[-1]["interval_end"]) == (100, DAY0, DAY0 + 99 * H)
+    assert len(repository.find_readings("EX1", DAY0, DAY0 + 101 * H, "hours")) == 100
+    # EX1's reference was stored after the others': the page is by identifier all the same.
+    references = repository.find_references()
+    assert [r["_id"] for r in references[:2]] == ["EX1", "M000"] and len(references) == 100
+    assert repository.count_references() == 101
+    assert repository.find_references(limit=0) == []
