@@ -304,21 +304,102 @@ def test_registry_handler_stores_into_the_repository_it_was_given(mongo_db):
     assert EquipmentRegistryRepository(mongo_db).get("EX1") is None  # not the configured one
 
 
-def write_errors(*codes):
-    return BulkWriteError({"writeErrors": [{"index": i, "code": code, "errmsg": "x"} for i, code in enumerate(codes)]})
+class RacingCollection:
+    """The real collection, except that its first bulk write loses an insert race (or fails
+    otherwise) on the operations at ``indexes``: what MongoDB answers when another consumer inserted
+    the same new document between our match and our insert. Like MongoDB, an unordered write
+    applies the other operations; an ordered one stops at the first failure."""
+
+    def __init__(self, collection, indexes, code=11000):
+        self.collection, self.indexes, self.code = collection, indexes, code
+        self.writes = []
+
+    def bulk_write(self, operations, ordered):
+        self.writes.append(len(operations))
+        if len(self.writes) > 1:
+            return self.collection.bulk_write(operations, ordered=ordered)
+        lost = self.indexes[:1] if ordered else self.indexes
+        applied = (
+            operations[: lost[0]] if ordered and lost else [op for i, op in enumerate(operations) if i not in lost]
+        )
+        if applied:
+            self.collection.bulk_write(applied, ordered=True)
+        raise BulkWriteError({"writeErrors": [{"index": index, "code": self.code} for index in lost]})
+
+    def __getattr__(self, attribute):
+        return getattr(self.collection, attribute)
 
 
-def test_only_duplicate_key_write_errors_are_tolerated():
-    """A replay's duplicates are expected; any other write error (a validation failure, a write
-    concern error without write errors) must reach the loop, which retries the batch."""
-    assert _raise_unless_duplicates(write_errors(11000, 11000)) == write_errors(11000, 11000).details["writeErrors"]
-    for error in (
-        write_errors(11000, 121),
-        write_errors(66),
-        BulkWriteError({"writeErrors": [], "writeConcernErrors": [{"code": 64}]}),
-    ):
+def test_references_that_lost_an_insert_race_are_saved_by_a_retry(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    handler.process([Reading("EX1", DAY0, 10.0, 100.0)])
+    racing = repository.last_readings = RacingCollection(repository.last_readings, indexes=[1, 2])
+    handler.process([Reading(f"EX{i}", DAY0 + H, 11.0 + i, 110.0) for i in (1, 2, 3)])
+    assert racing.writes == [3, 2]  # only the two losers again
+    assert {i: repository.references([i])[i].hours for i in ("EX1", "EX2", "EX3")} == {
+        "EX1": 12.0,
+        "EX2": 13.0,
+        "EX3": 14.0,
+    }
+
+
+def test_daily_totals_that_lost_an_insert_race_are_written_by_a_retry(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    readings = [Reading(f"EX{i}", DAY0 + t * H, 10.0 + t, 100.0 + t * 10 * i) for t in (0, 1) for i in (1, 2, 3)]
+    racing = repository.daily = RacingCollection(repository.daily, indexes=[0])
+    handler.process(readings)
+    assert racing.writes[1] == 1  # only the loser again
+    by_machine = {g["key"]: g["km"] for g in repository.search(UsageFilter(), "identifier")}
+    assert by_machine == {"EX1": 10.0, "EX2": 20.0, "EX3": 30.0}
+
+
+def test_registry_versions_that_lost_an_insert_race_are_stored_by_a_retry(mongo_db):
+    registry = EquipmentRegistryRepository(mongo_db)
+    racing = registry.collection = RacingCollection(registry.collection, indexes=[0])
+    versions = [{"identifier": "EX1", "last_update": 1, "hourly_rate": 10.0}, {"identifier": "EX2", "last_update": 1}]
+    assert registry.store(versions) == 2
+    assert racing.writes == [2, 1]
+    assert (registry.get("EX1")["hourly_rate"], registry.get("EX2")["last_update"]) == (10.0, 1)
+
+
+def test_a_write_error_that_is_not_a_lost_race_propagates(mongo_db):
+    """Only duplicates are a lost race; any other write error (here a validation failure, or a
+    write concern error without write errors) must reach the loop, which retries the batch."""
+    registry = EquipmentRegistryRepository(mongo_db)
+    real = registry.collection
+    for failing in (RacingCollection(real, indexes=[0, 1], code=121), RacingCollection(real, indexes=[])):
+        registry.collection = failing
         with pytest.raises(BulkWriteError):
-            _raise_unless_duplicates(error)
+            registry.store([{"identifier": "EX1", "last_update": 1}, {"identifier": "EX1", "last_update": 2}])
+    assert _raise_unless_duplicates(BulkWriteError({"writeErrors": [{"index": 0, "code": 11000}]})) == [
+        {"index": 0, "code": 11000}
+    ]
+
+
+def test_indexes_serve_the_ledger_daily_and_registry_queries(mongo_db):
+    make(mongo_db)
+
+    def indexes(collection):
+        return {
+            name: (info["key"], bool(info.get("unique")), bool(info.get("sparse")))
+            for name, info in mongo_db[collection].index_information().items()
+            if name != "_id_"
+        }
+
+    assert indexes("usage_deltas") == {
+        "identifier_interval_end": ([("identifier", 1), ("interval_end", 1)], True, False),
+        "identifier_dates": ([("identifier", 1), ("dates", 1)], False, False),
+        "identifier_interval_start": ([("identifier", 1), ("interval_start", 1)], False, False),
+        "identifier_corrected_by": ([("identifier", 1), ("corrected_by", 1)], False, True),
+    }
+    assert indexes("usage_daily") == {
+        "identifier_date": ([("identifier", 1), ("date", 1)], False, False),
+        "source_date": ([("source", 1), ("date", 1)], False, False),
+        "date": ([("date", 1)], False, False),
+    }
+    assert indexes("equipment_registry") == {
+        "identifier_last_update": ([("identifier", 1), ("last_update", -1)], True, False),
+    }
 
 
 def test_newest_registry_records_only_of_the_machines_asked_for(mongo_db):

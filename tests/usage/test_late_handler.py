@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from equipment_usage.business import Entry, Rates, Reading, UsageRules, apply_readings, in_event_order
 from equipment_usage.handlers import UsageHandler
-from equipment_usage.repository import EquipmentRegistryRepository, UsageRepository
+from equipment_usage.repository import ConcurrentCorrection, EquipmentRegistryRepository, UsageRepository
 from tests.properties import property_settings
 from tests.usage.test_handler import CountingDatabase, RecordingPublisher
 
@@ -259,3 +259,43 @@ def test_round_trips_of_a_batch_with_late_readings(mongo_db):
         "usage_deltas.aggregate",
         "usage_daily.bulk_write",
     ]
+
+
+def test_a_carried_counter_is_walked_forward_a_page_at_a_time_up_to_the_reference(mongo_db):
+    """A late reading with hours before 44 stored readings without them: the hours it carries change
+    the start of every following entry, read WALK_PAGE (20) at a time, and the machine's reference."""
+    readings = [Reading("EX1", DAY0, 10.0, 100.0)]
+    readings += [Reading("EX1", DAY0 + i * H, None, 100.0 + 2 * i) for i in range(1, 46)]
+    late = Reading("EX1", DAY0 + H // 2, 10.5, 101.0)
+    database = CountingDatabase(mongo_db)
+    handler, repository = make(mongo_db)
+    handler = UsageHandler(
+        UsageRepository(database), EquipmentRegistryRepository(database), RecordingPublisher(), RULES
+    )
+    handler.process(readings)
+    database.calls.clear()
+    outcome = handler.process([late])
+    assert outcome.late == 1 and len(outcome.corrected) == 45
+    # own entry, the span, then 44 following entries in pages of 20, 20 and 4
+    assert database.calls.count("usage_deltas.find") == 5
+    rates = [Rates(0, RATES["hourly_rate"], RATES["km_rate"], "EUR")]
+    assert ledger(mongo_db) == apply_readings(None, [readings[0], late, *readings[1:]], RULES, rates).entries
+    reference = repository.references(["EX1"])["EX1"]
+    assert (reference.timestamp, reference.hours, reference.hours_at) == (DAY0 + 45 * H, 10.5, DAY0 + H // 2)
+
+
+def test_a_correction_computed_from_an_entry_changed_meanwhile_is_refused(mongo_db):
+    """Replacing a ledger entry is a compare-and-swap on the version the correction was computed
+    from: if another consumer corrected it first, the batch fails and is retried on fresh state."""
+    handler, repository = make(mongo_db)
+    handler.process([Reading("EX1", DAY0, 10.0, 100.0), Reading("EX1", DAY0 + 2 * H, 11.0, 110.0)])
+    first, second = [Entry.from_dict(doc) for doc in repository.find_entries("EX1", None, None)]
+    # meanwhile, late readings split the second interval and move the first reading's entry
+    handler.process([Reading("EX1", DAY0 + H, 10.5, 105.0), Reading("EX1", DAY0 - H, 9.5, 95.0)])
+    assert repository.replace_entries([]) == 0
+    current = Entry.from_dict(repository.find_entries("EX1", DAY0 + H, DAY0 + H)[0])
+    for stale in (second, first):  # one with a start, and the first entry (no start)
+        before = sorted(mongo_db.usage_deltas.find(), key=lambda doc: doc["_id"])
+        with pytest.raises(ConcurrentCorrection, match=r"^1 ledger entries changed meanwhile$"):
+            repository.replace_entries([(current, current), (stale, replace(stale, hours=99.0))])
+        assert sorted(mongo_db.usage_deltas.find(), key=lambda doc: doc["_id"]) == before
