@@ -315,7 +315,7 @@ class RacingCollection:
         self.writes = []
 
     def bulk_write(self, operations, ordered):
-        self.writes.append(len(operations))
+        self.writes.append((len(operations), ordered))
         if len(self.writes) > 1:
             return self.collection.bulk_write(operations, ordered=ordered)
         lost = self.indexes[:1] if ordered else self.indexes
@@ -335,7 +335,7 @@ def test_references_that_lost_an_insert_race_are_saved_by_a_retry(mongo_db):
     handler.process([Reading("EX1", DAY0, 10.0, 100.0)])
     racing = repository.last_readings = RacingCollection(repository.last_readings, indexes=[1, 2])
     handler.process([Reading(f"EX{i}", DAY0 + H, 11.0 + i, 110.0) for i in (1, 2, 3)])
-    assert racing.writes == [3, 2]  # only the two losers again
+    assert racing.writes == [(3, False), (2, False)]  # unordered, and only the two losers again
     assert {i: repository.references([i])[i].hours for i in ("EX1", "EX2", "EX3")} == {
         "EX1": 12.0,
         "EX2": 13.0,
@@ -348,7 +348,7 @@ def test_daily_totals_that_lost_an_insert_race_are_written_by_a_retry(mongo_db):
     readings = [Reading(f"EX{i}", DAY0 + t * H, 10.0 + t, 100.0 + t * 10 * i) for t in (0, 1) for i in (1, 2, 3)]
     racing = repository.daily = RacingCollection(repository.daily, indexes=[0])
     handler.process(readings)
-    assert racing.writes[1] == 1  # only the loser again
+    assert [ordered for _, ordered in racing.writes] == [False, False] and racing.writes[1][0] == 1
     by_machine = {g["key"]: g["km"] for g in repository.search(UsageFilter(), "identifier")}
     assert by_machine == {"EX1": 10.0, "EX2": 20.0, "EX3": 30.0}
 
@@ -358,7 +358,7 @@ def test_registry_versions_that_lost_an_insert_race_are_stored_by_a_retry(mongo_
     racing = registry.collection = RacingCollection(registry.collection, indexes=[0])
     versions = [{"identifier": "EX1", "last_update": 1, "hourly_rate": 10.0}, {"identifier": "EX2", "last_update": 1}]
     assert registry.store(versions) == 2
-    assert racing.writes == [2, 1]
+    assert racing.writes == [(2, False), (1, False)]
     assert (registry.get("EX1")["hourly_rate"], registry.get("EX2")["last_update"]) == (10.0, 1)
 
 
@@ -440,3 +440,19 @@ def test_pages_without_bounds_are_the_first_100_by_time_and_by_identifier(mongo_
     assert [r["_id"] for r in references[:2]] == ["EX1", "M000"] and len(references) == 100
     assert repository.count_references() == 101
     assert repository.find_references(limit=0) == []
+
+
+def test_search_groups_come_sorted_by_key_whatever_the_arrival(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    for identifier in ("EX3", "EX1", "EX2"):  # daily totals written in this order
+        handler.process([Reading(identifier, DAY0, 10.0, 100.0), Reading(identifier, DAY0 + H, 10.5, 110.0)])
+    assert [g["key"] for g in repository.search(UsageFilter(), "identifier")] == ["EX1", "EX2", "EX3"]
+
+
+def test_recomputing_daily_totals_again_changes_nothing(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    outcome = handler.process(fleet_readings(machines=2, per_machine=10))
+    before = snapshot(mongo_db)
+    assert repository.recompute_daily(outcome.days) == mongo_db.usage_daily.count_documents({}) > 2
+    assert repository.recompute_daily([]) == 0
+    assert snapshot(mongo_db) == before

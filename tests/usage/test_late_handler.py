@@ -299,3 +299,64 @@ def test_a_correction_computed_from_an_entry_changed_meanwhile_is_refused(mongo_
         with pytest.raises(ConcurrentCorrection, match=r"^1 ledger entries changed meanwhile$"):
             repository.replace_entries([(current, current), (stale, replace(stale, hours=99.0))])
         assert sorted(mongo_db.usage_deltas.find(), key=lambda doc: doc["_id"]) == before
+
+
+def test_too_late_entries_stay_out_of_spans_and_walks_after_the_max_age_is_raised(mongo_db):
+    """A reading stored too late (max age 1 day) lies inside intervals that late readings split
+    after the max age was raised to 30 days: it is neither the interval they are spliced into nor
+    an entry a carried counter is walked through."""
+    p, s, m, n = (
+        Reading("EX1", DAY0, 10.0, 100.0),
+        Reading("EX1", DAY0 + 2 * H, None, 102.0),
+        Reading("EX1", DAY0 + 20 * H, None, 120.0),
+        Reading("EX1", DAY0 + 30 * H, 25.0, 130.0),
+    )
+    too_late = Reading("EX1", DAY0 + 5 * H, 11.5, 105.0)
+    x, l2, l1 = (
+        Reading("EX1", DAY0 + 25 * H, 20.0, 125.0),
+        Reading("EX1", DAY0 + 3 * H, 11.0, 103.0),
+        Reading("EX1", DAY0 + H, 10.5, 101.0),
+    )
+    strict, _ = make(mongo_db, rules=replace(RULES, late_max_age_days=1.0))
+    strict.process([p, s, m, n])
+    assert strict.process([too_late]).too_late == 1
+    handler, repository = make(mongo_db, rules=replace(RULES, late_max_age_days=30.0))
+    assert handler.process([x]).late == 1  # stored after N: the walks below must go by time
+    assert handler.process([l2]).late == 1  # T (5 h) lies between it and M (20 h)
+    assert handler.process([l1]).late == 1  # S lacks hours: carried forward through L2, past T
+    rates = [Rates(0, RATES["hourly_rate"], RATES["km_rate"], "EUR")]
+    chained = [entry for entry in ledger(mongo_db) if entry.chained]
+    assert chained == apply_readings(None, [p, l1, s, l2, m, x, n], RULES, rates).entries
+    (kept,) = repository.find_entries("EX1", too_late.timestamp, too_late.timestamp)
+    assert (kept["flags"], kept["start"], kept["counted"]) == (["too_late"], None, False)
+
+
+def test_a_late_reading_with_nothing_stored_around_it_is_kept_as_too_late(mongo_db):
+    handler, repository = make(mongo_db)
+    handler.process([Reading("EX1", DAY0, 10.0, 100.0), Reading("EX1", DAY0 + 2 * H, 11.0, 110.0)])
+    mongo_db.usage_deltas.delete_many({})  # the ledger was pruned; the reference remains
+    outcome = handler.process([Reading("EX1", DAY0 + H, 10.5, 105.0)])
+    assert (outcome.late, outcome.too_late, outcome.inserted) == (0, 1, 1)
+    (entry,) = repository.find_entries("EX1", None, None)
+    assert (entry["interval_end"], entry["flags"], entry["counted"]) == (DAY0 + H, ["too_late"], False)
+
+
+def test_a_replay_after_a_crash_with_an_older_late_reading_in_the_same_interval(mongo_db):
+    """B was spliced in and the process died before the split entry was replaced; the replay of B
+    comes with A, older, in the same interval: A goes before B, B is finished, in event order."""
+    p, a, b, s = (
+        Reading("EX1", DAY0, 10.0, 100.0),
+        Reading("EX1", DAY0 + H, 10.5, 105.0),
+        Reading("EX1", DAY0 + 2 * H, 11.0, 110.0),
+        Reading("EX1", DAY0 + 3 * H, 11.5, 115.0),
+    )
+    repository = CrashingRepository(mongo_db)
+    handler = UsageHandler(repository, make(mongo_db)[0].registry, RecordingPublisher(), RULES)
+    handler.process([p, s])
+    with pytest.raises(SystemExit):
+        handler.process([b])
+    outcome = handler.process([a, b])
+    assert outcome.late == 2
+    rates = [Rates(0, RATES["hourly_rate"], RATES["km_rate"], "EUR")]
+    assert ledger(mongo_db) == apply_readings(None, [p, a, b, s], RULES, rates).entries
+    assert_same_totals(stored_totals(mongo_db), expected_totals([p, a, b, s]))
