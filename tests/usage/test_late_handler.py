@@ -267,21 +267,25 @@ def test_a_carried_counter_is_walked_forward_a_page_at_a_time_up_to_the_referenc
     readings = [Reading("EX1", DAY0, 10.0, 100.0)]
     readings += [Reading("EX1", DAY0 + i * H, None, 100.0 + 2 * i) for i in range(1, 46)]
     late = Reading("EX1", DAY0 + H // 2, 10.5, 101.0)
-    database = CountingDatabase(mongo_db)
+    database, publisher = CountingDatabase(mongo_db), RecordingPublisher()
     handler, repository = make(mongo_db)
-    handler = UsageHandler(
-        UsageRepository(database), EquipmentRegistryRepository(database), RecordingPublisher(), RULES
-    )
+    handler = UsageHandler(UsageRepository(database), EquipmentRegistryRepository(database), publisher, RULES)
     handler.process(readings)
     database.calls.clear()
+    publisher.records.clear()
     outcome = handler.process([late])
     assert outcome.late == 1 and len(outcome.corrected) == 45
+    published = sorted(record["record_id"] for record in publisher.records)
     # own entry, the span, then 44 following entries in pages of 20, 20 and 4
     assert database.calls.count("usage_deltas.find") == 5
     rates = [Rates(0, RATES["hourly_rate"], RATES["km_rate"], "EUR")]
     assert ledger(mongo_db) == apply_readings(None, [readings[0], late, *readings[1:]], RULES, rates).entries
     reference = repository.references(["EX1"])["EX1"]
     assert (reference.timestamp, reference.hours, reference.hours_at) == (DAY0 + 45 * H, 10.5, DAY0 + H // 2)
+    # a replay of the late reading republishes every entry it corrected, walked ones included
+    publisher.records.clear()
+    assert handler.process([late]).inserted == 0
+    assert sorted(record["record_id"] for record in publisher.records) == published
 
 
 def test_a_correction_computed_from_an_entry_changed_meanwhile_is_refused(mongo_db):
@@ -333,12 +337,16 @@ def test_too_late_entries_stay_out_of_spans_and_walks_after_the_max_age_is_raise
 
 def test_a_late_reading_with_nothing_stored_around_it_is_kept_as_too_late(mongo_db):
     handler, repository = make(mongo_db)
-    handler.process([Reading("EX1", DAY0, 10.0, 100.0), Reading("EX1", DAY0 + 2 * H, 11.0, 110.0)])
-    mongo_db.usage_deltas.delete_many({})  # the ledger was pruned; the reference remains
-    outcome = handler.process([Reading("EX1", DAY0 + H, 10.5, 105.0)])
-    assert (outcome.late, outcome.too_late, outcome.inserted) == (0, 1, 1)
-    (entry,) = repository.find_entries("EX1", None, None)
-    assert (entry["interval_end"], entry["flags"], entry["counted"]) == (DAY0 + H, ["too_late"], False)
+    handler.process([Reading("EX1", DAY0 + t * H, 10.0 + t / 2, 100.0 + t) for t in (0, 2, 4)])
+    mongo_db.usage_deltas.delete_many({"interval_end": {"$lt": DAY0 + 3 * H}})  # the older ledger was pruned
+    outcome = handler.process([Reading("EX1", DAY0 + H, 10.5, 101.0), Reading("EX1", DAY0 + 3 * H, 11.5, 103.0)])
+    assert (outcome.late, outcome.too_late, outcome.inserted) == (1, 1, 2)  # the second is still spliced in
+    entries = repository.find_entries("EX1", None, None)
+    assert [(e["interval_start"], e["interval_end"], e["flags"]) for e in entries] == [
+        (None, DAY0 + H, ["too_late"]),
+        (DAY0 + 2 * H, DAY0 + 3 * H, []),
+        (DAY0 + 3 * H, DAY0 + 4 * H, []),
+    ]
 
 
 def test_a_replay_after_a_crash_with_an_older_late_reading_in_the_same_interval(mongo_db):
@@ -360,3 +368,15 @@ def test_a_replay_after_a_crash_with_an_older_late_reading_in_the_same_interval(
     rates = [Rates(0, RATES["hourly_rate"], RATES["km_rate"], "EUR")]
     assert ledger(mongo_db) == apply_readings(None, [p, a, b, s], RULES, rates).entries
     assert_same_totals(stored_totals(mongo_db), expected_totals([p, a, b, s]))
+
+
+def test_an_entry_corrected_twice_keeps_only_the_version_it_replaced(mongo_db):
+    handler, repository = make(mongo_db)
+    handler.process([Reading("EX1", DAY0, 10.0, 100.0), Reading("EX1", DAY0 + 3 * H, 11.5, 115.0)])
+    handler.process([Reading("EX1", DAY0 + H, 10.5, 105.0)])
+    handler.process([Reading("EX1", DAY0 + 2 * H, 11.0, 110.0)])
+    (doc,) = repository.find_entries("EX1", DAY0 + 3 * H, DAY0 + 3 * H)
+    entry = Entry.from_dict(doc)
+    assert (entry.start.timestamp, entry.corrected_by) == (DAY0 + 2 * H, DAY0 + 2 * H)
+    replaced = entry.replaced  # the version from the first correction, without its own history
+    assert (replaced.start.timestamp, replaced.replaced, replaced.corrected_by) == (DAY0 + H, None, None)
