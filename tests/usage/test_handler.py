@@ -5,11 +5,12 @@ real one, with the real broker, is exercised in test_consumer_broker.py.
 """
 
 import random
+from dataclasses import replace
 
 import pytest
 from pymongo.errors import BulkWriteError
 
-from equipment_usage.business import Reading, UsageRules, record_id
+from equipment_usage.business import Reading, Reference, UsageRules, record_id
 from equipment_usage.handlers import EquipmentRegistryHandler, UsageHandler
 from equipment_usage.repository import (
     EquipmentRegistryRepository,
@@ -456,3 +457,29 @@ def test_recomputing_daily_totals_again_changes_nothing(mongo_db):
     assert repository.recompute_daily(outcome.days) == mongo_db.usage_daily.count_documents({}) > 2
     assert repository.recompute_daily([]) == 0
     assert snapshot(mongo_db) == before
+
+
+def test_a_reference_is_replaced_only_by_a_newer_reading_or_a_correction_of_the_same(mongo_db):
+    _, repository, _ = make(mongo_db)
+
+    def saved(*references, corrected=()):
+        repository.save_references(references, corrected)
+        return mongo_db.usage_last_readings.find_one({"_id": "EX1"})
+
+    first = Reference("EX1", DAY0 + H, 11.0, DAY0 + H, 110.0, DAY0 + H, ("A",))
+    assert saved(first) == {
+        "_id": "EX1",
+        "identifier": "EX1",
+        "timestamp": DAY0 + H,
+        "hours": 11.0,
+        "hours_at": DAY0 + H,
+        "km": 110.0,
+        "km_at": DAY0 + H,
+        "pois": ["A"],
+    }
+    assert saved(replace(first, timestamp=DAY0, hours=1.0))["hours"] == 11.0  # older: kept
+    assert saved(replace(first, hours=12.0))["hours"] == 11.0  # the same reading again: kept
+    corrected = replace(first, hours=10.5, hours_at=DAY0 + H // 2)  # its carried hours corrected
+    assert saved(corrected=[corrected])["hours"] == 10.5
+    assert saved(corrected=[replace(first, timestamp=DAY0, hours=1.0)])["hours"] == 10.5  # older: kept
+    assert saved(replace(first, timestamp=DAY0 + 2 * H, hours=12.0))["hours"] == 12.0
