@@ -483,3 +483,25 @@ def test_a_reference_is_replaced_only_by_a_newer_reading_or_a_correction_of_the_
     assert saved(corrected=[corrected])["hours"] == 10.5
     assert saved(corrected=[replace(first, timestamp=DAY0, hours=1.0)])["hours"] == 10.5  # older: kept
     assert saved(replace(first, timestamp=DAY0 + 2 * H, hours=12.0))["hours"] == 12.0
+
+
+def test_a_batch_recomputes_every_day_it_touched_of_every_machine(mongo_db):
+    """EX1's batch touches only the 26th, EX2's only the 25th; EX1's totals of the 25th are read by
+    the same aggregation but left alone. Without rates, no total has a cost (null, not 0)."""
+    handler, repository, _ = make(mongo_db)
+    handler.process(
+        [
+            Reading("EX1", DAY0 + 10 * H, 10.0, 100.0),
+            Reading("EX1", DAY0 + 12 * H, 11.0, 110.0),
+            Reading("EX1", DAY0 + 34 * H, 11.0, 120.0),
+            Reading("EX2", DAY0 + 10 * H, 5.0, 50.0),
+        ]
+    )
+    handler.process([Reading("EX1", DAY0 + 36 * H, 12.0, 130.0), Reading("EX2", DAY0 + 12 * H, 6.0, 60.0)])
+
+    def hours(identifier):
+        return {g["key"]: g["hours"] for g in repository.search(UsageFilter(identifier=identifier), "day")}
+
+    assert hours("EX1") == {"2025-11-25": 1.0, "2025-11-26": 1.0}
+    assert hours("EX2") == {"2025-11-25": 1.0}
+    assert {(doc["cost"], doc["unpriced"] == doc["deltas"]) for doc in mongo_db.usage_daily.find()} == {(None, True)}

@@ -380,3 +380,24 @@ def test_an_entry_corrected_twice_keeps_only_the_version_it_replaced(mongo_db):
     assert (entry.start.timestamp, entry.corrected_by) == (DAY0 + 2 * H, DAY0 + 2 * H)
     replaced = entry.replaced  # the version from the first correction, without its own history
     assert (replaced.start.timestamp, replaced.replaced, replaced.corrected_by) == (DAY0 + H, None, None)
+
+
+def test_totals_a_late_reading_leaves_without_parts_are_deleted(mongo_db):
+    """P -> S counted on two days for P's point of interest A. A late reading L moves the rest of
+    the interval to its own point of interest B, then (second case) makes it count nothing: the
+    totals that have no parts left go, on a day that keeps others and on a day left with none."""
+    p, s = Reading("EX1", DAY0 - 2 * H, 10.0, 100.0, ("A",)), Reading("EX1", DAY0 + 2 * H, 14.0, 300.0)
+    for late, left in (
+        (
+            Reading("EX1", DAY0 - H, 11.0, 150.0, ("B",)),
+            {("2025-11-24", "A"), ("2025-11-24", "B"), ("2025-11-25", "B")},
+        ),
+        (Reading("EX1", DAY0 - H, 10.0, 100.0, ("B",)), {("2025-11-24", "A")}),  # L -> S implausible
+    ):
+        clear(mongo_db)
+        handler, _ = make(mongo_db, rules=replace(RULES, time_zone="UTC"))
+        handler.process([p, s])
+        assert set(stored_totals(mongo_db)) == {("2025-11-24", "A"), ("2025-11-25", "A")}
+        handler.process([late])
+        assert set(stored_totals(mongo_db)) == left
+        assert_same_totals(stored_totals(mongo_db), expected_totals([p, late, s], replace(RULES, time_zone="UTC")))
