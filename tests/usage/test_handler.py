@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from pymongo.errors import BulkWriteError
 
-from equipment_usage.business import Reading, Reference, UsageRules, record_id
+from equipment_usage.business import Rates, Reading, Reference, UsageRules, record_id
 from equipment_usage.handlers import EquipmentRegistryHandler, UsageHandler
 from equipment_usage.repository import (
     EquipmentRegistryRepository,
@@ -414,6 +414,17 @@ def test_newest_registry_records_only_of_the_machines_asked_for(mongo_db):
         ]
     )
     assert {key: doc["hourly_rate"] for key, doc in registry.newest(["EX2", "EX9"]).items()} == {"EX2": 30.0}
+    rates = registry.rates(["EX2", "EX9", "EX2"])
+    assert sorted(rates) == ["EX2"]
+    assert sorted(rates["EX2"], key=lambda r: r.last_update) == [Rates(2, 20.0, None, None), Rates(3, 30.0, None, None)]
+    assert registry.rates([]) == {}
+
+
+def test_references_only_of_the_machines_asked_for(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    handler.process([Reading(identifier, DAY0, 10.0, 100.0) for identifier in ("EX1", "EX2", "EX3")])
+    assert sorted(repository.references(["EX3", "EX9", "EX1"])) == ["EX1", "EX3"]
+    assert repository.references([]) == {}
 
 
 def test_ledger_and_reading_pages_follow_event_time_not_arrival(mongo_db):
