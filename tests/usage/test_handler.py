@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from pymongo.errors import BulkWriteError
 
-from equipment_usage.business import Rates, Reading, Reference, UsageRules, record_id
+from equipment_usage.business import Rates, Reading, Reference, UsageRules, record_id, too_late_entry
 from equipment_usage.handlers import EquipmentRegistryHandler, UsageHandler
 from equipment_usage.repository import (
     EquipmentRegistryRepository,
@@ -196,6 +196,8 @@ def test_late_reading_splits_the_interval_that_spans_it(mongo_db):
         (DAY0 + H, DAY0 + 2 * H, [], 0.5, 5.0),
     ]
     assert entries[2]["corrected_by"] == DAY0 + H and entries[2]["replaced"]["interval_start"] == DAY0
+    # what a replay of the late reading reads: its own entry and the one it corrected, nothing else
+    assert sorted(repository.behind_entries({"EX1": [DAY0 + H]})) == [entries[1]["_id"], entries[2]["_id"]]
     (total,) = repository.search(UsageFilter(identifier="EX1"), "day")
     assert (total["key"], total["hours"], total["km"], total["deltas"]) == ("2025-11-25", 1.0, 10.0, 2)
     assert repository.references(["EX1"])["EX1"].timestamp == DAY0 + 2 * H
@@ -474,7 +476,7 @@ def test_a_reference_is_replaced_only_by_a_newer_reading_or_a_correction_of_the_
     _, repository, _ = make(mongo_db)
 
     def saved(*references, corrected=()):
-        repository.save_references(references, corrected)
+        assert repository.save_references(references, corrected) == len(references) + len(corrected)
         return mongo_db.usage_last_readings.find_one({"_id": "EX1"})
 
     first = Reference("EX1", DAY0 + H, 11.0, DAY0 + H, 110.0, DAY0 + H, ("A",))
@@ -494,6 +496,7 @@ def test_a_reference_is_replaced_only_by_a_newer_reading_or_a_correction_of_the_
     assert saved(corrected=[corrected])["hours"] == 10.5
     assert saved(corrected=[replace(first, timestamp=DAY0, hours=1.0)])["hours"] == 10.5  # older: kept
     assert saved(replace(first, timestamp=DAY0 + 2 * H, hours=12.0))["hours"] == 12.0
+    assert repository.save_references([], []) == 0
 
 
 def test_a_batch_recomputes_every_day_it_touched_of_every_machine(mongo_db):
@@ -516,3 +519,12 @@ def test_a_batch_recomputes_every_day_it_touched_of_every_machine(mongo_db):
     assert hours("EX1") == {"2025-11-25": 1.0, "2025-11-26": 1.0}
     assert hours("EX2") == {"2025-11-25": 1.0}
     assert {(doc["cost"], doc["unpriced"] == doc["deltas"]) for doc in mongo_db.usage_daily.find()} == {(None, True)}
+
+
+def test_inserting_entries_some_already_stored_inserts_the_others(mongo_db):
+    _, repository, _ = make(mongo_db)
+    first, second, third = (too_late_entry(Reading("EX1", DAY0 + i * H, 10.0, 100.0)) for i in range(3))
+    assert repository.insert_entries([first, second]) == 2
+    assert repository.insert_entries([first, third, second]) == 1  # a replay's entries are left alone
+    assert [e["interval_end"] for e in repository.find_entries("EX1", None, None)] == [DAY0, DAY0 + H, DAY0 + 2 * H]
+    assert repository.insert_entries([]) == 0

@@ -378,6 +378,7 @@ def test_an_entry_corrected_twice_keeps_only_the_version_it_replaced(mongo_db):
     (doc,) = repository.find_entries("EX1", DAY0 + 3 * H, DAY0 + 3 * H)
     entry = Entry.from_dict(doc)
     assert (entry.start.timestamp, entry.corrected_by) == (DAY0 + 2 * H, DAY0 + 2 * H)
+    assert set(doc) == set(repository.find_entries("EX1", DAY0, DAY0)[0])  # stored like any entry
     replaced = entry.replaced  # the version from the first correction, without its own history
     assert (replaced.start.timestamp, replaced.replaced, replaced.corrected_by) == (DAY0 + H, None, None)
 
@@ -401,3 +402,20 @@ def test_totals_a_late_reading_leaves_without_parts_are_deleted(mongo_db):
         handler.process([late])
         assert set(stored_totals(mongo_db)) == left
         assert_same_totals(stored_totals(mongo_db), expected_totals([p, late, s], replace(RULES, time_zone="UTC")))
+
+
+def test_a_batch_outcome_counts_every_machine(mongo_db):
+    """Duplicates, too-late and late readings of several machines in one batch all add up."""
+    handler, _ = make(mongo_db, rules=replace(RULES, late_max_age_days=1.0))
+
+    def reading(identifier, hours):
+        return Reading(identifier, DAY0 + int(hours * H), 10.0 + hours / 100, 100.0)
+
+    handler.process([reading(m, t) for m in ("EX1", "EX2") for t in (0, 30)] + [reading("EX3", 10), reading("EX3", 12)])
+    handler.process([reading("EX1", 2), reading("EX2", 2)])  # too late (older than 30 h - 24 h)
+    mongo_db.usage_deltas.delete_many({"identifier": "EX3"})  # EX3's ledger was pruned
+    batch = [reading(m, t) for m in ("EX1", "EX2") for t in (31, 31, 2, 3, 20)] + [reading("EX3", 11)]
+    outcome = handler.process(batch)
+    # per machine: 31 h twice (1 duplicate), 2 h again (1 duplicate, too late already), 3 h too late,
+    # 20 h late; EX3's 11 h late with nothing stored around it: too late
+    assert (outcome.duplicates, outcome.too_late, outcome.late) == (4, 3, 2)
