@@ -118,13 +118,6 @@ class UsageRepository:
             return {}
         return {doc["_id"]: reference_from_document(doc) for doc in self.last_readings.find({"_id": {"$in": ids}})}
 
-    def entries(self, ids: Iterable[str]) -> dict[str, Entry]:
-        """Stored ledger entries by id (one query)."""
-        wanted = sorted(set(ids))
-        if not wanted:
-            return {}
-        return {doc["_id"]: Entry.from_dict(doc) for doc in self.deltas.find({"_id": {"$in": wanted}})}
-
     def behind_entries(self, wanted: dict[str, list[int]]) -> dict[str, Entry]:
         """For readings at or behind their machine's reference (event times by identifier), in one
         query: their own entries, the entries that start at them (their successors, if the chain
@@ -438,5 +431,4 @@ class EquipmentRegistryRepository:
 
     def get(self, identifier: str) -> dict | None:
         """The newest record of a machine (newest ``last_update`` wins)."""
-        cursor = self.collection.find({"identifier": identifier}).sort("last_update", DESCENDING).limit(1)
-        return next(iter(cursor), None)
+        return self.collection.find_one({"identifier": identifier}, sort=[("last_update", DESCENDING)])

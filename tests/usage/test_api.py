@@ -102,6 +102,7 @@ def test_deltas_of_a_machine_with_flags(client, usage):
         "2025-11-24T22:00:00.000Z",
         "2025-11-25T01:00:00.000Z",
     ]
+    assert ranged.json()["count"] == 2  # the count honours both bounds too
     paged = client.get("/api/v1/usage/EX1/deltas/", {"page_size": 3, "page": 2}).json()
     assert [d["flags"] for d in paged["results"]] == [["hours_reset"]]
 

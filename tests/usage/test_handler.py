@@ -5,12 +5,19 @@ real one, with the real broker, is exercised in test_consumer_broker.py.
 """
 
 import random
+from dataclasses import replace
 
 import pytest
+from pymongo.errors import BulkWriteError
 
-from equipment_usage.business import Reading, UsageRules, record_id
+from equipment_usage.business import Rates, Reading, Reference, UsageRules, record_id, too_late_entry
 from equipment_usage.handlers import EquipmentRegistryHandler, UsageHandler
-from equipment_usage.repository import EquipmentRegistryRepository, UsageFilter, UsageRepository
+from equipment_usage.repository import (
+    EquipmentRegistryRepository,
+    UsageFilter,
+    UsageRepository,
+    _raise_unless_duplicates,
+)
 from telemetry_site.codecs import TransientError
 from telemetry_site.consumer import Record
 
@@ -189,6 +196,8 @@ def test_late_reading_splits_the_interval_that_spans_it(mongo_db):
         (DAY0 + H, DAY0 + 2 * H, [], 0.5, 5.0),
     ]
     assert entries[2]["corrected_by"] == DAY0 + H and entries[2]["replaced"]["interval_start"] == DAY0
+    # what a replay of the late reading reads: its own entry and the one it corrected, nothing else
+    assert sorted(repository.behind_entries({"EX1": [DAY0 + H]})) == [entries[1]["_id"], entries[2]["_id"]]
     (total,) = repository.search(UsageFilter(identifier="EX1"), "day")
     assert (total["key"], total["hours"], total["km"], total["deltas"]) == ("2025-11-25", 1.0, 10.0, 2)
     assert repository.references(["EX1"])["EX1"].timestamp == DAY0 + 2 * H
@@ -277,3 +286,245 @@ def test_the_usage_loop_opens_the_publisher_s_producer_with_its_other_kafka_clie
         assert loop.handler.publisher._producer is not None
     finally:
         loop.consumer.close()
+
+
+def test_a_handler_without_rules_takes_them_from_the_settings(settings):
+    settings.USAGE_TIME_ZONE = "Europe/Rome"
+    settings.USAGE_MAX_SPEED_KMH = 55.0
+    settings.USAGE_HOURS_TOLERANCE = 0.25
+    settings.USAGE_KM_TOLERANCE = 0.75
+    settings.USAGE_LATE_READING_MAX_AGE_DAYS = 7.0
+    assert UsageHandler(publisher=RecordingPublisher()).rules == UsageRules(
+        time_zone="Europe/Rome", max_speed_kmh=55.0, hours_tolerance=0.25, km_tolerance=0.75, late_max_age_days=7.0
+    )
+
+
+def test_registry_handler_stores_into_the_repository_it_was_given(mongo_db):
+    given = EquipmentRegistryRepository(mongo_db, collection="registry_elsewhere")
+    record = {"identifier": "EX1", "hourly_rate": 10.0, "km_rate": 1.0, "currency": "EUR", "last_update": 5}
+    EquipmentRegistryHandler(given).handle([Record(record, b"EX1", "registry", 0, 0)])
+    assert given.get("EX1")["hourly_rate"] == 10.0
+    assert EquipmentRegistryRepository(mongo_db).get("EX1") is None  # not the configured one
+
+
+class RacingCollection:
+    """The real collection, except that its first bulk write loses an insert race (or fails
+    otherwise) on the operations at ``indexes``: what MongoDB answers when another consumer inserted
+    the same new document between our match and our insert. Like MongoDB, an unordered write
+    applies the other operations; an ordered one stops at the first failure."""
+
+    def __init__(self, collection, indexes, code=11000):
+        self.collection, self.indexes, self.code = collection, indexes, code
+        self.writes = []
+
+    def bulk_write(self, operations, ordered):
+        self.writes.append((len(operations), ordered))
+        if len(self.writes) > 1:
+            return self.collection.bulk_write(operations, ordered=ordered)
+        lost = self.indexes[:1] if ordered else self.indexes
+        applied = (
+            operations[: lost[0]] if ordered and lost else [op for i, op in enumerate(operations) if i not in lost]
+        )
+        if applied:
+            self.collection.bulk_write(applied, ordered=True)
+        raise BulkWriteError({"writeErrors": [{"index": index, "code": self.code} for index in lost]})
+
+    def __getattr__(self, attribute):
+        return getattr(self.collection, attribute)
+
+
+def test_references_that_lost_an_insert_race_are_saved_by_a_retry(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    handler.process([Reading("EX1", DAY0, 10.0, 100.0)])
+    racing = repository.last_readings = RacingCollection(repository.last_readings, indexes=[1, 2])
+    handler.process([Reading(f"EX{i}", DAY0 + H, 11.0 + i, 110.0) for i in (1, 2, 3)])
+    assert racing.writes == [(3, False), (2, False)]  # unordered, and only the two losers again
+    assert {i: repository.references([i])[i].hours for i in ("EX1", "EX2", "EX3")} == {
+        "EX1": 12.0,
+        "EX2": 13.0,
+        "EX3": 14.0,
+    }
+
+
+def test_daily_totals_that_lost_an_insert_race_are_written_by_a_retry(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    readings = [Reading(f"EX{i}", DAY0 + t * H, 10.0 + t, 100.0 + t * 10 * i) for t in (0, 1) for i in (1, 2, 3)]
+    racing = repository.daily = RacingCollection(repository.daily, indexes=[0])
+    handler.process(readings)
+    assert [ordered for _, ordered in racing.writes] == [False, False] and racing.writes[1][0] == 1
+    by_machine = {g["key"]: g["km"] for g in repository.search(UsageFilter(), "identifier")}
+    assert by_machine == {"EX1": 10.0, "EX2": 20.0, "EX3": 30.0}
+
+
+def test_registry_versions_that_lost_an_insert_race_are_stored_by_a_retry(mongo_db):
+    registry = EquipmentRegistryRepository(mongo_db)
+    racing = registry.collection = RacingCollection(registry.collection, indexes=[0])
+    versions = [{"identifier": "EX1", "last_update": 1, "hourly_rate": 10.0}, {"identifier": "EX2", "last_update": 1}]
+    assert registry.store(versions) == 2
+    assert racing.writes == [(2, False), (1, False)]
+    assert (registry.get("EX1")["hourly_rate"], registry.get("EX2")["last_update"]) == (10.0, 1)
+
+
+def test_a_write_error_that_is_not_a_lost_race_propagates(mongo_db):
+    """Only duplicates are a lost race; any other write error (here a validation failure, or a
+    write concern error without write errors) must reach the loop, which retries the batch."""
+    registry = EquipmentRegistryRepository(mongo_db)
+    real = registry.collection
+    for failing in (RacingCollection(real, indexes=[0, 1], code=121), RacingCollection(real, indexes=[])):
+        registry.collection = failing
+        with pytest.raises(BulkWriteError):
+            registry.store([{"identifier": "EX1", "last_update": 1}, {"identifier": "EX1", "last_update": 2}])
+    assert _raise_unless_duplicates(BulkWriteError({"writeErrors": [{"index": 0, "code": 11000}]})) == [
+        {"index": 0, "code": 11000}
+    ]
+
+
+def test_indexes_serve_the_ledger_daily_and_registry_queries(mongo_db):
+    make(mongo_db)
+
+    def indexes(collection):
+        return {
+            name: (info["key"], bool(info.get("unique")), bool(info.get("sparse")))
+            for name, info in mongo_db[collection].index_information().items()
+            if name != "_id_"
+        }
+
+    assert indexes("usage_deltas") == {
+        "identifier_interval_end": ([("identifier", 1), ("interval_end", 1)], True, False),
+        "identifier_dates": ([("identifier", 1), ("dates", 1)], False, False),
+        "identifier_interval_start": ([("identifier", 1), ("interval_start", 1)], False, False),
+        "identifier_corrected_by": ([("identifier", 1), ("corrected_by", 1)], False, True),
+    }
+    assert indexes("usage_daily") == {
+        "identifier_date": ([("identifier", 1), ("date", 1)], False, False),
+        "source_date": ([("source", 1), ("date", 1)], False, False),
+        "date": ([("date", 1)], False, False),
+    }
+    assert indexes("equipment_registry") == {
+        "identifier_last_update": ([("identifier", 1), ("last_update", -1)], True, False),
+    }
+
+
+def test_newest_registry_records_only_of_the_machines_asked_for(mongo_db):
+    registry = EquipmentRegistryRepository(mongo_db)
+    registry.ensure_indexes()
+    registry.store(
+        [
+            {"identifier": "EX1", "last_update": 1, "hourly_rate": 10.0},
+            {"identifier": "EX2", "last_update": 3, "hourly_rate": 30.0},
+            {"identifier": "EX2", "last_update": 2, "hourly_rate": 20.0},
+        ]
+    )
+    assert {key: doc["hourly_rate"] for key, doc in registry.newest(["EX2", "EX9"]).items()} == {"EX2": 30.0}
+    rates = registry.rates(["EX2", "EX9", "EX2"])
+    assert sorted(rates) == ["EX2"]
+    assert sorted(rates["EX2"], key=lambda r: r.last_update) == [Rates(2, 20.0, None, None), Rates(3, 30.0, None, None)]
+    assert registry.rates([]) == {}
+
+
+def test_references_only_of_the_machines_asked_for(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    handler.process([Reading(identifier, DAY0, 10.0, 100.0) for identifier in ("EX1", "EX2", "EX3")])
+    assert sorted(repository.references(["EX3", "EX9", "EX1"])) == ["EX1", "EX3"]
+    assert repository.references([]) == {}
+
+
+def test_ledger_and_reading_pages_follow_event_time_not_arrival(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    handler.process([Reading("EX1", DAY0, 10.0, 100.0), Reading("EX1", DAY0 + 2 * H, 11.0, 110.0)])
+    handler.process([Reading("EX1", DAY0 + H, 10.5, 105.0)])  # late: its entry is stored last
+    times = [DAY0, DAY0 + H, DAY0 + 2 * H]
+    assert [e["interval_end"] for e in repository.find_entries("EX1", None, None)] == times
+    assert [r["timestamp"] for r in repository.find_readings("EX1", DAY0, DAY0 + 3 * H, "hours")] == times
+    assert [e["interval_end"] for e in repository.find_entries("EX1", None, None, skip=1, limit=1)] == [DAY0 + H]
+    assert repository.find_entries("EX1", None, None, limit=0) == []  # to MongoDB, limit(0) means no limit
+    assert repository.count_entries("EX1", DAY0 + H, None) == 2
+    assert repository.count_entries("EX1", None, DAY0 + H) == 2
+
+
+def test_pages_without_bounds_are_the_first_100_by_time_and_by_identifier(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    others = [Reading(f"M{i:03d}", DAY0, 1.0, None) for i in range(100)]
+    handler.process(others + [Reading("EX1", DAY0 + i * H, 10.0 + i, None) for i in range(101)])
+    entries = repository.find_entries("EX1", None, None)
+    assert (len(entries), entries[0]["interval_end"], entries[-1]["interval_end"]) == (100, DAY0, DAY0 + 99 * H)
+    assert len(repository.find_readings("EX1", DAY0, DAY0 + 101 * H, "hours")) == 100
+    # EX1's reference was stored after the others': the page is by identifier all the same.
+    references = repository.find_references()
+    assert [r["_id"] for r in references[:2]] == ["EX1", "M000"] and len(references) == 100
+    assert repository.count_references() == 101
+    assert repository.find_references(limit=0) == []
+
+
+def test_search_groups_come_sorted_by_key_whatever_the_arrival(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    for identifier in ("EX3", "EX1", "EX2"):  # daily totals written in this order
+        handler.process([Reading(identifier, DAY0, 10.0, 100.0), Reading(identifier, DAY0 + H, 10.5, 110.0)])
+    assert [g["key"] for g in repository.search(UsageFilter(), "identifier")] == ["EX1", "EX2", "EX3"]
+
+
+def test_recomputing_daily_totals_again_changes_nothing(mongo_db):
+    handler, repository, _ = make(mongo_db)
+    outcome = handler.process(fleet_readings(machines=2, per_machine=10))
+    before = snapshot(mongo_db)
+    assert repository.recompute_daily(outcome.days) == mongo_db.usage_daily.count_documents({}) > 2
+    assert repository.recompute_daily([]) == 0
+    assert snapshot(mongo_db) == before
+
+
+def test_a_reference_is_replaced_only_by_a_newer_reading_or_a_correction_of_the_same(mongo_db):
+    _, repository, _ = make(mongo_db)
+
+    def saved(*references, corrected=()):
+        assert repository.save_references(references, corrected) == len(references) + len(corrected)
+        return mongo_db.usage_last_readings.find_one({"_id": "EX1"})
+
+    first = Reference("EX1", DAY0 + H, 11.0, DAY0 + H, 110.0, DAY0 + H, ("A",))
+    assert saved(first) == {
+        "_id": "EX1",
+        "identifier": "EX1",
+        "timestamp": DAY0 + H,
+        "hours": 11.0,
+        "hours_at": DAY0 + H,
+        "km": 110.0,
+        "km_at": DAY0 + H,
+        "pois": ["A"],
+    }
+    assert saved(replace(first, timestamp=DAY0, hours=1.0))["hours"] == 11.0  # older: kept
+    assert saved(replace(first, hours=12.0))["hours"] == 11.0  # the same reading again: kept
+    corrected = replace(first, hours=10.5, hours_at=DAY0 + H // 2)  # its carried hours corrected
+    assert saved(corrected=[corrected])["hours"] == 10.5
+    assert saved(corrected=[replace(first, timestamp=DAY0, hours=1.0)])["hours"] == 10.5  # older: kept
+    assert saved(replace(first, timestamp=DAY0 + 2 * H, hours=12.0))["hours"] == 12.0
+    assert repository.save_references([], []) == 0
+
+
+def test_a_batch_recomputes_every_day_it_touched_of_every_machine(mongo_db):
+    """EX1's batch touches only the 26th, EX2's only the 25th; EX1's totals of the 25th are read by
+    the same aggregation but left alone. Without rates, no total has a cost (null, not 0)."""
+    handler, repository, _ = make(mongo_db)
+    handler.process(
+        [
+            Reading("EX1", DAY0 + 10 * H, 10.0, 100.0),
+            Reading("EX1", DAY0 + 12 * H, 11.0, 110.0),
+            Reading("EX1", DAY0 + 34 * H, 11.0, 120.0),
+            Reading("EX2", DAY0 + 10 * H, 5.0, 50.0),
+        ]
+    )
+    handler.process([Reading("EX1", DAY0 + 36 * H, 12.0, 130.0), Reading("EX2", DAY0 + 12 * H, 6.0, 60.0)])
+
+    def hours(identifier):
+        return {g["key"]: g["hours"] for g in repository.search(UsageFilter(identifier=identifier), "day")}
+
+    assert hours("EX1") == {"2025-11-25": 1.0, "2025-11-26": 1.0}
+    assert hours("EX2") == {"2025-11-25": 1.0}
+    assert {(doc["cost"], doc["unpriced"] == doc["deltas"]) for doc in mongo_db.usage_daily.find()} == {(None, True)}
+
+
+def test_inserting_entries_some_already_stored_inserts_the_others(mongo_db):
+    _, repository, _ = make(mongo_db)
+    first, second, third = (too_late_entry(Reading("EX1", DAY0 + i * H, 10.0, 100.0)) for i in range(3))
+    assert repository.insert_entries([first, second]) == 2
+    assert repository.insert_entries([first, third, second]) == 1  # a replay's entries are left alone
+    assert [e["interval_end"] for e in repository.find_entries("EX1", None, None)] == [DAY0, DAY0 + H, DAY0 + 2 * H]
+    assert repository.insert_entries([]) == 0

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from equipment_usage.business import Entry, Rates, Reading, UsageRules, apply_readings, in_event_order
 from equipment_usage.handlers import UsageHandler
-from equipment_usage.repository import EquipmentRegistryRepository, UsageRepository
+from equipment_usage.repository import ConcurrentCorrection, EquipmentRegistryRepository, UsageRepository
 from tests.properties import property_settings
 from tests.usage.test_handler import CountingDatabase, RecordingPublisher
 
@@ -259,3 +259,163 @@ def test_round_trips_of_a_batch_with_late_readings(mongo_db):
         "usage_deltas.aggregate",
         "usage_daily.bulk_write",
     ]
+
+
+def test_a_carried_counter_is_walked_forward_a_page_at_a_time_up_to_the_reference(mongo_db):
+    """A late reading with hours before 44 stored readings without them: the hours it carries change
+    the start of every following entry, read WALK_PAGE (20) at a time, and the machine's reference."""
+    readings = [Reading("EX1", DAY0, 10.0, 100.0)]
+    readings += [Reading("EX1", DAY0 + i * H, None, 100.0 + 2 * i) for i in range(1, 46)]
+    late = Reading("EX1", DAY0 + H // 2, 10.5, 101.0)
+    database, publisher = CountingDatabase(mongo_db), RecordingPublisher()
+    handler, repository = make(mongo_db)
+    handler = UsageHandler(UsageRepository(database), EquipmentRegistryRepository(database), publisher, RULES)
+    handler.process(readings)
+    database.calls.clear()
+    publisher.records.clear()
+    outcome = handler.process([late])
+    assert outcome.late == 1 and len(outcome.corrected) == 45
+    published = sorted(record["record_id"] for record in publisher.records)
+    # own entry, the span, then 44 following entries in pages of 20, 20 and 4
+    assert database.calls.count("usage_deltas.find") == 5
+    rates = [Rates(0, RATES["hourly_rate"], RATES["km_rate"], "EUR")]
+    assert ledger(mongo_db) == apply_readings(None, [readings[0], late, *readings[1:]], RULES, rates).entries
+    reference = repository.references(["EX1"])["EX1"]
+    assert (reference.timestamp, reference.hours, reference.hours_at) == (DAY0 + 45 * H, 10.5, DAY0 + H // 2)
+    # a replay of the late reading republishes every entry it corrected, walked ones included
+    publisher.records.clear()
+    assert handler.process([late]).inserted == 0
+    assert sorted(record["record_id"] for record in publisher.records) == published
+
+
+def test_a_correction_computed_from_an_entry_changed_meanwhile_is_refused(mongo_db):
+    """Replacing a ledger entry is a compare-and-swap on the version the correction was computed
+    from: if another consumer corrected it first, the batch fails and is retried on fresh state."""
+    handler, repository = make(mongo_db)
+    handler.process([Reading("EX1", DAY0, 10.0, 100.0), Reading("EX1", DAY0 + 2 * H, 11.0, 110.0)])
+    first, second = [Entry.from_dict(doc) for doc in repository.find_entries("EX1", None, None)]
+    # meanwhile, late readings split the second interval and move the first reading's entry
+    handler.process([Reading("EX1", DAY0 + H, 10.5, 105.0), Reading("EX1", DAY0 - H, 9.5, 95.0)])
+    assert repository.replace_entries([]) == 0
+    current = Entry.from_dict(repository.find_entries("EX1", DAY0 + H, DAY0 + H)[0])
+    for stale in (second, first):  # one with a start, and the first entry (no start)
+        before = sorted(mongo_db.usage_deltas.find(), key=lambda doc: doc["_id"])
+        with pytest.raises(ConcurrentCorrection, match=r"^1 ledger entries changed meanwhile$"):
+            repository.replace_entries([(current, current), (stale, replace(stale, hours=99.0))])
+        assert sorted(mongo_db.usage_deltas.find(), key=lambda doc: doc["_id"]) == before
+
+
+def test_too_late_entries_stay_out_of_spans_and_walks_after_the_max_age_is_raised(mongo_db):
+    """A reading stored too late (max age 1 day) lies inside intervals that late readings split
+    after the max age was raised to 30 days: it is neither the interval they are spliced into nor
+    an entry a carried counter is walked through."""
+    p, s, m, n = (
+        Reading("EX1", DAY0, 10.0, 100.0),
+        Reading("EX1", DAY0 + 2 * H, None, 102.0),
+        Reading("EX1", DAY0 + 20 * H, None, 120.0),
+        Reading("EX1", DAY0 + 30 * H, 25.0, 130.0),
+    )
+    too_late = Reading("EX1", DAY0 + 5 * H, 11.5, 105.0)
+    x, l2, l1 = (
+        Reading("EX1", DAY0 + 25 * H, 20.0, 125.0),
+        Reading("EX1", DAY0 + 3 * H, 11.0, 103.0),
+        Reading("EX1", DAY0 + H, 10.5, 101.0),
+    )
+    strict, _ = make(mongo_db, rules=replace(RULES, late_max_age_days=1.0))
+    strict.process([p, s, m, n])
+    assert strict.process([too_late]).too_late == 1
+    handler, repository = make(mongo_db, rules=replace(RULES, late_max_age_days=30.0))
+    assert handler.process([x]).late == 1  # stored after N: the walks below must go by time
+    assert handler.process([l2]).late == 1  # T (5 h) lies between it and M (20 h)
+    assert handler.process([l1]).late == 1  # S lacks hours: carried forward through L2, past T
+    rates = [Rates(0, RATES["hourly_rate"], RATES["km_rate"], "EUR")]
+    chained = [entry for entry in ledger(mongo_db) if entry.chained]
+    assert chained == apply_readings(None, [p, l1, s, l2, m, x, n], RULES, rates).entries
+    (kept,) = repository.find_entries("EX1", too_late.timestamp, too_late.timestamp)
+    assert (kept["flags"], kept["start"], kept["counted"]) == (["too_late"], None, False)
+
+
+def test_a_late_reading_with_nothing_stored_around_it_is_kept_as_too_late(mongo_db):
+    handler, repository = make(mongo_db)
+    handler.process([Reading("EX1", DAY0 + t * H, 10.0 + t / 2, 100.0 + t) for t in (0, 2, 4)])
+    mongo_db.usage_deltas.delete_many({"interval_end": {"$lt": DAY0 + 3 * H}})  # the older ledger was pruned
+    outcome = handler.process([Reading("EX1", DAY0 + H, 10.5, 101.0), Reading("EX1", DAY0 + 3 * H, 11.5, 103.0)])
+    assert (outcome.late, outcome.too_late, outcome.inserted) == (1, 1, 2)  # the second is still spliced in
+    entries = repository.find_entries("EX1", None, None)
+    assert [(e["interval_start"], e["interval_end"], e["flags"]) for e in entries] == [
+        (None, DAY0 + H, ["too_late"]),
+        (DAY0 + 2 * H, DAY0 + 3 * H, []),
+        (DAY0 + 3 * H, DAY0 + 4 * H, []),
+    ]
+
+
+def test_a_replay_after_a_crash_with_an_older_late_reading_in_the_same_interval(mongo_db):
+    """B was spliced in and the process died before the split entry was replaced; the replay of B
+    comes with A, older, in the same interval: A goes before B, B is finished, in event order."""
+    p, a, b, s = (
+        Reading("EX1", DAY0, 10.0, 100.0),
+        Reading("EX1", DAY0 + H, 10.5, 105.0),
+        Reading("EX1", DAY0 + 2 * H, 11.0, 110.0),
+        Reading("EX1", DAY0 + 3 * H, 11.5, 115.0),
+    )
+    repository = CrashingRepository(mongo_db)
+    handler = UsageHandler(repository, make(mongo_db)[0].registry, RecordingPublisher(), RULES)
+    handler.process([p, s])
+    with pytest.raises(SystemExit):
+        handler.process([b])
+    outcome = handler.process([a, b])
+    assert outcome.late == 2
+    rates = [Rates(0, RATES["hourly_rate"], RATES["km_rate"], "EUR")]
+    assert ledger(mongo_db) == apply_readings(None, [p, a, b, s], RULES, rates).entries
+    assert_same_totals(stored_totals(mongo_db), expected_totals([p, a, b, s]))
+
+
+def test_an_entry_corrected_twice_keeps_only_the_version_it_replaced(mongo_db):
+    handler, repository = make(mongo_db)
+    handler.process([Reading("EX1", DAY0, 10.0, 100.0), Reading("EX1", DAY0 + 3 * H, 11.5, 115.0)])
+    handler.process([Reading("EX1", DAY0 + H, 10.5, 105.0)])
+    handler.process([Reading("EX1", DAY0 + 2 * H, 11.0, 110.0)])
+    (doc,) = repository.find_entries("EX1", DAY0 + 3 * H, DAY0 + 3 * H)
+    entry = Entry.from_dict(doc)
+    assert (entry.start.timestamp, entry.corrected_by) == (DAY0 + 2 * H, DAY0 + 2 * H)
+    assert set(doc) == set(repository.find_entries("EX1", DAY0, DAY0)[0])  # stored like any entry
+    replaced = entry.replaced  # the version from the first correction, without its own history
+    assert (replaced.start.timestamp, replaced.replaced, replaced.corrected_by) == (DAY0 + H, None, None)
+
+
+def test_totals_a_late_reading_leaves_without_parts_are_deleted(mongo_db):
+    """P -> S counted on two days for P's point of interest A. A late reading L moves the rest of
+    the interval to its own point of interest B, then (second case) makes it count nothing: the
+    totals that have no parts left go, on a day that keeps others and on a day left with none."""
+    p, s = Reading("EX1", DAY0 - 2 * H, 10.0, 100.0, ("A",)), Reading("EX1", DAY0 + 2 * H, 14.0, 300.0)
+    for late, left in (
+        (
+            Reading("EX1", DAY0 - H, 11.0, 150.0, ("B",)),
+            {("2025-11-24", "A"), ("2025-11-24", "B"), ("2025-11-25", "B")},
+        ),
+        (Reading("EX1", DAY0 - H, 10.0, 100.0, ("B",)), {("2025-11-24", "A")}),  # L -> S implausible
+    ):
+        clear(mongo_db)
+        handler, _ = make(mongo_db, rules=replace(RULES, time_zone="UTC"))
+        handler.process([p, s])
+        assert set(stored_totals(mongo_db)) == {("2025-11-24", "A"), ("2025-11-25", "A")}
+        handler.process([late])
+        assert set(stored_totals(mongo_db)) == left
+        assert_same_totals(stored_totals(mongo_db), expected_totals([p, late, s], replace(RULES, time_zone="UTC")))
+
+
+def test_a_batch_outcome_counts_every_machine(mongo_db):
+    """Duplicates, too-late and late readings of several machines in one batch all add up."""
+    handler, _ = make(mongo_db, rules=replace(RULES, late_max_age_days=1.0))
+
+    def reading(identifier, hours):
+        return Reading(identifier, DAY0 + int(hours * H), 10.0 + hours / 100, 100.0)
+
+    handler.process([reading(m, t) for m in ("EX1", "EX2") for t in (0, 30)] + [reading("EX3", 10), reading("EX3", 12)])
+    handler.process([reading("EX1", 2), reading("EX2", 2)])  # too late (older than 30 h - 24 h)
+    mongo_db.usage_deltas.delete_many({"identifier": "EX3"})  # EX3's ledger was pruned
+    batch = [reading(m, t) for m in ("EX1", "EX2") for t in (31, 31, 2, 3, 20)] + [reading("EX3", 11)]
+    outcome = handler.process(batch)
+    # per machine: 31 h twice (1 duplicate), 2 h again (1 duplicate, too late already), 3 h too late,
+    # 20 h late; EX3's 11 h late with nothing stored around it: too late
+    assert (outcome.duplicates, outcome.too_late, outcome.late) == (4, 3, 2)
