@@ -528,3 +528,37 @@ def test_inserting_entries_some_already_stored_inserts_the_others(mongo_db):
     assert repository.insert_entries([first, third, second]) == 1  # a replay's entries are left alone
     assert [e["interval_end"] for e in repository.find_entries("EX1", None, None)] == [DAY0, DAY0 + H, DAY0 + 2 * H]
     assert repository.insert_entries([]) == 0
+
+
+class RecordingCollection:
+    """The real collection, recording the size and ``ordered`` of every bulk write."""
+
+    def __init__(self, collection):
+        self.collection, self.writes = collection, []
+
+    def bulk_write(self, operations, ordered):
+        self.writes.append((len(operations), ordered))
+        return self.collection.bulk_write(operations, ordered=ordered)
+
+    def __getattr__(self, attribute):
+        return getattr(self.collection, attribute)
+
+
+def test_a_duplicate_entry_does_not_stop_the_entries_after_it(mongo_db):
+    """Ledger inserts are unordered: an entry another consumer stored already (a lost race, a
+    replay) must not keep the batch's later entries out of the ledger."""
+    handler, repository, _ = make(mongo_db)
+    racing = repository.deltas = RacingCollection(repository.deltas, indexes=[0])
+    handler.process([Reading("EX1", DAY0 + t * H, 10.0 + t, 100.0 + t) for t in range(3)])
+    assert racing.writes[0] == (3, False)
+    assert sorted(d["interval_end"] for d in mongo_db.usage_deltas.find()) == [DAY0 + H, DAY0 + 2 * H]
+
+
+def test_corrections_replace_ledger_entries_in_one_ordered_write(mongo_db):
+    """A late reading's corrections are replaced in the order given (an ordered bulk write, as
+    ``replace_entries`` promises), after the unordered insert of the new entries."""
+    handler, repository, _ = make(mongo_db)
+    handler.process([Reading("EX1", DAY0, 10.0, 100.0), Reading("EX1", DAY0 + 2 * H, 12.0, 120.0)])
+    recording = repository.deltas = RecordingCollection(repository.deltas)
+    handler.process([Reading("EX1", DAY0 + H, 11.0, 110.0)])
+    assert recording.writes == [(1, False), (1, True)]
