@@ -190,6 +190,7 @@ class ConsumerLoop:
 
     def run(self) -> LoopStats:
         last_activity = time.monotonic()
+        joined = False
         try:
             while not self.stopping:
                 limit = self.batch_size
@@ -198,8 +199,12 @@ class ConsumerLoop:
                     if limit <= 0:
                         break
                 messages = self._poll(limit)
-                if messages or not self.consumer.assignment():
-                    # Idle time counts only once the group gave us partitions: joining takes seconds.
+                joined = joined or bool(self.consumer.assignment())
+                if messages or not joined:
+                    # Idle time counts once the group first gave us partitions (joining takes
+                    # seconds), and goes on through later rebalances: a member left without
+                    # partitions by one (more members than partitions, or a broker slow to settle)
+                    # still stops when nothing comes.
                     last_activity = time.monotonic()
                 if messages:
                     self._process(messages)

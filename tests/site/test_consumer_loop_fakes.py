@@ -404,6 +404,31 @@ def test_idle_time_counts_only_once_partitions_are_assigned():
     assert time.monotonic() - assigned_at[0] >= 0.05  # idle from the assignment on, not from the start
 
 
+def test_idle_time_goes_on_when_a_rebalance_takes_the_partitions_away():
+    """Assigned, one batch, then no partitions (a rebalance that leaves this member without any):
+    the idle timeout still ends the loop, counted from the last batch."""
+    member = FakeConsumer([], assigned=True)
+    handler = Handler()
+    batches = [[message(offset=0)]]
+
+    def consume(limit: int, timeout: float) -> list[FakeMessage]:
+        if not batches:
+            member.assigned = False
+            empty_polls.append(time.monotonic())
+            time.sleep(timeout)
+            if len(empty_polls) == 300:  # 3 s: the idle timeout did not end the loop; stop it
+                subject.stop()
+            return []
+        return batches.pop(0)
+
+    empty_polls: list[float] = []
+    member.consume = consume
+    subject = loop(member, handler, idle_timeout=0.2, batch_wait=0.01)
+    subject.run()
+    assert [len(batch) for batch in handler.batches] == [1]
+    assert empty_polls[-1] - empty_polls[0] + 0.01 >= 0.2 and len(empty_polls) < 300
+
+
 def test_a_failed_commit_leaves_the_offsets_to_the_next_owner_and_the_loop_goes_on(log):
     consumer = FakeConsumer([[message(offset=0)], [message(offset=1)]])
     consumer.commit_error = KafkaException(KafkaError(KafkaError._ASSIGNMENT_LOST))
