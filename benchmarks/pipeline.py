@@ -11,7 +11,8 @@ database calls, at least 0.4x the reference for every service.
 The clock of each run starts when the first batch arrives (joining the group takes seconds on any
 broker and is not throughput) and stops after the last commit (the reference: after the last decode).
 
-    python -m benchmarks.pipeline [--messages 20000] [--partitions 4] [--batch-size 500] [--repeats 2] [--profile]
+    python -m benchmarks.pipeline [--messages 20000] [--partitions 4] [--batch-size 500] [--repeats 2]
+                                  [--counted-only] [--profile] [--services usage,history]
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ def run(
     engines: tuple[str, ...] = ("counted", "in-process"),
     profile: bool = False,
     repeats: int = 2,
+    services: list[str] | None = None,
 ) -> list[Result]:
     from django.test.utils import override_settings
 
@@ -177,7 +179,7 @@ def run(
         produce_encoded(factory.producer(), topic, payloads)
         del payloads  # a consumer process holds no such list: let it not weigh on the garbage collector
         engine_names = {"counted": "db calls counted", "in-process": f"real repositories, {engine_uri()}"}
-        for service in telemetry_services():
+        for service in services or telemetry_services():
             # Reference and counted run alternate, best of ``repeats`` each, so that a busy moment on
             # this shared machine does not land on one side of the ratio only.
             reference = rate = 0.0
@@ -227,11 +229,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=2, help="reference and counted runs, best of each")
     parser.add_argument("--counted-only", action="store_true", help="skip the runs on the real engine")
-    parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of each counted run")
+    parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of the first counted run")
+    parser.add_argument("--services", default="", help="comma-separated services (default: every telemetry service)")
     args = parser.parse_args(argv)
     setup_django()
     engines = ("counted",) if args.counted_only else ("counted", "in-process")
-    emit(run(args.messages, args.partitions, args.batch_size, engines, args.profile, args.repeats), args.json)
+    services = [name for name in args.services.split(",") if name]
+    unknown = sorted(set(services) - set(telemetry_services()))
+    if unknown:
+        known = ", ".join(telemetry_services())
+        parser.error(f"--services: not telemetry services: {', '.join(unknown)} (choose from {known})")
+    results = run(args.messages, args.partitions, args.batch_size, engines, args.profile, args.repeats, services)
+    emit(results, args.json)
 
 
 if __name__ == "__main__":
