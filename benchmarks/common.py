@@ -154,23 +154,9 @@ def telemetry_services() -> list[str]:
 
 def avro_settings(registry_url: str | None = None) -> dict[str, Any]:
     """Settings of Avro codecs sharing one in-process ``mock://`` registry."""
-    url = registry_url or f"mock://bench-{uuid.uuid4().hex}"
-    return {
-        "TELEMETRY_SCHEMA_REGISTRIES": {
-            "default": {"BACKEND": "telemetry_site.codecs.schema_registry_client", "OPTIONS": {"url": url}}
-        },
-        "TELEMETRY_CODECS": {
-            alias: {
-                "BACKEND": "telemetry_site.codecs.ConfluentAvroCodec",
-                "OPTIONS": {"schema": schema, "registry": "default", "subject": f"{alias}-value"},
-            }
-            for alias, schema in (
-                ("telemetry", "c40_enriched.avsc"),
-                ("registry", "equipment_registry.avsc"),
-                ("usage", "usage.avsc"),
-            )
-        },
-    }
+    from telemetry_site.stand_ins import mock_registry_settings
+
+    return mock_registry_settings(registry_url or f"mock://bench-{uuid.uuid4().hex}")
 
 
 def database_settings(engine: str | None, *, counted: bool, name: str | None = None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import pytest
 
 from telemetry_site import backends
 from telemetry_site.embedded import create_topics, start_broker
+from telemetry_site.stand_ins import mock_registry_settings
 from tests.factories import authenticated_api_client
 from tests.processes import FAST_GROUP, real_mongo_uri
 
@@ -39,23 +40,8 @@ def broker(tmp_path_factory):
 @pytest.fixture
 def avro(settings):
     """Avro codecs sharing one in-process ``mock://`` registry client (per test)."""
-    settings.TELEMETRY_SCHEMA_REGISTRIES = {
-        "default": {
-            "BACKEND": "telemetry_site.codecs.schema_registry_client",
-            "OPTIONS": {"url": f"mock://{uuid.uuid4().hex}"},
-        }
-    }
-    settings.TELEMETRY_CODECS = {
-        alias: {
-            "BACKEND": "telemetry_site.codecs.ConfluentAvroCodec",
-            "OPTIONS": {"schema": schema, "registry": "default", "subject": f"{alias}-value"},
-        }
-        for alias, schema in (
-            ("telemetry", "c40_enriched.avsc"),
-            ("registry", "equipment_registry.avsc"),
-            ("usage", "usage.avsc"),
-        )
-    }
+    for name, value in mock_registry_settings().items():
+        setattr(settings, name, value)
     return backends.codecs
 
 

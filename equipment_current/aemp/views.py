@@ -7,7 +7,7 @@ pure mapping in ``elements``; JSON by default, XML on ``Accept: application/xml`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -93,36 +93,37 @@ class AempEquipmentHeaderSerializer(serializers.Serializer):
 EVENT_TIME_HELP = "Event time of the value, UTC (an attribute in XML)"
 
 
-class AempLocationSerializer(serializers.Serializer):
+class AempElementSerializer(serializers.Serializer):
+    """What every element of a machine has: the event time of its value."""
+
     datetime = serializers.DateTimeField(help_text=EVENT_TIME_HELP)
+
+
+# Each element adds its value fields after ``datetime`` (DRF puts a base class's fields first).
+class AempLocationSerializer(AempElementSerializer):
     Latitude = serializers.FloatField()
     Longitude = serializers.FloatField()
 
 
-class AempCumulativeOperatingHoursSerializer(serializers.Serializer):
-    datetime = serializers.DateTimeField(help_text=EVENT_TIME_HELP)
+class AempCumulativeOperatingHoursSerializer(AempElementSerializer):
     Hour = serializers.FloatField()
 
 
-class AempDistanceSerializer(serializers.Serializer):
-    datetime = serializers.DateTimeField(help_text=EVENT_TIME_HELP)
+class AempDistanceSerializer(AempElementSerializer):
     OdometerUnits = serializers.ChoiceField(choices=[elements.KILOMETRE])
     Odometer = serializers.FloatField()
 
 
-class AempEngineStatusSerializer(serializers.Serializer):
-    datetime = serializers.DateTimeField(help_text=EVENT_TIME_HELP)
+class AempEngineStatusSerializer(AempElementSerializer):
     Running = serializers.BooleanField()
 
 
-class AempFuelUsedSerializer(serializers.Serializer):
-    datetime = serializers.DateTimeField(help_text=EVENT_TIME_HELP)
+class AempFuelUsedSerializer(AempElementSerializer):
     FuelUnits = serializers.ChoiceField(choices=[elements.LITRE])
     FuelConsumed = serializers.FloatField()
 
 
-class AempFuelRemainingSerializer(serializers.Serializer):
-    datetime = serializers.DateTimeField(help_text=EVENT_TIME_HELP)
+class AempFuelRemainingSerializer(AempElementSerializer):
     Percent = serializers.FloatField()
 
 
@@ -281,21 +282,29 @@ class LocationsView(TimeSeriesView):
         return super().get(request, id, startDateUTC, endDateUTC, page)
 
 
-class CumulativeOperatingHoursView(TimeSeriesView):
-    """Engine-hour readings from the usage ledger (each reading's counter at its event time)."""
+class LedgerCounterView(TimeSeriesView):
+    """One counter's readings from the usage ledger (each reading's value at its event time);
+    subclasses name the counter and how its readings become the element's items."""
+
+    counter: ClassVar[str] = ""
+    items: ClassVar[Callable[[Iterable[dict]], list[dict]]]
+
+    def count_and_fetch(self, identifier: str, start: int, end: int) -> tuple[Callable, Callable]:
+        usage, counter, items = repository("usage"), self.counter, self.items
+        return (
+            lambda: usage.count_readings(identifier, start, end, counter),
+            lambda skip, limit: items(usage.find_readings(identifier, start, end, counter, skip, limit)),
+        )
+
+
+class CumulativeOperatingHoursView(LedgerCounterView):
+    """Engine-hour readings from the usage ledger."""
 
     element = "CumulativeOperatingHours"
     xml_root = "CumulativeOperatingHours"
     url_name = "cumulative-operating-hours"
-
-    def count_and_fetch(self, identifier: str, start: int, end: int) -> tuple[Callable, Callable]:
-        usage = repository("usage")
-        return (
-            lambda: usage.count_readings(identifier, start, end, "hours"),
-            lambda skip, limit: elements.operating_hours_items(
-                usage.find_readings(identifier, start, end, "hours", skip, limit)
-            ),
-        )
+    counter = "hours"
+    items = staticmethod(elements.operating_hours_items)
 
     @extend_schema(
         operation_id="aemp_cumulative_operating_hours",
@@ -306,19 +315,14 @@ class CumulativeOperatingHoursView(TimeSeriesView):
         return super().get(request, id, startDateUTC, endDateUTC, page)
 
 
-class DistanceView(TimeSeriesView):
+class DistanceView(LedgerCounterView):
     """Odometer readings (km) from the usage ledger."""
 
     element = "Distance"
     xml_root = "Distance"
     url_name = "distance"
-
-    def count_and_fetch(self, identifier: str, start: int, end: int) -> tuple[Callable, Callable]:
-        usage = repository("usage")
-        return (
-            lambda: usage.count_readings(identifier, start, end, "km"),
-            lambda skip, limit: elements.distance_items(usage.find_readings(identifier, start, end, "km", skip, limit)),
-        )
+    counter = "km"
+    items = staticmethod(elements.distance_items)
 
     @extend_schema(
         operation_id="aemp_distance",
