@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
@@ -259,6 +259,13 @@ class TimeSeriesView(AempView):
         return Response(elements.time_series(self.element, items, links, now_ms()))
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="aemp_locations",
+        parameters=RANGE_PARAMETERS,
+        responses={200: AempLocationsSerializer, **RESPONSES_404},
+    )
+)
 class LocationsView(TimeSeriesView):
     """Positions from the stored history (MongoDB; ranges in the archive are not merged)."""
 
@@ -272,14 +279,6 @@ class LocationsView(TimeSeriesView):
             lambda: positions.count_between(identifier, start, end),
             lambda skip, limit: elements.location_items(positions.between(identifier, start, end, limit, skip)),
         )
-
-    @extend_schema(
-        operation_id="aemp_locations",
-        parameters=RANGE_PARAMETERS,
-        responses={200: AempLocationsSerializer, **RESPONSES_404},
-    )
-    def get(self, request: Request, id: str, startDateUTC: str, endDateUTC: str, page: str) -> Response:
-        return super().get(request, id, startDateUTC, endDateUTC, page)
 
 
 class LedgerCounterView(TimeSeriesView):
@@ -297,6 +296,13 @@ class LedgerCounterView(TimeSeriesView):
         )
 
 
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="aemp_cumulative_operating_hours",
+        parameters=RANGE_PARAMETERS,
+        responses={200: AempCumulativeOperatingHoursSeriesSerializer, **RESPONSES_404},
+    )
+)
 class CumulativeOperatingHoursView(LedgerCounterView):
     """Engine-hour readings from the usage ledger."""
 
@@ -306,15 +312,14 @@ class CumulativeOperatingHoursView(LedgerCounterView):
     counter = "hours"
     items = staticmethod(elements.operating_hours_items)
 
-    @extend_schema(
-        operation_id="aemp_cumulative_operating_hours",
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="aemp_distance",
         parameters=RANGE_PARAMETERS,
-        responses={200: AempCumulativeOperatingHoursSeriesSerializer, **RESPONSES_404},
+        responses={200: AempDistanceSeriesSerializer, **RESPONSES_404},
     )
-    def get(self, request: Request, id: str, startDateUTC: str, endDateUTC: str, page: str) -> Response:
-        return super().get(request, id, startDateUTC, endDateUTC, page)
-
-
+)
 class DistanceView(LedgerCounterView):
     """Odometer readings (km) from the usage ledger."""
 
@@ -323,14 +328,6 @@ class DistanceView(LedgerCounterView):
     url_name = "distance"
     counter = "km"
     items = staticmethod(elements.distance_items)
-
-    @extend_schema(
-        operation_id="aemp_distance",
-        parameters=RANGE_PARAMETERS,
-        responses={200: AempDistanceSeriesSerializer, **RESPONSES_404},
-    )
-    def get(self, request: Request, id: str, startDateUTC: str, endDateUTC: str, page: str) -> Response:
-        return super().get(request, id, startDateUTC, endDateUTC, page)
 
 
 class UnknownElementView(AempView):
