@@ -14,6 +14,7 @@ document per (identifier, last_update), so the rates in effect at any instant ca
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
@@ -60,7 +61,8 @@ def replace_if_newer(reference: Reference, or_same: bool = False) -> UpdateOne:
     the stored one is older, else kept. Written out field by field: one such upsert is built per
     machine per batch, and building the document first, then the stage from it, cost twice as much
     (docs/PERFORMANCE.md); tests/usage/test_repository.py keeps it equal to the stage built from it."""
-    newer = {"$lte" if or_same else "$lt": [{"$ifNull": ["$timestamp", -1]}, reference.timestamp]}
+    # No stored reference compares below every event time (one at -1 ms too), as in current's upsert.
+    newer = {"$lte" if or_same else "$lt": [{"$ifNull": ["$timestamp", -math.inf]}, reference.timestamp]}
     stage = {
         "identifier": {"$cond": [newer, {"$literal": reference.identifier}, "$identifier"]},
         "timestamp": {"$cond": [newer, {"$literal": reference.timestamp}, "$timestamp"]},

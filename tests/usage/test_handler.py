@@ -472,6 +472,14 @@ def test_recomputing_daily_totals_again_changes_nothing(mongo_db):
     assert snapshot(mongo_db) == before
 
 
+def test_a_machine_first_reference_is_stored_whatever_its_event_time(mongo_db):
+    _, repository, _ = make(mongo_db)
+    epoch, before = Reference("EPOCH", 0, 1.0, 0, None, None), Reference("BEFORE", -1, 2.0, -1, None, None)
+    assert repository.save_references([epoch, before]) == 2
+    stored = repository.references(["EPOCH", "BEFORE"])
+    assert (stored["EPOCH"].timestamp, stored["BEFORE"].timestamp, stored["BEFORE"].hours) == (0, -1, 2.0)
+
+
 def test_a_reference_is_replaced_only_by_a_newer_reading_or_a_correction_of_the_same(mongo_db):
     _, repository, _ = make(mongo_db)
 

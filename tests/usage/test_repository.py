@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from pymongo import UpdateOne
 
@@ -12,7 +14,7 @@ from equipment_usage.repository import replace_if_newer
 def upsert_from_document(reference: Reference, or_same: bool = False) -> UpdateOne:
     """The upsert as it was first written: the stage built from ``reference_document``."""
     document = {**reference_document(reference), "pois": list(reference.pois)}
-    newer = {"$lte" if or_same else "$lt": [{"$ifNull": ["$timestamp", -1]}, reference.timestamp]}
+    newer = {"$lte" if or_same else "$lt": [{"$ifNull": ["$timestamp", -math.inf]}, reference.timestamp]}
     stage = {name: {"$cond": [newer, {"$literal": value}, f"${name}"]} for name, value in document.items()}
     return UpdateOne({"_id": reference.identifier}, [{"$set": stage}], upsert=True)
 
