@@ -1,9 +1,10 @@
 """ISO 15143-3 (AEMP 2.0) documents built from stored data. Pure: stdlib only.
 
 Every function takes stored documents (plain dicts and dataclass-like objects) and returns the
-AEMP document as a dict in its JSON shape: element names of the standard as keys, the
-``datetime`` of an element as the key ``datetime`` (an XML attribute, see ``xml_document``).
-An element the backend does not know is left out, never filled with null or a guess.
+AEMP document as a dict in its JSON shape: element names of the standard as keys; the root's
+``version`` and ``snapshotTime`` and each element's ``datetime`` as plain keys (XML attributes,
+see ``xml_document``). An element the backend does not know is left out, never filled with null
+or a guess. The structure follows the published feeds listed in docs/AEMP.md.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+
+from equipment_current.aemp.xml_document import xml_safe
 
 VERSION = "20190501"
 NAMESPACE = "http://standards.iso.org/iso/15143/-3"
@@ -24,18 +27,44 @@ LITRE = "litre"
 
 # The time series this backend serves: URL element name -> (root element, item element).
 TIME_SERIES = {
-    "Locations": ("Locations", "Location"),
-    "CumulativeOperatingHours": ("CumulativeOperatingHours", "CumulativeOperatingHours"),
-    "Distance": ("Distance", "Distance"),
+    "Locations": ("LocationMessages", "Location"),
+    "CumulativeOperatingHours": ("CumulativeOperatingHoursMessages", "CumulativeOperatingHours"),
+    "Distance": ("DistanceMessages", "Distance"),
 }
+# The order of a machine's elements: the order the published fleet feeds agree on (docs/AEMP.md).
+EQUIPMENT_ORDER = (
+    "EquipmentHeader",
+    "Location",
+    "CumulativeOperatingHours",
+    "Distance",
+    "EngineStatus",
+    "FuelUsed",
+    "FuelRemaining",
+)
 
 # ISO 10261 Product Identification Number: 17 characters, letters and digits.
-_PIN = re.compile(r"^[A-Z0-9]{17}$")
+_PIN = re.compile(r"[A-Z0-9]{17}")
 
 
 def aemp_datetime(ms: int) -> str:
-    """Epoch milliseconds as an ISO 8601 UTC ``xs:dateTime`` with millisecond precision."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Epoch milliseconds as an ISO 8601 UTC ``xs:dateTime``: whole seconds as the feeds write
+    them (``2025-11-24T16:00:00Z``), milliseconds only when there are any (``…:00.007Z``)."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    timespec = "milliseconds" if ms % 1000 else "seconds"
+    return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def _number(value: Any) -> float | int | None:
+    """A stored number the feed can carry: finite, not a boolean; anything else is unknown."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return value
+
+
+def _string(value: Any) -> str | None:
+    """A stored name as the feed carries it: characters XML cannot hold replaced by U+FFFD
+    (docs/AEMP.md, "Any stored value"), so the XML and the JSON answers say the same."""
+    return None if value in (None, "") else xml_safe(str(value))
 
 
 def _section(state: dict, name: str) -> dict | None:
@@ -54,17 +83,17 @@ def equipment_header(identifier: str, description: dict | None, registry: dict |
     description = description or {}
     registry = registry or {}
     header: dict[str, str] = {}
-    oem = _first_known(registry.get("brand"), description.get("brand"))
-    model = _first_known(registry.get("model"), description.get("model"))
+    oem = _string(_first_known(registry.get("brand"), description.get("brand")))
+    model = _string(_first_known(registry.get("model"), description.get("model")))
     if oem is not None:
         header["OEMName"] = oem
     if model is not None:
         header["Model"] = model
-    header["EquipmentID"] = identifier
-    serial = _first_known(registry.get("serial_number"))
+    header["EquipmentID"] = _string(identifier) or ""
+    serial = _string(_first_known(registry.get("serial_number")))
     if serial is not None:
         header["SerialNumber"] = serial
-        if _PIN.match(serial):
+        if _PIN.fullmatch(serial):
             header["PIN"] = serial
     return header
 
@@ -88,27 +117,25 @@ def equipment(state: dict, registry: dict | None) -> dict[str, Any]:
     document: dict[str, Any] = {
         "EquipmentHeader": equipment_header(identifier, _section(state, "description"), registry)
     }
-    position = _section(state, "position")
-    if position and position.get("latitude") is not None and position.get("longitude") is not None:
-        document["Location"] = location(position["at"], position["latitude"], position["longitude"])
-    hours = _section(state, "engine_hours")
-    if hours and hours.get("hours_tot") is not None:
-        document["CumulativeOperatingHours"] = operating_hours(hours["at"], hours["hours_tot"])
-    odometer = _section(state, "odometer")
-    if odometer and odometer.get("km_tot") is not None:
-        document["Distance"] = distance(odometer["at"], odometer["km_tot"])
+    position = _section(state, "position") or {}
+    latitude, longitude = _number(position.get("latitude")), _number(position.get("longitude"))
+    if latitude is not None and longitude is not None:
+        document["Location"] = location(position["at"], latitude, longitude)
+    hours = _number((_section(state, "engine_hours") or {}).get("hours_tot"))
+    if hours is not None:
+        document["CumulativeOperatingHours"] = operating_hours(state["engine_hours"]["at"], hours)
+    km = _number((_section(state, "odometer") or {}).get("km_tot"))
+    if km is not None:
+        document["Distance"] = distance(state["odometer"]["at"], km)
     engine = _section(state, "engine")
-    if engine and engine.get("running") is not None:
-        document["EngineStatus"] = {"datetime": aemp_datetime(engine["at"]), "Running": bool(engine["running"])}
-    fuel = _section(state, "fuel")
-    if fuel and fuel.get("used_tot_l") is not None:
-        document["FuelUsed"] = {
-            "datetime": aemp_datetime(fuel["at"]),
-            "FuelUnits": LITRE,
-            "FuelConsumed": fuel["used_tot_l"],
-        }
-    if fuel and fuel.get("level_pct") is not None:
-        document["FuelRemaining"] = {"datetime": aemp_datetime(fuel["at"]), "Percent": fuel["level_pct"]}
+    if engine and isinstance(engine.get("running"), bool):
+        document["EngineStatus"] = {"datetime": aemp_datetime(engine["at"]), "Running": engine["running"]}
+    fuel = _section(state, "fuel") or {}
+    used, level = _number(fuel.get("used_tot_l")), _number(fuel.get("level_pct"))
+    if used is not None:
+        document["FuelUsed"] = {"datetime": aemp_datetime(fuel["at"]), "FuelUnits": LITRE, "FuelConsumed": used}
+    if level is not None:
+        document["FuelRemaining"] = {"datetime": aemp_datetime(fuel["at"]), "Percent": level}
     return document
 
 
@@ -118,9 +145,10 @@ def last_page(count: int, page_size: int = PAGE_SIZE) -> int:
 
 
 def page_links(page: int, last: int, href: Any) -> list[dict[str, str]]:
-    """``Links`` of a page: ``self``, ``first``, ``prev`` (not on the first page), ``next`` (not on
-    the last page), ``last``. ``href(n)`` is the URL of page ``n``."""
-    rels: list[tuple[str, int]] = [("self", page), ("first", 1)]
+    """``Links`` of a page: ``self``, ``prev`` (not on the first page), ``next`` (not on the last
+    page), ``last`` -- the four relations the published feeds send. ``href(n)`` is the URL of page
+    ``n``."""
+    rels: list[tuple[str, int]] = [("self", page)]
     if page > 1:
         rels.append(("prev", page - 1))
     if page < last:
@@ -130,31 +158,42 @@ def page_links(page: int, last: int, href: Any) -> list[dict[str, str]]:
 
 
 def fleet(equipment_list: Iterable[dict], links: list[dict], snapshot_ms: int) -> dict[str, Any]:
-    """The ``Fleet`` document of one page."""
+    """The ``Fleet`` document of one page: ``version`` and ``snapshotTime`` (attributes of the
+    root in XML), then ``Links``, then ``Equipment``."""
     return {
-        "Version": VERSION,
-        "SnapshotTime": aemp_datetime(snapshot_ms),
+        "version": VERSION,
+        "snapshotTime": aemp_datetime(snapshot_ms),
         "Links": links,
         "Equipment": list(equipment_list),
     }
 
 
-def time_series(element: str, items: Iterable[dict], links: list[dict], snapshot_ms: int) -> dict[str, Any]:
-    """A time-series document (root ``TIME_SERIES[element][0]``) holding its item elements."""
+def single_equipment(document: dict, snapshot_ms: int) -> dict[str, Any]:
+    """The single-element snapshot: a ``Fleet`` holding the one ``Equipment``, without links."""
+    return {"version": VERSION, "snapshotTime": aemp_datetime(snapshot_ms), "Equipment": [document]}
+
+
+def time_series(element: str, items: Iterable[dict], links: list[dict]) -> dict[str, Any]:
+    """A time-series page (root ``TIME_SERIES[element][0]``, e.g. ``LocationMessages``): its
+    ``Links``, then its item elements. The published time-series pages carry no root attributes."""
     _, item = TIME_SERIES[element]
-    return {"Version": VERSION, "SnapshotTime": aemp_datetime(snapshot_ms), "Links": links, item: list(items)}
+    return {"Links": links, item: list(items)}
 
 
 def location_items(positions: Iterable[Any]) -> list[dict[str, Any]]:
     """``Location`` items from stored history positions (``timestamp``, ``latitude``, ``longitude``)."""
-    return [location(p.timestamp, p.latitude, p.longitude) for p in positions]
+    return [
+        location(p.timestamp, p.latitude, p.longitude)
+        for p in positions
+        if _number(p.latitude) is not None and _number(p.longitude) is not None
+    ]
 
 
 def operating_hours_items(readings: Iterable[dict]) -> list[dict[str, Any]]:
     """``CumulativeOperatingHours`` items from usage-ledger readings (``timestamp``, ``hours``)."""
-    return [operating_hours(r["timestamp"], r["hours"]) for r in readings if r.get("hours") is not None]
+    return [operating_hours(r["timestamp"], r["hours"]) for r in readings if _number(r.get("hours")) is not None]
 
 
 def distance_items(readings: Iterable[dict]) -> list[dict[str, Any]]:
     """``Distance`` items from usage-ledger readings (``timestamp``, ``km``)."""
-    return [distance(r["timestamp"], r["km"]) for r in readings if r.get("km") is not None]
+    return [distance(r["timestamp"], r["km"]) for r in readings if _number(r.get("km")) is not None]

@@ -76,7 +76,7 @@ def check_page(page: int, last: int) -> None:
 
 
 class AempLinkSerializer(serializers.Serializer):
-    rel = serializers.ChoiceField(choices=["self", "first", "prev", "next", "last"])
+    rel = serializers.ChoiceField(choices=["self", "prev", "next", "last"])
     href = serializers.URLField()
 
 
@@ -139,25 +139,41 @@ class AempEquipmentSerializer(serializers.Serializer):
     FuelRemaining = AempFuelRemainingSerializer(required=False)
 
 
-class AempDocumentSerializer(serializers.Serializer):
-    Version = serializers.CharField(help_text=f"Always {elements.VERSION!r}")
-    SnapshotTime = serializers.DateTimeField()
+class AempSnapshotSerializer(serializers.Serializer):
+    """``version`` and ``snapshotTime`` are attributes of the ``Fleet`` root in XML."""
+
+    version = serializers.CharField(help_text=f"Always {elements.VERSION!r} (an attribute in XML)")
+    snapshotTime = serializers.DateTimeField(help_text="Time of the answer, UTC (an attribute in XML)")
+
+
+class AempFleetSerializer(AempSnapshotSerializer):
     Links = AempLinkSerializer(many=True)
-
-
-class AempFleetSerializer(AempDocumentSerializer):
     Equipment = AempEquipmentSerializer(many=True)
 
 
-class AempLocationsSerializer(AempDocumentSerializer):
+class AempSingleEquipmentSerializer(AempSnapshotSerializer):
+    Equipment = AempEquipmentSerializer(many=True, help_text="Exactly one machine")
+
+
+class AempSeriesSerializer(serializers.Serializer):
+    Links = AempLinkSerializer(many=True)
+
+
+class AempLocationsSerializer(AempSeriesSerializer):
+    """``LocationMessages`` in XML."""
+
     Location = AempLocationSerializer(many=True)
 
 
-class AempCumulativeOperatingHoursSeriesSerializer(AempDocumentSerializer):
+class AempCumulativeOperatingHoursSeriesSerializer(AempSeriesSerializer):
+    """``CumulativeOperatingHoursMessages`` in XML."""
+
     CumulativeOperatingHours = AempCumulativeOperatingHoursSerializer(many=True)
 
 
-class AempDistanceSeriesSerializer(AempDocumentSerializer):
+class AempDistanceSeriesSerializer(AempSeriesSerializer):
+    """``DistanceMessages`` in XML."""
+
     Distance = AempDistanceSerializer(many=True)
 
 
@@ -216,18 +232,19 @@ def reported_machine(identifier: str) -> dict:
 
 
 class EquipmentView(AempView):
-    """One machine's snapshot (an ``Equipment``); 404 if it never reported."""
+    """One machine's snapshot: a ``Fleet`` holding its one ``Equipment``; 404 if it never reported."""
 
-    xml_root = "Equipment"
+    xml_root = "Fleet"
 
     @extend_schema(
         operation_id="aemp_equipment",
         parameters=[ID_PARAMETER],
-        responses={200: AempEquipmentSerializer, **RESPONSES_404},
+        responses={200: AempSingleEquipmentSerializer, **RESPONSES_404},
     )
     def get(self, request: Request, id: str) -> Response:
         state = reported_machine(id)
-        return Response(elements.equipment(state, repository("equipment_registry").get(id)))
+        document = elements.equipment(state, repository("equipment_registry").get(id))
+        return Response(elements.single_equipment(document, now_ms()))
 
 
 class TimeSeriesView(AempView):
@@ -256,7 +273,7 @@ class TimeSeriesView(AempView):
             return request.build_absolute_uri(reverse(f"aemp:{self.url_name}", kwargs=kwargs))
 
         links = elements.page_links(number, last, href)
-        return Response(elements.time_series(self.element, items, links, now_ms()))
+        return Response(elements.time_series(self.element, items, links))
 
 
 @extend_schema_view(
@@ -270,7 +287,7 @@ class LocationsView(TimeSeriesView):
     """Positions from the stored history (MongoDB; ranges in the archive are not merged)."""
 
     element = "Locations"
-    xml_root = "Locations"
+    xml_root = "LocationMessages"
     url_name = "locations"
 
     def count_and_fetch(self, identifier: str, start: int, end: int) -> tuple[Callable, Callable]:
@@ -307,7 +324,7 @@ class CumulativeOperatingHoursView(LedgerCounterView):
     """Engine-hour readings from the usage ledger."""
 
     element = "CumulativeOperatingHours"
-    xml_root = "CumulativeOperatingHours"
+    xml_root = "CumulativeOperatingHoursMessages"
     url_name = "cumulative-operating-hours"
     counter = "hours"
     items = staticmethod(elements.operating_hours_items)
@@ -324,7 +341,7 @@ class DistanceView(LedgerCounterView):
     """Odometer readings (km) from the usage ledger."""
 
     element = "Distance"
-    xml_root = "Distance"
+    xml_root = "DistanceMessages"
     url_name = "distance"
     counter = "km"
     items = staticmethod(elements.distance_items)
