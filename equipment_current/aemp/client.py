@@ -175,7 +175,8 @@ def pull(
         visited.add(current)
         status, body = fetch(current, request_headers)
         if status != 200:
-            raise FeedError(f"GET {current}: HTTP {status}: {body[:300].decode('utf-8', 'replace')}")
+            excerpt = " ".join(body[:300].decode("utf-8", "replace").split())
+            raise FeedError(f"GET {current}: HTTP {status}: {excerpt}")
         if fmt == "xml":
             root, document = parse_xml(body)
             page = Page(current, root, document)
