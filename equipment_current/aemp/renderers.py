@@ -11,7 +11,7 @@ from equipment_current.aemp.xml_document import to_xml
 
 
 class AempXMLRenderer(BaseRenderer):
-    """A document as XML under the view's ``xml_root`` (``Fleet``, ``Equipment``, ``Locations``…)
+    """A document as XML under the view's ``xml_root`` (``Fleet``, ``LocationMessages``…)
     in the standard's namespace; an error as ``<Error>`` with the same members as its JSON body
     (``<detail>``, or one element per offending parameter)."""
 
