@@ -17,6 +17,8 @@ HTTP, so a test can count requests.
 from __future__ import annotations
 
 import json
+import math
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -44,6 +46,7 @@ NUMBERS = frozenset(
 )
 BOOLEANS = frozenset({"Running"})
 ATTRIBUTES_AS_CHILDREN = frozenset({"datetime"})  # Takeuchi's <datetime> child, read as the attribute
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")  # xs:decimal, or xs:double without INF/NaN
 
 
 class FeedError(Exception):
@@ -59,9 +62,10 @@ class Page:
     def links(self) -> dict[str, str]:
         """``rel`` -> ``href`` of the page's ``Links`` (the first of each relation)."""
         found: dict[str, str] = {}
-        for link in self.document.get("Links") or []:
-            if isinstance(link, dict) and link.get("rel") and link.get("href"):
-                found.setdefault(str(link["rel"]), str(link["href"]))
+        links = self.document.get("Links")
+        for link in links if isinstance(links, list) else []:
+            if isinstance(link, dict) and isinstance(link.get("rel"), str) and isinstance(link.get("href"), str):
+                found.setdefault(link["rel"], link["href"])
         return found
 
     def records(self) -> list[tuple[str, dict]]:
@@ -83,10 +87,10 @@ def _local(tag: str) -> str:
 def _scalar(name: str, text: str | None) -> Any:
     text = (text or "").strip()
     if name in NUMBERS:
-        try:
-            return float(text)
-        except ValueError as error:
-            raise FeedError(f"{name}: {text!r} is not a number") from error
+        number = float(text) if _DECIMAL.fullmatch(text) else math.nan
+        if not math.isfinite(number):
+            raise FeedError(f"{name}: {text!r} is not a number")
+        return number
     if name in BOOLEANS:
         if text not in ("true", "false", "1", "0"):
             raise FeedError(f"{name}: {text!r} is not a boolean")
@@ -117,7 +121,7 @@ def parse_xml(body: bytes) -> tuple[str, dict[str, Any]]:
         raise FeedError("the document declares a DOCTYPE or entities, which no AEMP feed needs")
     try:
         root = ET.fromstring(body)
-    except ET.ParseError as error:
+    except (ET.ParseError, LookupError, ValueError) as error:  # LookupError: an unknown declared encoding
         raise FeedError(f"not well-formed XML: {error}") from error
     document: dict[str, Any] = {_local(key): text for key, text in root.attrib.items() if not key.startswith("{")}
     for child in root:

@@ -4,15 +4,20 @@ the client's paging rules against the published samples."""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from hypothesis import given
+from hypothesis import strategies as st
 from rest_framework.authtoken.models import Token
 
 from equipment_current.aemp.client import FeedError, pull
+from equipment_current.aemp.xml_document import xml_safe
 from tests.aemp.conftest import BASE, END, FLEET_SIZE, SERIES_SIZE, START
+from tests.properties import property_settings
 
 SAMPLES = Path(__file__).parent / "samples"
 
@@ -110,8 +115,66 @@ def test_relative_next_links_are_resolved_and_the_page_limit_holds():
         (b'<!DOCTYPE x [<!ENTITY a "b">]><Fleet/>', "DOCTYPE"),
         (b"<Fleet>", "not well-formed"),
         (b'<Fleet version="1"><Equipment><Location><Latitude>north</Latitude></Location></Equipment></Fleet>', "north"),
+        (b"<Fleet><Equipment><Location><Latitude>NaN</Latitude></Location></Equipment></Fleet>", "NaN"),
+        (b"<Fleet><Equipment><EngineStatus><Running>yes</Running></EngineStatus></Equipment></Fleet>", "boolean"),
+        (b"<?xml version='1.0' encoding='klingon'?><Fleet/>", "not well-formed"),
     ],
 )
 def test_unreadable_pages_are_feed_errors(body, message):
     with pytest.raises(FeedError, match=message):
         list(pull("https://oem/Fleet/1", Pages({"https://oem/Fleet/1": body})))
+
+
+# -- any page an outside server sends: a result or a FeedError, nothing else ----------------------
+
+NAMES = st.sampled_from(["Fleet", "Links", "rel", "href", "Equipment", "Location", "Latitude", "Running", "x"])
+TEXT = st.one_of(st.text(max_size=6), st.sampled_from(["next", "1.5", "true", "nan", "1e999", "1_0", "http://h/2"]))
+
+
+def xml_trees(depth: int = 3) -> st.SearchStrategy[ET.Element]:
+    def element(name: str, text: str, attributes: dict, children: list) -> ET.Element:
+        node = ET.Element(name, {key: xml_safe(value) for key, value in attributes.items()})
+        node.text = xml_safe(text)
+        node.extend(children)
+        return node
+
+    leaf = st.builds(element, NAMES, TEXT, st.dictionaries(st.sampled_from(["datetime", "version"]), TEXT), st.just([]))
+    return st.recursive(
+        leaf,
+        lambda children: st.builds(element, NAMES, TEXT, st.just({}), st.lists(children, max_size=4)),
+        max_leaves=12,
+    )
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=False) | TEXT,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(NAMES, children, max_size=4),
+    max_leaves=12,
+)
+
+
+def read_all(body: bytes, fmt: str) -> list:
+    fetch = Pages({"https://oem/Fleet/1": body, "https://oem/Fleet/2": body})
+    try:
+        return [(page.records(), page.links()) for page in pull("https://oem/Fleet/1", fetch, fmt, max_pages=3)]
+    except FeedError:
+        return []
+
+
+@property_settings(max_examples=150)
+@given(tree=xml_trees())
+def test_any_xml_page_is_read_or_refused(tree):
+    read_all(ET.tostring(tree), "xml")
+
+
+@property_settings(max_examples=100)
+@given(body=st.binary(max_size=200))
+def test_any_bytes_are_read_or_refused(body):
+    read_all(body, "xml")
+    read_all(body, "json")
+
+
+@property_settings(max_examples=150)
+@given(document=st.dictionaries(NAMES, JSON_VALUES, max_size=4))
+def test_any_json_page_is_read_or_refused(document):
+    read_all(json.dumps(document).encode(), "json")
