@@ -503,3 +503,16 @@ def test_authentication_is_required(mongo_db, path):
         response = APIClient().get(path, **headers)
         assert response.status_code == 401
         assert response["WWW-Authenticate"] == "Token"
+
+
+def test_stored_names_xml_cannot_carry_still_render(api_client, mongo_db):
+    """Data stored before the consumer refused control characters still renders (docs/AEMP.md)."""
+    apply(telemetry("EX009", T0, brand="Cat\x00\x1b", model='320 "]]>\r\n'))
+    json_answer = api_client.get(f"{BASE}/Fleet/Equipment/ID/EX009")
+    xml_answer = api_client.get(f"{BASE}/Fleet/Equipment/ID/EX009", **XML)
+    expected = {"OEMName": "Cat\ufffd\ufffd", "Model": '320 "]]>\r\n', "EquipmentID": "EX009"}
+    assert json_answer.json()["Equipment"][0]["EquipmentHeader"] == expected
+    header = xml_of(xml_answer).find(ns("Equipment/EquipmentHeader"))
+    assert {child.tag.split("}")[1]: child.text for child in header} == expected
+    strict_xml(xml_answer.content, "Fleet")
+    strict_json(json_answer.content, "Fleet")
