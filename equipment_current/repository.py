@@ -67,9 +67,13 @@ class CurrentStateRepository:
             self.collection.bulk_write(operations, ordered=False)
         except BulkWriteError as exc:
             # Two processes upserting the same new machine: one insert loses the race on _id.
-            # Its document now exists, so the same conditional update applies cleanly.
+            # Its document now exists, so the same conditional update applies cleanly. Not when
+            # the write concern failed too: the writes that went through may be rolled back, so
+            # the whole batch goes back to the loop, which retries it (consumer.is_transient).
             errors = exc.details.get("writeErrors", [])
-            if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
+            if exc.details.get("writeConcernErrors") or not errors:
+                raise
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
                 raise
             self.collection.bulk_write([operations[error["index"]] for error in errors], ordered=False)
         return len(operations)

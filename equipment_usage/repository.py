@@ -31,8 +31,13 @@ GROUP_FIELDS = {"day": "date", "poi": "source", "identifier": "identifier"}
 
 
 def _raise_unless_duplicates(exc: BulkWriteError) -> list[dict]:
+    """The write errors of ``exc`` when every one is a lost insert race (a duplicate key) and the
+    write concern was met; else ``exc`` again. With write concern errors the applied writes may be
+    rolled back, so the batch must go back to the loop whole (consumer.is_transient retries it)."""
     errors = exc.details.get("writeErrors", [])
-    if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
+    if exc.details.get("writeConcernErrors") or not errors:
+        raise exc
+    if any(error.get("code") != DUPLICATE_KEY for error in errors):
         raise exc
     return errors
 
@@ -174,7 +179,10 @@ class UsageRepository:
                     "start.km": old.start.km,
                     "start.km_at": old.start.km_at,
                 }
-            operations.append(ReplaceOne({"_id": old.id, **condition}, {"_id": new.id, **new.to_dict()}))
+            # The shard key (identifier, interval_end) in the filter: a sharded ledger targets one
+            # shard (docs/SCALING.md); the _id says the same, which mongos cannot route on.
+            key = {"_id": old.id, "identifier": old.identifier, "interval_end": old.end.timestamp}
+            operations.append(ReplaceOne({**key, **condition}, {"_id": new.id, **new.to_dict()}))
         if not operations:
             return 0
         result = self.deltas.bulk_write(operations, ordered=True)
@@ -252,7 +260,8 @@ class UsageRepository:
                 "currencies": sorted(c for c in group["currencies"] if c),
             }
             daily_id = f"{key['identifier']}|{key['date']}|{key['source']}"
-            operations.append(ReplaceOne({"_id": daily_id}, document, upsert=True))
+            shard_key = {"identifier": key["identifier"], "date": key["date"]}  # docs/SCALING.md
+            operations.append(ReplaceOne({"_id": daily_id, **shard_key}, document, upsert=True))
             kept.setdefault((key["identifier"], key["date"]), []).append(daily_id)
         written = len(operations)
         # A source whose parts a late reading moved elsewhere has no group left: its total goes.
@@ -396,7 +405,12 @@ class EquipmentRegistryRepository:
     def store(self, records: Iterable[dict]) -> int:
         """Store registry records, one version per (identifier, last_update), in one bulk write."""
         operations = [
-            ReplaceOne({"_id": f"{record['identifier']}|{record['last_update']}"}, dict(record), upsert=True)
+            ReplaceOne(
+                # With the shard key, identifier: a sharded registry's upsert targets one shard.
+                {"_id": f"{record['identifier']}|{record['last_update']}", "identifier": record["identifier"]},
+                dict(record),
+                upsert=True,
+            )
             for record in records
         ]
         if not operations:

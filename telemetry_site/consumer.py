@@ -76,9 +76,9 @@ def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` means "a dependency is down, try again" rather than "this data is bad"."""
     if isinstance(exc, TransientError):
         return True
-    from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
+    from telemetry_site.mongo import is_transient_error
 
-    if isinstance(exc, (ConnectionFailure, ExecutionTimeout, WTimeoutError)):
+    if is_transient_error(exc):  # unreachable, failing over, timed out, or a majority not reached
         return True
     from confluent_kafka import KafkaException
 

@@ -16,10 +16,14 @@ from telemetry_site import backends
 
 
 def check_mongodb(timeout: float) -> None:
+    """A write acknowledged by a majority of the replica set, not a ping: a primary that lost its
+    majority still answers pings while every consumer's ``w: majority`` write waits and fails."""
     import pymongo
 
+    from telemetry_site.mongo import check_majority_write
+
     with pymongo.timeout(timeout):
-        backends.databases["default"].command("ping")
+        check_majority_write(backends.databases["default"])
 
 
 def check_kafka(timeout: float) -> None:

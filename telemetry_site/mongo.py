@@ -1,4 +1,4 @@
-"""Opening a pymongo-compatible ``Database`` from a URI.
+"""Opening a pymongo-compatible ``Database`` from a URI, and what its errors mean.
 
 One function serves the three engines so that repositories never know which one they got:
 
@@ -13,25 +13,82 @@ PyMongo is not fork-safe: this runs inside the cached registry on first use, aft
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+DUPLICATE_KEY = 11000
+# Server error codes that mean "the cluster is busy, electing, shutting down or slow", not "this
+# write is wrong": the retryable codes of MongoDB's retryable-writes specification (pymongo keeps
+# them private), the ones a write concern wait or a time limit ends with, and the sharding ones a
+# chunk migration or a shard's failover returns to mongos.
+TRANSIENT_SERVER_CODES = frozenset(
+    {
+        6,  # HostUnreachable
+        7,  # HostNotFound
+        50,  # MaxTimeMSExpired
+        63,  # StaleShardVersion
+        64,  # WriteConcernFailed (wtimeout)
+        89,  # NetworkTimeout
+        91,  # ShutdownInProgress
+        112,  # WriteConflict
+        134,  # ReadConcernMajorityNotAvailableYet
+        150,  # StaleEpoch
+        189,  # PrimarySteppedDown
+        262,  # ExceededTimeLimit
+        9001,  # SocketException
+        10107,  # NotWritablePrimary
+        11600,  # InterruptedAtShutdown
+        11602,  # InterruptedDueToReplStateChange
+        13388,  # StaleConfig
+        13435,  # NotPrimaryNoSecondaryOk
+        13436,  # NotPrimaryOrSecondary
+    }
+)
+# A write concern the deployment can never satisfy (more members than it has, an unknown tag):
+# retrying cannot help, the setting must change (MONGO_WRITE_CONCERN).
+UNSATISFIABLE_WRITE_CONCERN = frozenset({79, 100})  # UnknownReplWriteConcern, UnsatisfiableWriteConcern
+READINESS_COLLECTION = "readiness"
 
-def open_database(uri: str, name: str, timeout_ms: int = 5000, **client_options: Any) -> Any:
-    """Return a pymongo ``Database`` (or an API-compatible one) for ``uri``."""
+
+def open_database(
+    uri: str,
+    name: str,
+    timeout_ms: int = 5000,
+    *,
+    operation_timeout_ms: int = 30_000,
+    write_concern: str | int = "majority",
+    retry_writes: bool = True,
+    appname: str = "c40-telemetry",
+    **client_options: Any,
+) -> Any:
+    """Return a pymongo ``Database`` (or an API-compatible one) for ``uri``.
+
+    For a real server the keyword arguments are the client's defaults (docs: README, "MongoDB
+    client"): an option the URI sets itself (``?w=1``, ``?appname=…``) wins over them, since pymongo
+    would otherwise let the keyword override the URI. ``client_options`` are passed as they are."""
     scheme = urlparse(uri).scheme
     if scheme in ("mongodb", "mongodb+srv"):
         from pymongo import MongoClient
 
-        options = {
+        defaults = {
             "serverSelectionTimeoutMS": timeout_ms,
             "connectTimeoutMS": timeout_ms,
-            "tz_aware": True,
-            "appname": "c40-telemetry",
+            # Client-side operation timeout (pymongo's CSOT): bounds each operation with its
+            # retries, and the wait for a majority (the server's maxTimeMS and the socket's deadline
+            # follow it), so losing the majority turns into a retried error instead of a hang.
+            "timeoutMS": operation_timeout_ms,
+            # A number of members ("1", "2") or a mode or tag name ("majority").
+            "w": int(write_concern) if str(write_concern).strip().isdigit() else write_concern,
+            "retryWrites": retry_writes,
+            "appname": appname,
         }
+        in_uri = {key.lower() for key, _ in parse_qsl(urlparse(uri).query)}
+        options: dict[str, Any] = {key: value for key, value in defaults.items() if key.lower() not in in_uri}
+        options["tz_aware"] = True
         options.update(client_options)
         return MongoClient(uri, **options)[name]
     if scheme == "litemongo":
@@ -50,6 +107,55 @@ def open_database(uri: str, name: str, timeout_ms: int = 5000, **client_options:
     )
 
 
-def ping(database: Any) -> None:
-    """Raise if the server behind ``database`` does not answer."""
-    database.command("ping")
+def check_majority_write(database: Any) -> None:
+    """Raise unless a majority of the replica set acknowledges a write.
+
+    A ping only shows that one member answers; the consumers need a primary that can replicate
+    (their writes use ``w: majority``). One small document, upserted in place, whatever the number
+    of probes. Bound it with ``pymongo.timeout(...)``: without one, the wait for a majority lasts
+    as long as the client's ``timeoutMS``."""
+    from pymongo import WriteConcern
+
+    collection = database[READINESS_COLLECTION].with_options(write_concern=WriteConcern("majority"))
+    collection.update_one({"_id": "ready"}, {"$set": {"checked_at": datetime.now(UTC)}}, upsert=True)
+
+
+def is_transient_error(exc: BaseException) -> bool:
+    """Whether a pymongo error means "the database cannot take this now, try again", with nothing
+    lost by retrying (every write of this project is idempotent).
+
+    - connection failures, a lost or stepping-down primary, server selection and network timeouts
+      (``ConnectionFailure``: ``AutoReconnect``, ``NotPrimaryError``, ``NetworkTimeout``…);
+    - a time limit hit (``ExecutionTimeout``) and a write concern not met in time
+      (``WTimeoutError``, ``WriteConcernError``) — the write may be on the primary, not yet on a
+      majority, and could be rolled back: the batch must not be committed;
+    - a ``BulkWriteError`` with write concern errors, or with transient write errors, whose other
+      write errors are duplicate keys (a replay's): retried whole, it changes nothing twice;
+    - any other server error labelled retryable, or with a transient code.
+
+    A bulk error with another write error (a document the server rejects) is not transient: the
+    retry would fail the same way forever."""
+    from pymongo.errors import (
+        BulkWriteError,
+        ConnectionFailure,
+        ExecutionTimeout,
+        OperationFailure,
+        WriteConcernError,
+    )
+
+    if isinstance(exc, ConnectionFailure | ExecutionTimeout):
+        return True
+    if isinstance(exc, BulkWriteError):
+        details = exc.details or {}
+        concern = details.get("writeConcernErrors") or []
+        codes = [error.get("code") for error in details.get("writeErrors") or []]
+        if any(error.get("code") in UNSATISFIABLE_WRITE_CONCERN for error in concern):
+            return False
+        if not concern and not any(code in TRANSIENT_SERVER_CODES for code in codes):
+            return False
+        return all(code == DUPLICATE_KEY or code in TRANSIENT_SERVER_CODES for code in codes)
+    if isinstance(exc, WriteConcernError):
+        return exc.code not in UNSATISFIABLE_WRITE_CONCERN
+    if isinstance(exc, OperationFailure):
+        return exc.code in TRANSIENT_SERVER_CODES or exc.has_error_label("RetryableWriteError")
+    return False

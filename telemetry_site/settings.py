@@ -152,11 +152,26 @@ LOGGING = {
 MONGO_URI = env("MONGO_URI", f"litemongo://{RUN_DIR / 'litemongo'}")
 MONGO_DB = env("MONGO_DB", "c40")
 MONGO_TIMEOUT_MS = env_int("MONGO_TIMEOUT_MS", 5000)
+# A real server's client (README, "MongoDB client"); an option written in MONGO_URI wins over these.
+MONGO_OPERATION_TIMEOUT_MS = env_int("MONGO_OPERATION_TIMEOUT_MS", 30000)
+MONGO_WRITE_CONCERN = env("MONGO_WRITE_CONCERN", "majority")
+MONGO_RETRY_WRITES = env_bool("MONGO_RETRY_WRITES", True)
+MONGO_APPNAME = env("MONGO_APPNAME", "c40-telemetry")
+MONGO_OPTIONS = env_json("MONGO_OPTIONS", {})
 
 TELEMETRY_DATABASES = {
     "default": {
         "BACKEND": "telemetry_site.mongo.open_database",
-        "OPTIONS": {"uri": MONGO_URI, "name": MONGO_DB, "timeout_ms": MONGO_TIMEOUT_MS},
+        "OPTIONS": {
+            "uri": MONGO_URI,
+            "name": MONGO_DB,
+            "timeout_ms": MONGO_TIMEOUT_MS,
+            "operation_timeout_ms": MONGO_OPERATION_TIMEOUT_MS,
+            "write_concern": MONGO_WRITE_CONCERN,
+            "retry_writes": MONGO_RETRY_WRITES,
+            "appname": MONGO_APPNAME,
+            **MONGO_OPTIONS,
+        },
     },
 }
 
