@@ -121,3 +121,53 @@ def test_every_third_write_fails_and_the_result_is_still_exact(service, kafka, j
         f"\nRELIABILITY db-every-3rd service={service} messages={len(stream)} failed_writes={switch.failures} "
         f"retries={stats.retries} lost=0 double_counted=0"
     )
+
+
+# What a replica set answers during a failover or when a majority lags, besides "unreachable":
+# tests/reliability/faults.py raises each as pymongo does (write concern errors after applying the
+# write, a lost reply after applying it, the others before).
+FAULT_KINDS = ("write_concern", "write_concern_mixed", "execution_timeout", "network_timeout", "not_primary")
+MESSAGES_PER_FAULT = 100
+
+
+@pytest.mark.parametrize("service", telemetry_services())
+def test_write_concern_errors_and_server_timeouts_commit_nothing_and_the_batch_persists_once_they_clear(
+    service, kafka, json_telemetry, settings
+):
+    """One fault kind per chunk of the stream: the database fails before the chunk is produced, so
+    the chunk's batch meets it. While it lasts the loop retries and commits nothing (a write
+    concern error means the write may be rolled back); once it clears the batch is committed, and
+    the final state equals an uninterrupted run's."""
+    stream = fleet_stream(MESSAGES_PER_FAULT * len(FAULT_KINDS), seed=5)
+    expected = reference_snapshot(settings, service, stream)
+    group, topic = settings.TELEMETRY_SERVICES[service]["GROUP_ID"], settings.TELEMETRY_TOPIC
+    switch = FaultSwitch()
+    faulty_database(settings, switch)
+    loop = build_consumer_loop(service)
+    runner = threading.Thread(target=loop.run, name=f"{service}-loop")
+    runner.start()
+    producer, ends = kafka.producer(), dict.fromkeys(range(4), 0)
+    try:
+        for index, kind in enumerate(FAULT_KINDS):
+            switch.kind, switch.down = kind, True
+            retries = loop.stats.retries
+            chunk = stream[index * MESSAGES_PER_FAULT : (index + 1) * MESSAGES_PER_FAULT]
+            committed_before = dict(ends)
+            produced = produce_tracked(
+                producer, topic, [(r["identifier"].encode(), json_telemetry.encode(r)) for r in chunk]
+            )
+            ends.update({partition: max(ends[partition], end) for partition, end in produced.items()})
+            wait_until(lambda r=retries: loop.stats.retries >= r + 2, 30, 0.01, f"{kind}: the batch was not retried")
+            assert runner.is_alive(), f"{kind} stopped the loop"
+            assert committed_offsets(kafka, group, topic) == committed_before, f"{kind}: committed during the fault"
+            switch.down = False
+            wait_until(lambda: committed_offsets(kafka, group, topic) == ends, 30, 0.1, f"{kind}: not committed after")
+    finally:
+        loop.stop()
+        runner.join(30)
+    assert loop.stats.processed == len(stream) and loop.stats.dead_lettered == 0
+    assert snapshot(service, backends.databases["default"]) == expected
+    print(
+        f"\nRELIABILITY db-fault-kinds service={service} kinds={len(FAULT_KINDS)} messages={len(stream)} "
+        f"failed_operations={switch.failures} retries={loop.stats.retries} lost=0 double_counted=0"
+    )

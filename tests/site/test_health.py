@@ -5,7 +5,9 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
+from telemetry_site import backends
 from telemetry_site.embedded import free_port
+from tests.reliability.faults import FaultSwitch
 
 
 @pytest.fixture
@@ -24,6 +26,30 @@ def test_ready_when_database_and_broker_answer(client, kafka, mongo_db):
     response = client.get("/ready")
     assert response.status_code == 200, response.json()
     assert response.json() == {"status": "ready", "checks": {"mongodb": "ok", "kafka": "ok"}}
+    # The database check is a write acknowledged by a majority, upserted into one document.
+    client.get("/ready")
+    assert [sorted(doc) for doc in mongo_db.readiness.find()] == [["_id", "checked_at"]]
+
+
+@pytest.mark.broker
+def test_not_ready_when_the_database_answers_pings_but_cannot_take_a_majority_write(client, kafka, settings):
+    """A primary that lost its majority still answers pings; the consumers' writes fail with write
+    concern errors. /ready says so, and recovers with the majority."""
+    switch = FaultSwitch(kind="write_concern", down=True)
+    settings.TELEMETRY_DATABASES = {
+        "default": {
+            "BACKEND": "tests.reliability.faults.open_faulty_database",
+            "OPTIONS": {"uri": "mongomock://", "name": "c40", "switch": switch},
+        }
+    }
+    assert backends.databases["default"].command("ping") == {"ok": 1.0}
+    response = client.get("/ready")
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["kafka"] == "ok"
+    assert checks["mongodb"].startswith("unavailable: injected: waiting for replication timed out"), checks
+    switch.down = False
+    assert client.get("/ready").status_code == 200
 
 
 @pytest.mark.broker
