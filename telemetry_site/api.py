@@ -17,13 +17,14 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF's handler, plus: a database that does not answer is a 503, not a 500."""
+    """DRF's handler, plus: a database that does not answer (unreachable, failing over, past
+    ``MONGO_OPERATION_TIMEOUT_MS``) is a 503, not a 500."""
     response = drf_exception_handler(exc, context)
     if response is not None:
         return response
-    from pymongo.errors import ConnectionFailure
+    from telemetry_site.mongo import is_transient_error
 
-    if isinstance(exc, ConnectionFailure):
+    if is_transient_error(exc):
         return Response(
             {"detail": "The database is unavailable; try again shortly.", "dependency": "mongodb"},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,

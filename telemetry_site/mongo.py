@@ -59,7 +59,7 @@ def open_database(
     name: str,
     timeout_ms: int = 5000,
     *,
-    operation_timeout_ms: int = 30_000,
+    operation_timeout_ms: int = 10_000,
     write_concern: str | int = "majority",
     retry_writes: bool = True,
     appname: str = "c40-telemetry",
@@ -80,6 +80,8 @@ def open_database(
             # Client-side operation timeout (pymongo's CSOT): bounds each operation with its
             # retries, and the wait for a majority (the server's maxTimeMS and the socket's deadline
             # follow it), so losing the majority turns into a retried error instead of a hang.
+            # Within it pymongo retries server selection and retryable operations as often as
+            # fits, so it is also how long an API request waits for an unreachable server.
             "timeoutMS": operation_timeout_ms,
             # A number of members ("1", "2") or a mode or tag name ("majority").
             "w": int(write_concern) if str(write_concern).strip().isdigit() else write_concern,

@@ -153,7 +153,7 @@ MONGO_URI = env("MONGO_URI", f"litemongo://{RUN_DIR / 'litemongo'}")
 MONGO_DB = env("MONGO_DB", "c40")
 MONGO_TIMEOUT_MS = env_int("MONGO_TIMEOUT_MS", 5000)
 # A real server's client (README, "MongoDB client"); an option written in MONGO_URI wins over these.
-MONGO_OPERATION_TIMEOUT_MS = env_int("MONGO_OPERATION_TIMEOUT_MS", 30000)
+MONGO_OPERATION_TIMEOUT_MS = env_int("MONGO_OPERATION_TIMEOUT_MS", 10000)
 MONGO_WRITE_CONCERN = env("MONGO_WRITE_CONCERN", "majority")
 MONGO_RETRY_WRITES = env_bool("MONGO_RETRY_WRITES", True)
 MONGO_APPNAME = env("MONGO_APPNAME", "c40-telemetry")

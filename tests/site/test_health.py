@@ -88,7 +88,28 @@ def test_api_answers_503_when_the_database_is_down(api_client, settings):
     settings.TELEMETRY_DATABASES = {
         "default": {
             "BACKEND": "telemetry_site.mongo.open_database",
-            "OPTIONS": {"uri": f"mongodb://127.0.0.1:{free_port()}", "name": "c40", "timeout_ms": 300},
+            # With an operation timeout, pymongo retries server selection until it expires.
+            "OPTIONS": {
+                "uri": f"mongodb://127.0.0.1:{free_port()}",
+                "name": "c40",
+                "timeout_ms": 300,
+                "operation_timeout_ms": 600,
+            },
+        }
+    }
+    response = api_client.get("/api/v1/current/")
+    assert response.status_code == 503
+    assert response.json()["dependency"] == "mongodb"
+
+
+@pytest.mark.parametrize("kind", ["execution_timeout", "not_primary"])
+def test_api_answers_503_when_the_database_times_out_or_fails_over(api_client, settings, kind):
+    """A read past MONGO_OPERATION_TIMEOUT_MS (ExecutionTimeout) or during an election is the
+    database's state, not a bug: 503 naming it, like an unreachable server."""
+    settings.TELEMETRY_DATABASES = {
+        "default": {
+            "BACKEND": "tests.reliability.faults.open_faulty_database",
+            "OPTIONS": {"uri": "mongomock://", "name": "c40", "switch": FaultSwitch(kind=kind, down=True)},
         }
     }
     response = api_client.get("/api/v1/current/")

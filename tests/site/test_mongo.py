@@ -172,7 +172,7 @@ def test_a_real_servers_client_defaults_to_majority_writes_with_timeouts():
     try:
         options = database.client.options
         assert options.write_concern.document == {"w": "majority"}
-        assert options.timeout == 30.0 and options.server_selection_timeout == 5.0
+        assert options.timeout == 10.0 and options.server_selection_timeout == 5.0
         assert options.pool_options.connect_timeout == 5.0
         assert options.retry_writes is True and options.pool_options.metadata["application"] == {
             "name": "c40-telemetry"
