@@ -150,29 +150,69 @@ class ConfluentAvroCodec:
         return out.getvalue()
 
 
+def record_shape(schema: Any) -> Any:
+    """What of a parsed schema ``project`` keeps: a record's field names (each with the shape of its
+    value), an array's item shape, or None where a value is kept whole (primitives, and unions with
+    more than one complex branch, which our schemas do not have)."""
+    if isinstance(schema, list):
+        shapes = [shape for branch in schema if (shape := record_shape(branch)) is not None]
+        return shapes[0] if len(shapes) == 1 else None
+    if isinstance(schema, dict):
+        if schema.get("type") == "record":
+            return ("record", {f["name"]: record_shape(f["type"]) for f in schema["fields"]})
+        if schema.get("type") == "array":
+            items = record_shape(schema["items"])
+            return None if items is None else ("array", items)
+        if schema.get("type") == "map":
+            values = record_shape(schema["values"])
+            return None if values is None else ("map", values)
+    return None
+
+
+def project(value: Any, shape: Any) -> Any:
+    """``value`` (already valid for the schema) without the fields its schema does not name.
+
+    Avro's reader schema drops a newer writer's extra fields; this gives JSON the same rule, so a
+    field no schema names (``_id``, a key with a NUL, a structure nested thousands deep) never
+    reaches a handler, a repository or a stored document.
+    """
+    if shape is None or value is None:
+        return value
+    kind, inner = shape
+    if kind == "record" and type(value) is dict:
+        return {key: project(item, inner[key]) for key, item in value.items() if key in inner}
+    if kind == "array" and type(value) is list:
+        return [project(item, inner) for item in value]
+    if kind == "map" and type(value) is dict:
+        return {key: project(item, inner) for key, item in value.items()}
+    return value
+
+
 class JsonCodec:
     """UTF-8 JSON objects, checked against the same Avro schema as the avro codec.
 
     For development and for producers without a registry. Timestamps are epoch milliseconds.
+    Fields the schema does not name are dropped, as Avro's schema resolution drops them.
     """
 
     content_type = "json"
 
     def __init__(self, schema: str) -> None:
         self.schema = parse_schema_text(json.dumps(load_schema(schema), sort_keys=True))
+        self.shape = record_shape(self.schema)
 
     def decode(self, data: bytes | None) -> dict:
         try:
             record = json.loads(data or b"")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise DecodeError(f"not JSON: {exc}") from exc
+        except Exception as exc:  # ValueError, UnicodeDecodeError, and RecursionError on deep nesting
+            raise DecodeError(f"not JSON: {type(exc).__name__}: {exc}") from exc
         if not isinstance(record, dict):
             raise DecodeError(f"expected a JSON object, got {type(record).__name__}")
         try:
             fastavro_validate(record, self.schema, raise_errors=True, strict=False)
         except Exception as exc:
-            raise DecodeError(f"violates schema {self.schema['name']}: {exc}") from exc
-        return record
+            raise DecodeError(f"violates schema {self.schema['name']}: {type(exc).__name__}: {exc}") from exc
+        return project(record, self.shape)
 
     def encode(self, record: dict) -> bytes:
         return json.dumps(record, separators=(",", ":"), allow_nan=False).encode()

@@ -47,14 +47,24 @@ def build_handler(name: str) -> Any:
 
 
 def build_validator(definition: dict[str, Any]) -> Any:
+    """Every service's records must be storable and servable (``validation.storable_problems``);
+    a service's ``VALIDATOR`` adds its own rules. Both get ``settings.TELEMETRY_VALIDATION``."""
+    from telemetry_site.validation import storable_problems
+
     path = definition.get("VALIDATOR")
-    if not path:
-        return None
-    rule = import_string(path)
+    rule = import_string(path) if path else None
     rules = getattr(settings, "TELEMETRY_VALIDATION", {})
 
     def validate(record: dict) -> list[str]:
-        return rule(record, now_ms=int(time.time() * 1000), rules=rules)
+        problems = storable_problems(record, rules)
+        if rule is None:
+            return problems
+        try:
+            problems += [p for p in rule(record, now_ms=int(time.time() * 1000), rules=rules) if p not in problems]
+        except Exception:
+            if not problems:  # the loop dead-letters the record with the exception
+                raise
+        return problems
 
     return validate
 
@@ -79,6 +89,7 @@ def build_consumer_loop(
         factory.producer(**{"client.id": f"c40-{name}-deadletter"}),
         topic=settings.DEAD_LETTER_TOPIC,
         service=name,
+        max_bytes=settings.DEAD_LETTER_MAX_BYTES,
     )
     consumer = factory.consumer(definition["GROUP_ID"], [definition["TOPIC"]], **(consumer_overrides or {}))
     return ConsumerLoop(

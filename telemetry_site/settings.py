@@ -207,6 +207,10 @@ TELEMETRY_TOPIC = env("TELEMETRY_TOPIC", "data.c40.equipment.enriched")
 REGISTRY_TOPIC = env("REGISTRY_TOPIC", "data.registry.equipment")
 USAGE_TOPIC = env("USAGE_TOPIC", "data.c40.usage")
 DEAD_LETTER_TOPIC = env("DEAD_LETTER_TOPIC", "data.c40.deadletter")
+# A dead letter larger than this (value, key and headers) is cut to a prefix of its value with the
+# whole value's size and SHA-256 (docs/CONSUMERS.md). Under librdkafka's message.max.bytes (1,000,000)
+# and Kafka's default max.message.bytes (1,048,588); one the broker still refuses is cut further.
+DEAD_LETTER_MAX_BYTES = env_int("DEAD_LETTER_MAX_BYTES", 900_000)
 
 TELEMETRY_KAFKA = {
     "default": {
@@ -268,6 +272,10 @@ TELEMETRY_VALIDATION = {
     "MAX_FUTURE_MINUTES": env_int("VALIDATION_MAX_FUTURE_MINUTES", 10),
     "MAX_STRING_LENGTH": env_int("VALIDATION_MAX_STRING_LENGTH", 1024),
     "MAX_POINTS_OF_INTEREST": env_int("VALIDATION_MAX_POINTS_OF_INTEREST", 100),
+    # Every service (validation.storable_problems): containers nested at most this deep, and a
+    # record of at most this many bytes of strings, keys and numbers (MongoDB's limit is 16 MB).
+    "MAX_DEPTH": env_int("VALIDATION_MAX_DEPTH", 16),
+    "MAX_DOCUMENT_BYTES": env_int("VALIDATION_MAX_DOCUMENT_BYTES", 1_048_576),
 }
 
 # --- Consumer services: one consumer group each, run by manage.py consume_* ---------------------

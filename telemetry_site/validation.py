@@ -8,10 +8,12 @@ This module imports nothing from Django, pymongo or confluent_kafka.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from telemetry_site.records import section
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # BSON's widest integer
 MS_PER_MINUTE = 60_000
 MS_PER_DAY = 86_400_000
 
@@ -20,6 +22,8 @@ DEFAULT_RULES = {
     "MAX_FUTURE_MINUTES": 10,
     "MAX_STRING_LENGTH": 1024,
     "MAX_POINTS_OF_INTEREST": 100,
+    "MAX_DEPTH": 16,
+    "MAX_DOCUMENT_BYTES": 1_048_576,
 }
 
 # Numeric fields of the telemetry record, as paths, with the range each must fall in.
@@ -175,6 +179,8 @@ def problems_of(record: dict, now_ms: int, rules: dict) -> list[str]:
         name = ".".join(path)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             problems.append(f"{name}: must be a number")
+        elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+            problems.append(f"{name}: an integer that does not fit in 64 bits")  # nor, maybe, in a float
         elif not math.isfinite(value):
             problems.append(f"{name}: must be finite, got {value}")
         elif not low <= value <= high:
@@ -194,3 +200,99 @@ def problems_of(record: dict, now_ms: int, rules: dict) -> list[str]:
             problems.append("location.pointsOfInterest: each entry needs a name of 1 to MAX_STRING_LENGTH characters")
             break
     return problems
+
+
+# --- What every service's records must be, whatever their schema: storable and servable ------------
+
+# A character every renderer can carry: XML 1.0's ``Char`` production (which already excludes the
+# lone surrogates BSON cannot encode as UTF-8, and U+FFFE/U+FFFF) less the C0 controls it admits
+# (tab, line feed, carriage return), DEL and the C1 controls, which break a CSV row, a log line, a
+# URL path or a terminal wherever an identifier or a name is shown.
+_UNSERVABLE = re.compile("[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Problems named per record at most: a record with a million bad strings gives a short reason.
+MAX_PROBLEMS = 10
+_PATH_KEY_CHARACTERS = 40
+
+
+def _path_text(path: tuple) -> str:
+    """``path`` as ``a.b[2].c``, each key shown safely (escaped, cut) since keys come from outside."""
+    parts: list[str] = []
+    for step in path:
+        if type(step) is int:
+            parts.append(f"[{step}]")
+        else:
+            text = step if _UNSERVABLE.search(step) is None else ascii(step)[1:-1]
+            if len(text) > _PATH_KEY_CHARACTERS:
+                text = text[:_PATH_KEY_CHARACTERS] + "…"
+            parts.append(("." if parts else "") + text)
+    return "".join(parts) or "record"
+
+
+def _character_problem(text: str) -> str | None:
+    bad = _UNSERVABLE.search(text)
+    if bad is None:
+        return None
+    code = ord(bad.group())
+    kind = "a lone surrogate" if 0xD800 <= code <= 0xDFFF else "a control character or non-character"
+    return f"U+{code:04X} at {bad.start()} is {kind}, which no API format can carry"
+
+
+def storable_problems(record: Any, rules: dict | None = None) -> list[str]:
+    """Why ``record`` cannot be stored in MongoDB or served by every renderer; empty when it can.
+
+    The rules, for every value of every service's record (docs/CONSUMERS.md, "What a consumer
+    accepts"): integers in the signed 64-bit range (BSON's largest); finite floats (strict JSON has
+    no NaN); strings and keys of servable characters only (``_UNSERVABLE``) and at most
+    MAX_STRING_LENGTH characters; nesting at most MAX_DEPTH containers deep; the whole at most
+    MAX_DOCUMENT_BYTES (UTF-8 bytes of every string and key, 8 per number), far under MongoDB's
+    16 MB; only JSON's types. The walk is iterative, so no depth makes it recurse, and it stops at
+    the size limit, so no size makes it slow.
+    """
+    rules = {**DEFAULT_RULES, **rules} if rules else DEFAULT_RULES
+    max_depth, max_bytes, max_len = rules["MAX_DEPTH"], rules["MAX_DOCUMENT_BYTES"], rules["MAX_STRING_LENGTH"]
+    problems: list[str] = []
+    size = 0
+    stack: list[tuple[Any, tuple, int]] = [(record, (), 1)]
+    while stack and len(problems) < MAX_PROBLEMS:
+        value, path, depth = stack.pop()
+        kind = type(value)
+        if kind is str:
+            size += len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
+            if len(value) > max_len:
+                problems.append(f"{_path_text(path)}: {len(value)} characters, more than {max_len}")
+            elif (problem := _character_problem(value)) is not None:
+                problems.append(f"{_path_text(path)}: {problem}")
+        elif kind is dict or kind is list:
+            if depth > max_depth:
+                problems.append(f"{_path_text(path)}: nested more than {max_depth} levels deep")
+                continue
+            if kind is list:
+                stack.extend((item, (*path, index), depth + 1) for index, item in reversed(list(enumerate(value))))
+                continue
+            for key in value:
+                if type(key) is not str:
+                    problems.append(f"{_path_text(path)}: a key of type {type(key).__name__}")
+                    break
+                size += len(key) if key.isascii() else len(key.encode("utf-8", "surrogatepass"))
+                if (problem := _character_problem(key)) is not None:
+                    problems.append(f"{_path_text(path)}: a key's {problem}")
+                    break
+            else:
+                stack.extend((item, (*path, key), depth + 1) for key, item in reversed(value.items()))
+        elif kind is float:
+            size += 8
+            if not math.isfinite(value):
+                problems.append(f"{_path_text(path)}: must be finite, got {value}")
+        elif kind is int:
+            size += 8
+            if not INT64_MIN <= value <= INT64_MAX:
+                digits = len(str(abs(value))) if value.bit_length() < 10_000 else "thousands of"
+                problems.append(f"{_path_text(path)}: an integer of {digits} digits does not fit in 64 bits")
+        elif kind is bool or value is None:
+            size += 1
+        else:
+            problems.append(f"{_path_text(path)}: a value of type {kind.__name__}, which no codec produces")
+        if size > max_bytes:
+            problems.append(f"record: more than {max_bytes} bytes (strings, keys, 8 per number)")
+            break
+    return problems[:MAX_PROBLEMS]

@@ -12,100 +12,15 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from hashlib import sha256
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException
 from pymongo.errors import AutoReconnect
 
 from telemetry_site.codecs import DecodeError, TransientError
 from telemetry_site.consumer import ConsumerLoop, DeadLetterSink, Record, is_transient
-
-
-@dataclass
-class FakeError:
-    text: str
-    is_fatal: bool = False
-
-    def fatal(self) -> bool:
-        return self.is_fatal
-
-    def __str__(self) -> str:
-        return self.text
-
-
-@dataclass
-class FakeMessage:
-    _value: bytes | None
-    _key: bytes | None = b"EX1"
-    _topic: str = "telemetry"
-    _partition: int = 0
-    _offset: int = 0
-    _error: FakeError | None = None
-
-    def value(self):
-        return self._value
-
-    def key(self):
-        return self._key
-
-    def topic(self):
-        return self._topic
-
-    def partition(self):
-        return self._partition
-
-    def offset(self):
-        return self._offset
-
-    def error(self):
-        return self._error
-
-
-def message(record: dict | None = None, *, raw: bytes | None = None, partition: int = 0, offset: int = 0, key=b"EX1"):
-    value = raw if raw is not None else json.dumps(record or {"identifier": "EX1", "timestamp": offset}).encode()
-    return FakeMessage(value, key, "telemetry", partition, offset)
-
-
-@dataclass
-class FakeConsumer:
-    batches: list[list[FakeMessage]]
-    assigned: bool = True
-    asked: list[int] = field(default_factory=list)
-    commits: list[list[TopicPartition]] = field(default_factory=list)
-    commit_error: KafkaException | None = None
-    closed: bool = False
-
-    def consume(self, limit: int, timeout: float) -> list[FakeMessage]:
-        self.asked.append(limit)
-        return self.batches.pop(0) if self.batches else []
-
-    def assignment(self) -> list[TopicPartition]:
-        return [TopicPartition("telemetry", 0)] if self.assigned else []
-
-    def commit(self, offsets, asynchronous):
-        assert asynchronous is False
-        if self.commit_error is not None:
-            raise self.commit_error
-        self.commits.append(offsets)
-
-    def close(self) -> None:
-        self.closed = True
-
-
-@dataclass
-class FakeProducer:
-    undelivered: int = 0
-    delivery_error: str | None = None
-    produced: list[dict] = field(default_factory=list)
-    flushes: list[float] = field(default_factory=list)
-
-    def produce(self, topic, value, key, headers, on_delivery):
-        self.produced.append({"topic": topic, "value": value, "key": key, "headers": dict(headers)})
-        on_delivery(self.delivery_error, None)
-
-    def flush(self, timeout: float) -> int:
-        self.flushes.append(timeout)
-        return self.undelivered
+from tests.site.kafka_fakes import FakeConsumer, FakeError, FakeMessage, FakeProducer, message
 
 
 class JsonCodec:
@@ -336,11 +251,95 @@ def test_a_stop_while_the_dead_letter_topic_is_down_commits_nothing():
     assert subject.run().batches == 0 and consumer.commits == []
 
 
-def test_a_bug_in_the_handler_propagates_uncommitted_and_closes_the_consumer():
-    consumer = FakeConsumer([[message()]])
-    with pytest.raises(ZeroDivisionError):
-        loop(consumer, Handler(failures=[ZeroDivisionError()])).run()
-    assert consumer.commits == [] and consumer.closed
+class RefusesPoison:
+    """A handler that fails, not transiently, on any batch holding a record marked ``poison``: like
+    a repository whose bulk write the database refuses whole for one bad document. It records the
+    offsets of every call and of every batch it persisted."""
+
+    def __init__(self, transient_once_at: int | None = None) -> None:
+        self.calls: list[list[int]] = []
+        self.persisted: list[list[int]] = []
+        self.transient_once_at = transient_once_at
+
+    def handle(self, records) -> None:
+        offsets = [record.offset for record in records]
+        self.calls.append(offsets)
+        if len(self.calls) == self.transient_once_at:
+            raise AutoReconnect("mongo:27017 refused")
+        for record in records:
+            if record.value.get("poison"):
+                raise ValueError(f"cannot store offset {record.offset}")
+        self.persisted.append(offsets)
+
+
+def test_records_the_handler_refuses_alone_are_dead_lettered_and_the_rest_persisted_in_order(log):
+    batch = [message({"identifier": "EX1", "timestamp": n, "poison": n in (2, 7)}, offset=n) for n in range(10)]
+    consumer, producer, handler = FakeConsumer([batch]), FakeProducer(), RefusesPoison()
+    subject = loop(consumer, producer=producer)
+    subject.handler = handler
+    stats = subject.run()
+    persisted = [offset for call in handler.persisted for offset in call]
+    assert persisted == [0, 1, 3, 4, 5, 6, 8, 9]  # each once, in the batch's order
+    assert [(p["headers"]["dlq.origin.offset"], p["headers"]["dlq.error"]) for p in producer.produced] == [
+        (b"2", b"handler: ValueError: cannot store offset 2"),
+        (b"7", b"handler: ValueError: cannot store offset 7"),
+    ]
+    assert producer.produced[0]["value"] == batch[2].value()  # the original bytes
+    assert committed(consumer) == [[("telemetry", 0, 10)]]
+    assert (stats.processed, stats.dead_lettered) == (8, 2)
+    # Halving: the whole, halves of 5, then down to the two culprits; not one call per record.
+    assert len(handler.calls) <= 2 * 2 * 4 + 1
+    assert "current handler refused telemetry[0]@2, dead-lettering it: ValueError: cannot store offset 2" in (
+        log.messages
+    )
+
+
+def test_a_transient_fault_while_isolating_a_record_is_retried_not_dead_lettered():
+    batch = [message({"identifier": "EX1", "timestamp": n, "poison": n == 3}, offset=n) for n in range(4)]
+    producer, handler = FakeProducer(), RefusesPoison(transient_once_at=2)  # the first half's first try
+    subject = loop(FakeConsumer([batch]), producer=producer)
+    subject.handler = handler
+    stats = subject.run()
+    assert handler.calls[1] == handler.calls[2] == [0, 1]  # retried after the transient fault
+    assert [p["headers"]["dlq.origin.offset"] for p in producer.produced] == [b"3"]
+    assert (stats.retries, stats.processed, stats.dead_lettered) == (1, 3, 1)
+
+
+def test_a_handler_that_fails_on_every_record_dead_letters_each_and_the_partition_moves_on():
+    # A bug, not the data: still no crash and no wedge. Each message is dead-lettered with the
+    # error, and can be replayed from the dead-letter topic once the bug is fixed.
+    consumer, producer = FakeConsumer([[message(offset=0), message(offset=1)]]), FakeProducer()
+    stats = loop(consumer, Handler(failures=[ZeroDivisionError("division by zero")] * 3), producer).run()
+    assert [p["headers"]["dlq.error"] for p in producer.produced] == [
+        b"handler: ZeroDivisionError: division by zero"
+    ] * 2
+    assert committed(consumer) == [[("telemetry", 0, 2)]] and consumer.closed
+    assert (stats.processed, stats.dead_lettered) == (0, 2)
+
+
+def test_any_exception_while_decoding_or_validating_dead_letters_that_message_only():
+    class DeepCodec(JsonCodec):
+        def decode(self, data):
+            if data == b"deep":
+                raise RecursionError("maximum recursion depth exceeded")
+            return super().decode(data)
+
+    def overflowing(record: dict) -> list[str]:
+        if record.get("km") is not None:
+            raise OverflowError("int too large to convert to float")
+        return []
+
+    batch = [message(raw=b"deep", offset=0), message({"identifier": "EX1", "km": 10**400}, offset=1), message(offset=2)]
+    consumer, handler, producer = FakeConsumer([batch]), Handler(), FakeProducer()
+    subject = loop(consumer, handler, producer, validator=overflowing)
+    subject.codec = DeepCodec()
+    stats = subject.run()
+    assert [p["headers"]["dlq.error"] for p in producer.produced] == [
+        b"decode: RecursionError: maximum recursion depth exceeded",
+        b"validation: OverflowError: int too large to convert to float",
+    ]
+    assert [record.offset for record in handler.batches[0]] == [2]
+    assert committed(consumer) == [[("telemetry", 0, 3)]] and stats.dead_lettered == 2
 
 
 def test_kafka_errors_fatal_stops_the_loop_others_are_skipped(log):
@@ -461,6 +460,76 @@ def test_each_batch_is_reported_and_a_failing_report_changes_nothing(log):
     keyless = []
     loop(FakeConsumer([[message(raw=b"x", key=None)]]), on_batch=keyless.append).run()
     assert keyless[0].last_key is None and keyless[0].last_event_at is None
+
+
+def test_a_dead_letter_larger_than_the_limit_is_cut_to_a_prefix_with_the_size_and_hash_of_the_whole():
+    value, key = bytes(range(256)) * 200, b"K" * 1000  # 51,200 bytes and a 1,000-byte key
+    producer = FakeProducer()
+    sink = DeadLetterSink(producer, "dl", "current", max_bytes=10_000)
+    sink.send([(FakeMessage(value, key, "telemetry", 3, 42), "validation: too long")])
+    (letter,) = producer.produced
+    assert letter["value"] == value[:1024] and letter["key"] == key[:256]
+    headers = letter["headers"]
+    assert headers["dlq.value.cut"] == b"true"
+    assert headers["dlq.value.size"] == b"51200" and headers["dlq.value.sha256"] == sha256(value).hexdigest().encode()
+    assert headers["dlq.key.size"] == b"1000" and headers["dlq.key.sha256"] == sha256(key).hexdigest().encode()
+    assert (headers["dlq.origin.partition"], headers["dlq.origin.offset"]) == (b"3", b"42")
+    assert headers["dlq.error"] == b"validation: too long"
+    # Just under the limit (with the error and header allowance), a letter goes whole.
+    whole = FakeProducer()
+    DeadLetterSink(whole, "dl", "current", max_bytes=10_000).send([(message(raw=b"x" * 5000), "bad")])
+    assert whole.produced[0]["value"] == b"x" * 5000 and "dlq.value.cut" not in whole.produced[0]["headers"]
+
+
+def test_a_dead_letter_the_broker_or_the_client_refuses_as_too_large_is_sent_again_cut():
+    too_large = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)
+    broker = FakeProducer(refuse=lambda letter: too_large if len(letter["value"]) > 4000 else None)
+    DeadLetterSink(broker, "dl", "s").send([(message(raw=b"y" * 6000, offset=1), "bad"), (message(offset=2), "bad")])
+    sizes = [
+        (p["headers"]["dlq.origin.offset"], len(p["value"]), "dlq.value.cut" in p["headers"]) for p in broker.produced
+    ]
+    assert sizes == [(b"1", 6000, False), (b"2", 37, False), (b"1", 1024, True)]
+    client = FakeProducer(max_bytes=4000)  # librdkafka refuses in produce() itself
+    DeadLetterSink(client, "dl", "s").send([(message(raw=b"z" * 6000), "bad")])
+    assert [len(p["value"]) for p in client.produced] == [1024]
+    # Any other refusal is a broker fault: transient, retried by the loop.
+    denied = FakeProducer(refuse=lambda letter: KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+    with pytest.raises(TransientError, match="TOPIC_AUTHORIZATION_FAILED"):
+        DeadLetterSink(denied, "dl", "s").send([(message(), "bad")])
+
+
+def test_a_batch_retried_for_one_failed_dead_letter_does_not_publish_the_others_again():
+    attempts: dict[bytes, int] = {}
+
+    def first_try_of_offset_1_fails(letter: dict) -> object:
+        offset = letter["headers"]["dlq.origin.offset"]
+        attempts[offset] = attempts.get(offset, 0) + 1
+        return "broker timed out" if offset == b"1" and attempts[offset] == 1 else None
+
+    producer = FakeProducer(refuse=first_try_of_offset_1_fails)
+    batch = [message(raw=b"bad", offset=n) for n in range(3)] + [message(offset=3)]
+    consumer = FakeConsumer([batch])
+    stats = loop(consumer, producer=producer).run()
+    assert [p["headers"]["dlq.origin.offset"] for p in producer.produced] == [b"0", b"1", b"2", b"1"]
+    assert attempts == {b"0": 1, b"1": 2, b"2": 1}  # each delivered exactly once
+    assert stats.retries == 1 and stats.dead_lettered == 3 and committed(consumer) == [[("telemetry", 0, 4)]]
+
+
+def test_the_issue_s_wedge_a_two_megabyte_message_among_bad_ones_is_dead_lettered_once_each():
+    """A 2 MB message the broker refuses to take as a dead letter, among eleven other bad ones, used
+    to be retried every 30 s forever with all twelve sent again each time (85 letters in 80 s)."""
+    too_large = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)
+    producer = FakeProducer(refuse=lambda letter: too_large if len(letter["value"]) > 1_000_000 else None)
+    huge = json.dumps({"identifier": "EX1", "address": "a" * 2_000_000}).encode()
+    batch = [message(raw=b"bad %d" % n, offset=n) for n in range(11)] + [message(raw=huge, offset=11)]
+    consumer = FakeConsumer([batch])
+    subject = loop(consumer, producer=producer, validator=lambda r: ["address too long"] if "address" in r else [])
+    subject.dead_letters.max_bytes = 10_000_000  # larger than the broker takes: the broker's refusal cuts it
+    stats = subject.run()
+    delivered = [p for p in producer.produced if len(p["value"]) <= 1_000_000]
+    assert sorted(int(p["headers"]["dlq.origin.offset"]) for p in delivered) == list(range(12))
+    assert len(producer.produced) == 13  # the twelve, and the huge one once more, cut
+    assert stats.retries == 0 and committed(consumer) == [[("telemetry", 0, 12)]]
 
 
 def test_dead_letter_sink_fails_transiently_on_undelivered_or_errored_messages():
