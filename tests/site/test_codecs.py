@@ -139,6 +139,45 @@ def test_json_round_trip_and_schema_violations():
     assert codec.encode(minimal) == b'{"identifier":"EX1","timestamp":%d}' % T0  # compact on the wire
 
 
+def test_json_nested_thousands_deep_is_a_decode_error_not_a_recursion_error():
+    codec = JsonCodec("c40_enriched.avsc")
+    for deep in (b"[" * 100_000 + b"]" * 100_000, b'{"identifier": "EX1", "timestamp": 1, "x": ' + b"[" * 100_000):
+        with pytest.raises(DecodeError, match=r"^not JSON: RecursionError: "):
+            codec.decode(deep)
+
+
+def test_json_fields_the_schema_does_not_name_are_dropped_at_every_level_as_avro_drops_them():
+    codec = JsonCodec("c40_enriched.avsc")
+    record = telemetry(pois=["A"])
+    hostile = {
+        **record,
+        "_id": {"$set": 1},
+        "bad\x00key": [[[]]],
+        "location": {
+            **record["location"],
+            "extra": 1,
+            "GPS": {**record["location"]["GPS"], "altitude": 3},
+            "pointsOfInterest": [{"name": "A", "id": 7}],
+        },
+    }
+    assert codec.decode(json.dumps(hostile).encode()) == record
+    # A union branch that is null, an absent optional section, and arrays are kept as they are.
+    minimal = {"identifier": "EX1", "timestamp": T0, "base": None, "location": {"pointsOfInterest": None}}
+    assert codec.decode(json.dumps(minimal).encode()) == minimal
+    registry = JsonCodec("equipment_registry.avsc")
+    entry = {"identifier": "EX1", "last_update": T0, "brand": "B", "hourly_rate": 1.5}
+    assert registry.decode(json.dumps({**entry, "_id": "EX2|0", "owner": "x"}).encode()) == entry
+
+
+def test_json_numbers_the_database_cannot_hold_pass_the_codec_and_are_left_to_validation():
+    # fastavro checks a long's 64-bit range but takes any int for a double: validation refuses it.
+    codec = JsonCodec("c40_enriched.avsc")
+    huge = {"identifier": "EX1", "timestamp": T0, "c40": {"odometry": {"km_tot": 10**300}}}
+    assert codec.decode(json.dumps(huge).encode()) == huge
+    with pytest.raises(DecodeError, match="violates schema"):
+        codec.decode(json.dumps({"identifier": "EX1", "timestamp": 2**63}).encode())
+
+
 def test_schemas_are_read_by_name_or_absolute_path(tmp_path):
     schema = {"type": "record", "name": "T", "fields": [{"name": "x", "type": "long"}]}
     (tmp_path / "t.avsc").write_text(json.dumps(schema))

@@ -224,3 +224,132 @@ def test_the_fast_path_accepts_only_what_the_full_check_accepts(record, max_len,
     if validation._plainly_plausible(record, NOW, rules):
         assert full == []
     assert validate_telemetry(record, NOW, rules) == full
+
+
+# --- storable_problems: what every service's records must be, whatever their schema ----------------
+
+
+def storable(record, **rules):
+    return validation.storable_problems(record, rules or None)
+
+
+@pytest.mark.parametrize(
+    ("text", "character"),
+    [
+        ("EX\x00001", "U+0000"),
+        ("EX\t1", "U+0009"),
+        ("EX\n1", "U+000A"),
+        ("EX\r1", "U+000D"),
+        ("EX\x1f1", "U+001F"),
+        ("EX\x7f1", "U+007F"),
+        ("EX\x851", "U+0085"),
+        ("EX\x9f1", "U+009F"),
+        ("EX\ud8001", "U+D800"),
+        ("EX\udc801", "U+DC80"),
+        ("EX\ufffe1", "U+FFFE"),
+        ("EX\uffff1", "U+FFFF"),
+    ],
+)
+def test_strings_with_characters_no_api_format_can_carry_are_refused_with_the_character(text, character):
+    record = {"identifier": text, "location": {"pointsOfInterest": [{"name": text}]}}
+    found = storable(record)
+    kind = "a lone surrogate" if character in ("U+D800", "U+DC80") else "a control character or non-character"
+    assert found == [
+        f"identifier: {character} at 2 is {kind}, which no API format can carry",
+        f"location.pointsOfInterest[0].name: {character} at 2 is {kind}, which no API format can carry",
+    ]
+
+
+def test_servable_strings_pass_whatever_their_script():
+    names = ["EX 001", "Ünïcödé", "\xa0nbsp", "日本語", "emoji \U0001f69c", "\ud7ff\ue000\ufffd", "\u2028", "~ !"]
+    assert storable({"identifier": "x", "names": names}) == []
+
+
+def test_integers_must_fit_in_64_bits_and_floats_be_finite():
+    assert storable({"a": 2**63 - 1, "b": -(2**63), "c": 1.5, "d": True, "e": None}) == []
+    assert storable({"a": 2**63}) == ["a: an integer of 19 digits does not fit in 64 bits"]
+    assert storable({"a": -(2**63) - 1}) == ["a: an integer of 19 digits does not fit in 64 bits"]
+    assert storable({"a": 10**500}) == ["a: an integer of 501 digits does not fit in 64 bits"]
+    assert storable({"a": 10**5000}) == ["a: an integer of thousands of digits does not fit in 64 bits"]
+    assert storable({"a": [math.nan, math.inf]}) == ["a[0]: must be finite, got nan", "a[1]: must be finite, got inf"]
+
+
+def test_nesting_deeper_than_the_limit_is_refused_without_recursion():
+    deep: dict = {"leaf": 1}
+    for _ in range(100_000):  # far past Python's recursion limit
+        deep = {"x": [deep]}
+    assert storable(deep) == [f"{'.x[0]' * 8}"[1:] + ": nested more than 16 levels deep"]
+    at_limit: dict = {}
+    for _ in range(15):
+        at_limit = {"x": at_limit}
+    assert storable(at_limit) == [] and storable({"x": at_limit}) != []
+    assert storable({"x": {"y": {}}}, MAX_DEPTH=2) == ["x.y: nested more than 2 levels deep"]
+
+
+def test_strings_longer_than_the_limit_and_records_larger_than_the_limit_are_refused():
+    assert storable({"brand": "b" * 1024}) == []
+    assert storable({"brand": "b" * 1025}) == ["brand: 1025 characters, more than 1024"]
+    assert storable({"s": ["x" * 100] * 10}, MAX_DOCUMENT_BYTES=1_000) == [
+        "record: more than 1000 bytes (strings, keys, 8 per number)"
+    ]
+    assert storable({"s": ["x" * 100] * 9}, MAX_DOCUMENT_BYTES=1_000) == []  # 900 + 1 for the key
+    # UTF-8 bytes: 2 for the key, 20 for the value
+    assert storable({"é": "é" * 10}, MAX_DOCUMENT_BYTES=22) == [] != storable({"é": "é" * 10}, MAX_DOCUMENT_BYTES=21)
+
+
+def test_hostile_keys_are_refused_and_shown_escaped_and_cut():
+    assert storable({"ok": {"bad\x00key": 1}}) == [
+        "ok: a key's U+0000 at 3 is a control character or non-character, which no API format can carry"
+    ]
+    assert storable({"k" * 100: {"a": 2**64}}) == [f"{'k' * 40}….a: an integer of 20 digits does not fit in 64 bits"]
+    assert storable({"n": {"k\x01" * 30: 2**64}}) == [
+        "n: a key's U+0001 at 1 is a control character or non-character, which no API format can carry"
+    ]  # the bad key is named once, and the values under it are not walked
+    assert storable({1: "x"}) == ["record: a key of type int"]
+    assert storable({"v": b"bytes"}) == ["v: a value of type bytes, which no codec produces"]
+
+
+def test_a_record_with_very_many_problems_names_at_most_ten():
+    found = storable({"values": [math.nan] * 1000})
+    assert len(found) == validation.MAX_PROBLEMS == 10 and found[0] == "values[0]: must be finite, got nan"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(st.characters(codec=None), max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@property_settings(200)
+@given(json_values)
+def test_storable_problems_never_raises_and_what_it_accepts_bson_encodes(value):
+    import bson
+
+    found = storable({"value": value})
+    if not found:
+        bson.encode({"value": value})
+
+
+@property_settings(300)
+@given(st.text(st.characters(codec=None), max_size=30))
+def test_a_string_it_accepts_every_renderer_serves_unchanged(text):
+    """What the consumer accepts, every API format carries: JSON (strict), XML (the AEMP renderer's
+    ElementTree, parsed back), CSV (the history renderer's writer, read back) and BSON."""
+    import csv
+    import io
+    import json
+    import xml.etree.ElementTree as ET
+
+    import bson
+
+    from equipment_current.aemp.xml_document import to_xml
+
+    if storable({"identifier": text}):
+        return
+    assert json.loads(json.dumps({"identifier": text}, allow_nan=False)) == {"identifier": text}
+    assert ET.fromstring(to_xml("Equipment", {"identifier": text})).find("identifier").text == (text or None)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow([text, "x"])
+    assert next(csv.reader(io.StringIO(out.getvalue()))) == [text, "x"]
+    assert bson.decode(bson.encode({"identifier": text})) == {"identifier": text}
