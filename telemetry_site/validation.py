@@ -237,6 +237,57 @@ def _character_problem(text: str) -> str | None:
     return f"U+{code:04X} at {bad.start()} is {kind}, which no API format can carry"
 
 
+def _plain_size(value: Any, depth: int, max_depth: int, max_len: int) -> int:
+    """The size ``storable_problems`` counts when nothing in ``value`` breaks its rules, else -1.
+
+    The common case, checked in one recursive pass without paths: the full walk builds a path per
+    value, which cost more than decoding, and this runs per message. Leaves are checked inline (a
+    call per leaf doubled the time). ``str.isprintable`` is true only for strings of servable
+    characters (it is false for every control, surrogate and non-character), so the pattern runs
+    only on the rest. Recursion is bounded by ``max_depth``: deeper answers -1 at once, and the
+    full walk names the problem.
+    """
+    total = 0
+    if type(value) is dict:
+        if depth > max_depth:
+            return -1
+        items = value.values()
+        for key in value:
+            if type(key) is not str or not (key.isprintable() or _UNSERVABLE.search(key) is None):
+                return -1
+            total += len(key) if key.isascii() else len(key.encode("utf-8"))
+    elif type(value) is list:
+        if depth > max_depth:
+            return -1
+        items = value
+    else:
+        return _plain_size({"": value}, depth - 1, max_depth, max_len)
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            if len(item) > max_len or not (item.isprintable() or _UNSERVABLE.search(item) is None):
+                return -1
+            total += len(item) if item.isascii() else len(item.encode("utf-8"))
+        elif kind is float:
+            if item - item != 0.0:  # NaN and the infinities (inf - inf is NaN), without a call
+                return -1
+            total += 8
+        elif kind is int:
+            if not INT64_MIN <= item <= INT64_MAX:
+                return -1
+            total += 8
+        elif item is None or kind is bool:
+            total += 1
+        elif kind is dict or kind is list:
+            size = _plain_size(item, depth + 1, max_depth, max_len)
+            if size < 0:
+                return -1
+            total += size
+        else:
+            return -1
+    return total
+
+
 def storable_problems(record: Any, rules: dict | None = None) -> list[str]:
     """Why ``record`` cannot be stored in MongoDB or served by every renderer; empty when it can.
 
@@ -250,6 +301,13 @@ def storable_problems(record: Any, rules: dict | None = None) -> list[str]:
     """
     rules = {**DEFAULT_RULES, **rules} if rules else DEFAULT_RULES
     max_depth, max_bytes, max_len = rules["MAX_DEPTH"], rules["MAX_DOCUMENT_BYTES"], rules["MAX_STRING_LENGTH"]
+    if 0 <= _plain_size(record, 1, max_depth, max_len) <= max_bytes:
+        return []
+    return walk_problems(record, max_depth, max_bytes, max_len)
+
+
+def walk_problems(record: Any, max_depth: int, max_bytes: int, max_len: int) -> list[str]:
+    """``storable_problems`` without its fast path: every value visited, each problem named."""
     problems: list[str] = []
     size = 0
     stack: list[tuple[Any, tuple, int]] = [(record, (), 1)]

@@ -97,10 +97,10 @@ class FakeProducer:
     produced: list[dict] = field(default_factory=list)
     flushes: list[float] = field(default_factory=list)
 
-    def produce(self, topic, value, key, headers, on_delivery):
+    def produce(self, topic, value, key, headers=None, on_delivery=None):
         if self.max_bytes is not None and len(value or b"") > self.max_bytes:
             raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
-        record = {"topic": topic, "value": value, "key": key, "headers": dict(headers)}
+        record = {"topic": topic, "value": value, "key": key, "headers": dict(headers or ())}
         self.produced.append(record)
         on_delivery(self.delivery_error if self.refuse is None else self.refuse(record), None)
 

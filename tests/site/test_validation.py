@@ -332,6 +332,14 @@ def test_storable_problems_never_raises_and_what_it_accepts_bson_encodes(value):
 
 
 @property_settings(300)
+@given(json_values, st.integers(1, 4), st.integers(0, 10), st.integers(0, 200))
+def test_the_fast_path_accepts_exactly_what_the_full_walk_accepts(value, max_depth, max_len, max_bytes):
+    record = {"value": value}
+    rules = {"MAX_DEPTH": max_depth, "MAX_STRING_LENGTH": max_len, "MAX_DOCUMENT_BYTES": max_bytes}
+    assert (storable(record, **rules) == []) == (validation.walk_problems(record, max_depth, max_bytes, max_len) == [])
+
+
+@property_settings(300)
 @given(st.text(st.characters(codec=None), max_size=30))
 def test_a_string_it_accepts_every_renderer_serves_unchanged(text):
     """What the consumer accepts, every API format carries: JSON (strict), XML (the AEMP renderer's
