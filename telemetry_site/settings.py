@@ -276,6 +276,8 @@ TELEMETRY_VALIDATION = {
     # record of at most this many bytes of strings, keys and numbers (MongoDB's limit is 16 MB).
     "MAX_DEPTH": env_int("VALIDATION_MAX_DEPTH", 16),
     "MAX_DOCUMENT_BYTES": env_int("VALIDATION_MAX_DOCUMENT_BYTES", 1_048_576),
+    # Registry rates (validation.validate_registry): at most this per hour or per km.
+    "MAX_RATE": env_float("VALIDATION_MAX_RATE", 1_000_000.0),
 }
 
 # --- Consumer services: one consumer group each, run by manage.py consume_* ---------------------
@@ -299,6 +301,7 @@ TELEMETRY_SERVICES = {
         "TOPIC": REGISTRY_TOPIC,
         "GROUP_ID": env("REGISTRY_GROUP_ID", "c40-equipment-registry"),
         "CODEC": "registry",
+        "VALIDATOR": "telemetry_site.validation.validate_registry",
         "HANDLER": "equipment_usage.handlers.EquipmentRegistryHandler",
     },
 }

@@ -24,6 +24,7 @@ DEFAULT_RULES = {
     "MAX_POINTS_OF_INTEREST": 100,
     "MAX_DEPTH": 16,
     "MAX_DOCUMENT_BYTES": 1_048_576,
+    "MAX_RATE": 1_000_000.0,
 }
 
 # Numeric fields of the telemetry record, as paths, with the range each must fall in.
@@ -199,6 +200,24 @@ def problems_of(record: dict, now_ms: int, rules: dict) -> list[str]:
         if not isinstance(name, str) or not name or len(name) > max_len:
             problems.append("location.pointsOfInterest: each entry needs a name of 1 to MAX_STRING_LENGTH characters")
             break
+    return problems
+
+
+def validate_registry(record: dict, now_ms: int, rules: dict | None = None) -> list[str]:
+    """The reasons a registry record cannot price usage: each rate, when given, a number in
+    [0, MAX_RATE]. A rate of 1e308 is storable, but hours x rate is infinite, which strict JSON
+    cannot serve and the usage topic's codec cannot publish. ``now_ms`` is unused: the signature
+    is every ``VALIDATOR``'s."""
+    rules = {**DEFAULT_RULES, **rules} if rules else DEFAULT_RULES
+    problems = []
+    for name in ("hourly_rate", "km_rate"):
+        rate = record.get(name)
+        if rate is None:
+            continue
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)):
+            problems.append(f"{name}: must be a number")
+        elif not 0 <= rate <= rules["MAX_RATE"]:  # NaN compares false: refused too
+            problems.append(f"{name}: {rate} is outside [0, {rules['MAX_RATE']}]")
     return problems
 
 

@@ -361,3 +361,18 @@ def test_a_string_it_accepts_every_renderer_serves_unchanged(text):
     csv.writer(out, lineterminator="\r\n").writerow([text, "x"])
     assert next(csv.reader(io.StringIO(out.getvalue()))) == [text, "x"]
     assert bson.decode(bson.encode({"identifier": text})) == {"identifier": text}
+
+
+def test_registry_rates_must_be_numbers_from_zero_to_the_maximum():
+    def rates(**values):
+        return validation.validate_registry({"identifier": "EX1", "last_update": T0, **values}, NOW)
+
+    assert rates() == [] == rates(hourly_rate=None, km_rate=None)
+    assert rates(hourly_rate=0.0, km_rate=1_000_000.0) == [] == rates(hourly_rate=3)
+    assert rates(hourly_rate=-0.5) == ["hourly_rate: -0.5 is outside [0, 1000000.0]"]
+    assert rates(km_rate=1e308, hourly_rate=math.nan) == [
+        "hourly_rate: nan is outside [0, 1000000.0]",
+        "km_rate: 1e+308 is outside [0, 1000000.0]",
+    ]
+    assert rates(km_rate="1", hourly_rate=True) == ["hourly_rate: must be a number", "km_rate: must be a number"]
+    assert validation.validate_registry({"km_rate": 10.0}, NOW, {"MAX_RATE": 5}) == ["km_rate: 10.0 is outside [0, 5]"]
