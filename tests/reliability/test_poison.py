@@ -69,6 +69,13 @@ def poison_kinds(codec, now_ms: int) -> dict[str, tuple]:
             codec.encode(telemetry("  ", now_ms - 60_000)),
             "identifier: must be a non-empty string",
         ),
+        # Characters no API format can carry (validation.storable_problems), in the fields served.
+        "nul-in-identifier": (codec.encode(telemetry("RL\x00001", now_ms - 60_000)), "identifier: U+0000 at 2"),
+        "c1-control-in-brand": (avro(brand="Cat\x85"), "description.brand: U+0085 at 3"),
+        "escape-in-model": (avro(model="\x1b[2J320"), "description.model: U+001B at 0"),
+        "non-character-in-address": (avro(address="Via Roma \uffff"), "location.address: U+FFFF at 9"),
+        "newline-in-poi-name": (avro(pois=["site\n1"]), "location.pointsOfInterest[0].name: U+000A at 4"),
+        "nan-fuel-level": (avro(fuel_level=math.nan), "c40.fuel.level_pct: must be finite"),
     }
     for kind, timestamp in by_timestamp.items():
         kinds[kind] = (
@@ -98,7 +105,7 @@ def test_a_thousand_poison_messages_are_dead_lettered_with_their_reason_and_the_
     valid = fleet_stream(ci_size(service, VALID), seed=5, now_ms=now_ms)
     expected = reference_snapshot(settings, service, valid)
     kinds = poison_kinds(codec, now_ms)
-    assert len(kinds) >= 20
+    assert len(kinds) >= 27
     names = sorted(kinds)
     rng = random.Random(f"poison-{service}")
     stream: list[tuple[str | None, bytes | None, bytes]] = [
