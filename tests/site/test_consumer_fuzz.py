@@ -270,7 +270,9 @@ def persisted(service: str, database: Any, index: int, record: dict) -> bool:
     return database.equipment_registry.count_documents({"_id": f"{identifier}|{record['last_update']}"}) == 1
 
 
-def run_stream(service: str, messages: list[bytes | None], sizes: list[int]) -> tuple[Any, Any, Any, Any]:
+def run_stream(
+    service: str, messages: list[bytes | None], sizes: list[int], codec: Any = None
+) -> tuple[Any, Any, Any, Any]:
     database = open_database("mongomock://", f"fuzz_{uuid.uuid4().hex[:8]}")
     batches, position = [], 0
     fakes = [FakeMessage(value, b"k", "telemetry", 0, offset) for offset, value in enumerate(messages)]
@@ -282,7 +284,7 @@ def run_stream(service: str, messages: list[bytes | None], sizes: list[int]) -> 
     consumer, producer = FakeConsumer(batches), FakeProducer()
     loop = ConsumerLoop(
         consumer=consumer,
-        codec=JsonCodec(SCHEMAS[service]),
+        codec=codec or JsonCodec(SCHEMAS[service]),
         handler=handler_of(service, database),
         dead_letters=DeadLetterSink(producer, "deadletter", service, max_bytes=DEAD_LETTER_MAX_BYTES),
         validator=build_validator(settings.TELEMETRY_SERVICES[service]),
@@ -296,10 +298,10 @@ def run_stream(service: str, messages: list[bytes | None], sizes: list[int]) -> 
     return loop.run(), consumer, producer, database
 
 
-def acceptable(service: str, value: bytes | None) -> bool:
+def acceptable(service: str, value: bytes | None, codec: Any = None) -> bool:
     """Whether ``value`` decodes and validates: a hostile draw can be a valid record after all."""
     try:
-        record = JsonCodec(SCHEMAS[service]).decode(value)
+        record = (codec or JsonCodec(SCHEMAS[service])).decode(value)
     except Exception:
         return False
     return not build_validator(settings.TELEMETRY_SERVICES[service])(record)
@@ -318,28 +320,84 @@ def test_no_message_crashes_or_wedges_the_loop_of_any_service(service):
     @given(streams(service))
     def fuzz(stream: tuple[list[bytes | None], set[int], list[int]]) -> None:
         messages, valid_at, sizes = stream
-        stats, _consumer, producer, database = run_stream(service, messages, sizes)  # raises nothing
+        check_run(service, messages, valid_at, run_stream(service, messages, sizes))  # nothing raises
 
-        assert stats.messages == len(messages)
-        assert stats.committed == {("telemetry", 0): len(messages)}
-        letters: dict[int, list[str]] = {}
-        for letter in producer.produced:
-            letters.setdefault(int(letter["headers"]["dlq.origin.offset"]), []).append(
-                letter["headers"]["dlq.error"].decode("utf-8", "replace")
-            )
-        assert all(len(reasons) == 1 for reasons in letters.values()), letters  # exactly once
-        handler_refusals = {o: r for o, rs in letters.items() for r in rs if r.startswith("handler: ")}
-        assert not handler_refusals, f"validation let through what a repository refused: {handler_refusals}"
-        for offset, value in enumerate(messages):
-            if offset in valid_at:
-                assert offset not in letters, letters[offset]
-                assert persisted(service, database, offset, json.loads(value)), offset
-            elif offset in letters:
-                assert letters[offset][0].split(": ", 1)[0] in ("decode", "validation") and len(letters[offset][0]) > 12
+    fuzz()
+
+
+def check_run(service: str, messages: list, valid_at: set[int], run: tuple, codec: Any = None) -> None:
+    stats, _consumer, producer, database = run
+    assert stats.messages == len(messages)
+    assert stats.committed == {("telemetry", 0): len(messages)}
+    letters: dict[int, list[str]] = {}
+    for letter in producer.produced:
+        letters.setdefault(int(letter["headers"]["dlq.origin.offset"]), []).append(
+            letter["headers"]["dlq.error"].decode("utf-8", "replace")
+        )
+    assert all(len(reasons) == 1 for reasons in letters.values()), letters  # exactly once
+    handler_refusals = {o: r for o, rs in letters.items() for r in rs if r.startswith("handler: ")}
+    assert not handler_refusals, f"validation let through what a repository refused: {handler_refusals}"
+    for offset, value in enumerate(messages):
+        if offset in valid_at:
+            assert offset not in letters, letters[offset]
+            assert persisted(service, database, offset, codec.decode(value) if codec else json.loads(value)), offset
+        elif offset in letters:
+            assert letters[offset][0].split(": ", 1)[0] in ("decode", "validation") and len(letters[offset][0]) > 12
+        else:
+            assert acceptable(service, value, codec), f"neither dead-lettered nor acceptable: {value[:200]!r}"
+    assert stats.dead_lettered == len(letters) and stats.processed == len(messages) - len(letters)
+    for letter in producer.produced:
+        assert len(letter["value"] or b"") + len(letter["key"] or b"") <= DEAD_LETTER_MAX_BYTES
+
+
+@st.composite
+def avro_streams(draw: Any, encode: Any) -> tuple[list[bytes | None], set[int], list[int]]:
+    """Valid Avro records mixed with corrupt ones: random bodies behind the real header, valid
+    bodies with bytes flipped, cut or extended, and records whose strings and doubles are hostile
+    values Avro can carry (controls, non-characters, NaN, 1e308)."""
+    count = draw(st.integers(1, 12))
+    messages: list[bytes | None] = []
+    valid_at: set[int] = set()
+    for index in range(count):
+        body = encode(valid_telemetry(index, index * 60_000))
+        kind = draw(st.sampled_from(["valid", "valid", "random-body", "flipped", "cut", "extended", "values"]))
+        if kind == "valid":
+            valid_at.add(index)
+            messages.append(body)
+        elif kind == "random-body":
+            messages.append(body[:5] + draw(st.binary(max_size=80)))
+        elif kind == "flipped":
+            at = draw(st.integers(0, len(body) - 1))
+            messages.append(body[:at] + bytes([draw(st.integers(0, 255))]) + body[at + 1 :])
+        elif kind == "cut":
+            messages.append(body[: draw(st.integers(0, len(body) - 1))])
+        elif kind == "extended":
+            messages.append(body + draw(st.binary(min_size=1, max_size=8)))
+        else:
+            record = valid_telemetry(1000 + index, index * 60_000)
+            path = draw(st.sampled_from([p for p in TELEMETRY_PATHS if p[-1] in STRING_FIELDS | NUMBER_FIELDS]))
+            if path[-1] in STRING_FIELDS:
+                value: Any = draw(
+                    st.text(st.characters(codec="utf-8"), max_size=20)
+                    | hostile_strings.filter(lambda text: not any(0xD800 <= ord(c) <= 0xDFFF for c in text))
+                )
+            elif path[-1] == "timestamp":
+                value = draw(st.integers(-(2**63), 2**63 - 1))
             else:
-                assert acceptable(service, value), f"neither dead-lettered nor acceptable: {value[:200]!r}"
-        assert stats.dead_lettered == len(letters) and stats.processed == len(messages) - len(letters)
-        for letter in producer.produced:
-            assert len(letter["value"] or b"") + len(letter["key"] or b"") <= DEAD_LETTER_MAX_BYTES
+                value = draw(st.floats())
+            messages.append(encode(replaced(record, path, value)))
+    sizes = draw(st.lists(st.integers(1, 8), min_size=1, max_size=count))
+    return messages, valid_at, sizes
+
+
+@pytest.mark.parametrize("service", ("current", "usage"))
+def test_no_avro_message_crashes_or_wedges_the_loop(service, avro):
+    codec = avro["telemetry"]
+
+    @FUZZ
+    @given(avro_streams(codec.encode))
+    def fuzz(stream: tuple[list[bytes | None], set[int], list[int]]) -> None:
+        messages, valid_at, sizes = stream
+        check_run(service, messages, valid_at, run_stream(service, messages, sizes, codec), codec)
 
     fuzz()
