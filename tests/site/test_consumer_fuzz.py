@@ -25,6 +25,7 @@ import json
 import os
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -47,6 +48,8 @@ from tests.properties import property_settings
 from tests.site.kafka_fakes import FakeConsumer, FakeMessage, FakeProducer
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+# What the runs saw, per test: printed as one "FUZZ ..." line (pytest -s), for docs/RELIABILITY.md.
+FIGURES: Counter = Counter()
 SERVICES = ("current", "history", "usage", "registry")
 SCHEMAS = {
     "current": "c40_enriched.avsc",
@@ -322,7 +325,9 @@ def test_no_message_crashes_or_wedges_the_loop_of_any_service(service):
         messages, valid_at, sizes = stream
         check_run(service, messages, valid_at, run_stream(service, messages, sizes))  # nothing raises
 
+    FIGURES.clear()
     fuzz()
+    report(f"json service={service}")
 
 
 def check_run(service: str, messages: list, valid_at: set[int], run: tuple, codec: Any = None) -> None:
@@ -348,6 +353,19 @@ def check_run(service: str, messages: list, valid_at: set[int], run: tuple, code
     assert stats.dead_lettered == len(letters) and stats.processed == len(messages) - len(letters)
     for letter in producer.produced:
         assert len(letter["value"] or b"") + len(letter["key"] or b"") <= DEAD_LETTER_MAX_BYTES
+    FIGURES.update(
+        examples=1,
+        messages=len(messages),
+        valid=len(valid_at),
+        dead_lettered=len(letters),
+        hostile_accepted=stats.processed - len(valid_at),
+        cut=sum("dlq.value.cut" in letter["headers"] for letter in producer.produced),
+    )
+
+
+def report(name: str) -> None:
+    print(f"\nFUZZ {name} " + " ".join(f"{key}={value}" for key, value in sorted(FIGURES.items())) + " failures=0")
+    FIGURES.clear()
 
 
 @st.composite
@@ -400,4 +418,6 @@ def test_no_avro_message_crashes_or_wedges_the_loop(service, avro):
         messages, valid_at, sizes = stream
         check_run(service, messages, valid_at, run_stream(service, messages, sizes, codec), codec)
 
+    FIGURES.clear()
     fuzz()
+    report(f"avro service={service}")
