@@ -81,6 +81,14 @@ def hostile_kinds(service: str, now_ms: int) -> dict[str, tuple[bytes, str]]:
             f"validation: {number_name}: an integer of 20 digits does not fit in 64 bits",
         ),
         "nan": (dumped(with_field(number_path, float("nan"))), f"validation: {number_name}: must be finite"),
+        "exponent-past-a-float": (  # json.loads reads 1e999999 as inf
+            dumped(with_field(number_path, "N")).replace(b'"N"', b"1e999999"),
+            f"validation: {number_name}: must be finite, got inf",
+        ),
+        "digits-past-python-s-limit": (
+            dumped(with_field(number_path, "N")).replace(b'"N"', b"9" * 5000),
+            "decode: not JSON: ValueError: Exceeds the limit (4300 digits)",
+        ),
         "lone-surrogate-identifier": (
             dumped(with_field(("identifier",), "EX\udc80")),  # valid JSON: "EX\udc80", escaped
             "validation: identifier: U+DC80 at 2 is a lone surrogate",
@@ -159,7 +167,7 @@ def test_hostile_messages_between_valid_ones_exit_0_lag_0_each_dead_lettered_onc
     topic = settings.REGISTRY_TOPIC if service == "registry" else settings.TELEMETRY_TOPIC
     positions = produce_positions(kafka.producer(), topic, [(b"k%d" % i, value) for i, (_, value) in enumerate(stream)])
     hostile_at = {positions[i]: name for i, (name, _) in enumerate(stream) if name is not None}
-    assert len(hostile_at) == len(kinds) >= 19
+    assert len(hostile_at) == len(kinds) >= 21
 
     env = process_env(settings, tmp_path, CONSUMER_BATCH_SIZE="10", DEAD_LETTER_MAX_BYTES=str(DEAD_LETTER_MAX_BYTES))
     command = (

@@ -199,7 +199,9 @@ def hostile_messages(draw: Any, service: str) -> bytes | None:
     valid["identifier"] = f"H{draw(st.integers(0, 10**6))}"
     paths = REGISTRY_PATHS if service == "registry" else TELEMETRY_PATHS
     kind = draw(
-        st.sampled_from(["bytes", "json", "field", "deep", "deep-field", "long-field", "none"] + ["typed-field"] * 5)
+        st.sampled_from(
+            ["bytes", "json", "field", "deep", "deep-field", "long-field", "none", "raw-number"] + ["typed-field"] * 5
+        )
     )
     if kind == "bytes":
         return draw(st.binary(max_size=64))
@@ -214,6 +216,10 @@ def hostile_messages(draw: Any, service: str) -> bytes | None:
         text = json.dumps(replaced(valid, path, "DEEP"))
         depth = draw(st.integers(20, 5000))
         return text.replace('"DEEP"', "[" * depth + "]" * depth).encode()
+    if kind == "raw-number":  # number literals json.loads turns into inf, 0.0, or refuses (4,300 digits)
+        path = draw(st.sampled_from([p for p in paths if p[-1] in NUMBER_FIELDS]))
+        literal = draw(st.sampled_from(["9" * 5000, "-" + "9" * 4301, "1e999999", "-1e400", "1e-400", "9" * 30]))
+        return json.dumps(replaced(valid, path, "NUMBER")).replace('"NUMBER"', literal).encode()
     if kind == "typed-field":
         path = draw(st.sampled_from([p for p in paths if p[-1] in STRING_FIELDS | NUMBER_FIELDS]))
         value = draw(hostile_strings if path[-1] in STRING_FIELDS else hostile_numbers)
