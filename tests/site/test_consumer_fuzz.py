@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import strategies as st
 
 from equipment_current.handlers import CurrentStateHandler
@@ -245,6 +245,44 @@ def streams(draw: Any, service: str) -> tuple[list[bytes | None], set[int], list
     return messages, valid_at, sizes
 
 
+def known_stream(service: str) -> tuple[list[bytes | None], set[int], list[int]]:
+    """The issue's kinds, always run (hypothesis' explicit example) whatever the draws find: JSON
+    nested 5,000 deep at the top and in a field, integers past a float and past 64 bits, an escaped
+    and a raw lone surrogate, NUL and C1 characters, NaN and 1e999999, 5,000 digits, a 30,000-
+    character field, and a field no schema names, between two valid records."""
+    build = valid_registry if service == "registry" else valid_telemetry
+    base = build(50, 0)
+    base["identifier"] = "H50"
+    number = ("hourly_rate",) if service == "registry" else ("c40", "odometry", "km_tot")
+    text = ("brand",) if service == "registry" else ("description", "brand")
+
+    def raw_number(literal: str) -> bytes:
+        return json.dumps(replaced(base, number, "N")).replace('"N"', literal).encode()
+
+    hostile = [
+        b"[" * 5000 + b"]" * 5000,
+        json.dumps(replaced(base, text, "D")).replace('"D"', "[" * 5000 + "]" * 5000).encode(),
+        encoded(replaced(base, number, 10**400), True),
+        encoded(replaced(base, number, 2**64), True),
+        encoded(replaced(base, ("identifier",), "EX\udc80"), True),
+        encoded(replaced(base, ("identifier",), "EX\udc80"), False),
+        encoded(replaced(base, ("identifier",), "EX\x00001"), True),
+        encoded(replaced(base, text, "Cat\x85"), False),
+        raw_number("NaN"),
+        raw_number("1e999999"),
+        raw_number("9" * 5000),
+        encoded(replaced(base, text, "b" * 30_000), True),
+    ]
+    extra = {**build(51, 60_000), "_id": {"$set": 1}, "x\x00": [[[]]]}
+    messages = [
+        json.dumps(build(0, 0)).encode(),
+        *hostile,
+        json.dumps(extra).encode(),
+        json.dumps(build(1, 0)).encode(),
+    ]
+    return messages, {0, len(messages) - 2, len(messages) - 1}, [4]
+
+
 # --- the path under test ------------------------------------------------------------------------------
 
 
@@ -327,6 +365,7 @@ FUZZ = property_settings(
 def test_no_message_crashes_or_wedges_the_loop_of_any_service(service):
     @FUZZ
     @given(streams(service))
+    @example(known_stream(service))
     def fuzz(stream: tuple[list[bytes | None], set[int], list[int]]) -> None:
         messages, valid_at, sizes = stream
         check_run(service, messages, valid_at, run_stream(service, messages, sizes))  # nothing raises
