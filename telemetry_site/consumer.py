@@ -72,6 +72,38 @@ class LoopStats:
     committed: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
+class LoopObserver:
+    """What the loop tells its watchers (the Prometheus metrics, ``telemetry_site.metrics``).
+
+    The default observes nothing. Calls are made from the loop's thread; an observer must be cheap
+    and must not raise (the loop does not guard these calls: a bug there is a bug in the loop).
+    """
+
+    def polled(self, messages: list[Any]) -> None:
+        """Every poll, with the messages it returned (often none)."""
+
+    def retried(self, exc: BaseException) -> None:
+        """A transient fault about to be retried."""
+
+    def batch_done(self, loop: ConsumerLoop, batch: BatchTrace) -> None:
+        """A batch was handled, dead-lettered and its commit attempted (``loop.stats.committed``
+        holds the offsets whose commit succeeded)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchTrace:
+    """One batch as the observer sees it: its messages, what became of them, and when."""
+
+    messages: list[Any]
+    records: list[Record]
+    failures: list[tuple[Any, str]]
+    started: float  # time.monotonic() of each step: polled, decoded and validated, handled,
+    handling: float  # dead letters delivered, committed
+    handled: float
+    committing: float
+    committed: float
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` means "a dependency is down, try again" rather than "this data is bad"."""
     if isinstance(exc, TransientError):
@@ -163,6 +195,7 @@ class ConsumerLoop:
         backoff_max: float,
         name: str,
         on_batch: Callable[[BatchReport], None] | None = None,
+        observer: LoopObserver | None = None,
     ) -> None:
         self.consumer = consumer
         self.codec = codec
@@ -177,6 +210,7 @@ class ConsumerLoop:
         self.backoff_max = backoff_max
         self.name = name
         self.on_batch = on_batch
+        self.observer = observer or LoopObserver()
         self.stats = LoopStats()
         self._stop = threading.Event()
 
@@ -199,6 +233,7 @@ class ConsumerLoop:
                     if limit <= 0:
                         break
                 messages = self._poll(limit)
+                self.observer.polled(messages)
                 joined = joined or bool(self.consumer.assignment())
                 if messages or not joined:
                     # Idle time counts once the group first gave us partitions (joining takes
@@ -247,13 +282,19 @@ class ConsumerLoop:
                 failures.append((message, "validation: " + "; ".join(problems)))
                 continue
             records.append(Record(value, message.key(), message.topic(), message.partition(), message.offset()))
+        handling = time.monotonic()
         try:
             if records:
                 self._retry(lambda: self.handler.handle(records))
+            handled = time.monotonic()
             self._retry(lambda: self.dead_letters.send(failures))
         except _Stopped:
             return
+        committing = time.monotonic()
         self._commit(messages)
+        self.observer.batch_done(
+            self, BatchTrace(messages, records, failures, started, handling, handled, committing, time.monotonic())
+        )
         self.stats.batches += 1
         self.stats.messages += len(messages)
         self.stats.processed += len(records)
@@ -267,6 +308,15 @@ class ConsumerLoop:
             len(records),
             len(failures),
             duration_ms,
+            extra={  # the fields of a JSON log line (LOG_FORMAT=json)
+                "service": self.name,
+                "batch": self.stats.batches,
+                "partitions": sorted({message.partition() for message in messages}),
+                "messages": len(messages),
+                "processed": len(records),
+                "dead_lettered": len(failures),
+                "duration_ms": round(duration_ms, 1),
+            },
         )
         if self.on_batch is not None:
             self._report(messages[-1], records, len(failures), duration_ms)
@@ -304,6 +354,7 @@ class ConsumerLoop:
                     logger.warning("%s stop requested while %s; batch left uncommitted", self.name, exc)
                     raise _Stopped from exc
                 self.stats.retries += 1
+                self.observer.retried(exc)
                 logger.warning("%s transient fault, retrying in %.1fs: %s", self.name, delay, exc)
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.backoff_max)
