@@ -63,7 +63,7 @@ class ConsumerCommand(BaseCommand):
                     f"Cannot serve metrics on {settings.METRICS_ADDRESS}:{port} ({exc}); "
                     "set METRICS_PORT (or --metrics-port) to a free port, or 0 for none."
                 ) from exc
-            self.stdout.write(f"{name}: metrics at http://{settings.METRICS_ADDRESS}:{port}/metrics")
+            self.stdout.write(f"Serving the metrics of {name} at http://{settings.METRICS_ADDRESS}:{port}/metrics")
             self.stdout.flush()
         freeze_startup_objects()
         previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
