@@ -14,6 +14,12 @@ broker and is not throughput) and stops after the last commit (the reference: af
 
     python -m benchmarks.pipeline [--messages 20000] [--partitions 4] [--batch-size 500] [--repeats 2]
                                   [--counted-only] [--profile] [--services usage,history]
+                                  [--metrics-cost]
+
+``--metrics-cost`` measures instead what the Prometheus metrics cost the loop: counted runs with
+``METRICS_ENABLED`` on and off, alternating, ``--repeats`` pairs per service; the figure is the
+median rate with metrics over the median without (target: >= 0.97x), every run's rate in the note
+so the noise shows (docs/OPERATIONS.md).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from benchmarks.roundtrips import engine_uri
 
 NAME = "pipeline"
 TARGET = 0.4
+METRICS_TARGET = 0.97  # metrics may cost at most 3 % of the loop's throughput
 # The in-process engine's cost grows with its collections (no index is used: every insert checks the
 # unique index by scanning, every aggregation walks the whole ledger), so usage took minutes for
 # 4,000 messages and hours for 20,000. Its runs stop at this many messages; a real server runs all.
@@ -106,8 +113,11 @@ def reference_rate(factory: Any, topic: str, messages: int, batch_size: int) -> 
         consumer.close()
 
 
-def pipeline_rate(service: str, topic: str, messages: int, engine: str, profile: bool = False) -> tuple[float, str]:
-    """Run the service's real loop over ``messages`` messages of ``topic``; msg/s and a profile (or "")."""
+def pipeline_rate(
+    service: str, topic: str, messages: int, engine: str, profile: bool = False, metrics: bool = True
+) -> tuple[float, str]:
+    """Run the service's real loop over ``messages`` messages of ``topic``; msg/s and a profile (or "").
+    ``metrics``: whether the loop keeps its Prometheus metrics (``METRICS_ENABLED``)."""
     from django.conf import settings
     from django.test.utils import override_settings
 
@@ -124,7 +134,7 @@ def pipeline_rate(service: str, topic: str, messages: int, engine: str, profile:
         },
     }
     databases = database_settings(None if engine == "counted" else engine, counted=engine == "counted")
-    with override_settings(TELEMETRY_SERVICES=services, **databases):
+    with override_settings(TELEMETRY_SERVICES=services, METRICS_ENABLED=metrics, **databases):
         database = backends.databases["default"]
         try:
             loop = build_consumer_loop(service, max_messages=messages)
@@ -150,6 +160,82 @@ def pipeline_rate(service: str, topic: str, messages: int, engine: str, profile:
                 client.drop_database(database.name)
 
 
+def metrics_cost(factory: Any, topic: str, service: str, messages: int, repeats: int, note: str) -> Result:
+    """Counted runs with and without metrics, alternating so that a busy moment hits both sides."""
+    import statistics
+
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    for i in range(max(1, repeats)):
+        for metrics in (True, False) if i % 2 == 0 else (False, True):
+            rates[metrics].append(pipeline_rate(service, topic, messages, "counted", metrics=metrics)[0])
+    with_metrics, without = statistics.median(rates[True]), statistics.median(rates[False])
+    runs = "; ".join(f"{'on' if m else 'off'}: " + ", ".join(f"{r:,.0f}" for r in rates[m]) for m in (True, False))
+    return Result(
+        NAME,
+        f"{service}, metrics on vs off (db calls counted)",
+        with_metrics,
+        "msg/s",
+        "the same loop, METRICS_ENABLED=0",
+        without,
+        f">= {METRICS_TARGET}x",
+        with_metrics / without >= METRICS_TARGET,
+        note=f"{note}, median of {len(rates[True])}; runs {runs}",
+    )
+
+
+def observer_cost(batch_size: int, partitions: int, batches: int = 1000) -> Result:
+    """CPU time of the metrics observer alone per batch of ``batch_size`` messages over ``partitions``
+    partitions (``process_time``: the loop's own time in it, whatever else the machine runs). The
+    messages are small Python objects with the client's method names, as cheap to call as its C ones."""
+    from telemetry_site.consumer import BatchTrace, ConsumerLoop, LoopStats, Record
+    from telemetry_site.metrics import ConsumerMetrics, consumer_families
+
+    class Message:
+        __slots__ = ("_offset", "_partition")
+
+        def __init__(self, partition: int, offset: int) -> None:
+            self._partition, self._offset = partition, offset
+
+        def partition(self) -> int:
+            return self._partition
+
+        def offset(self) -> int:
+            return self._offset
+
+        def topic(self) -> str:
+            return "bench"
+
+    class Consumer:
+        def get_watermark_offsets(self, partition: Any, cached: bool = False) -> tuple[int, int]:
+            return 0, 10**9
+
+    from prometheus_client import CollectorRegistry
+
+    loop = ConsumerLoop.__new__(ConsumerLoop)  # only what the observer reads: its stats and consumer
+    loop.stats, loop.consumer = LoopStats(), Consumer()
+    observer = ConsumerMetrics("bench", consumer_families(CollectorRegistry()))
+    spent, offset = 0.0, 0
+    for _ in range(batches):
+        messages = [Message(i % partitions, offset + i) for i in range(batch_size)]
+        records = [Record({}, None, "bench", m.partition(), m.offset()) for m in messages]
+        offset += batch_size
+        for partition in range(partitions):
+            loop.stats.committed[("bench", partition)] = offset + partition
+        trace = BatchTrace(messages, records, [], 0.0, 0.0, 0.0, 0.0, 0.0)
+        started = time.process_time()
+        observer.polled(messages)
+        observer.batch_done(loop, trace)
+        spent += time.process_time() - started
+    per_batch = spent / batches * 1e6
+    return Result(
+        NAME,
+        "metrics observer alone, CPU per batch",
+        per_batch,
+        "µs",
+        note=f"{batch_size} msgs over {partitions} partitions, {batches} batches; {per_batch / batch_size:.3f} µs/msg",
+    )
+
+
 def run(
     messages: int = 20_000,
     partitions: int = 4,
@@ -158,6 +244,7 @@ def run(
     profile: bool = False,
     repeats: int = 2,
     services: list[str] | None = None,
+    metrics_only: bool = False,
 ) -> list[Result]:
     from django.test.utils import override_settings
 
@@ -184,7 +271,13 @@ def run(
         produce_encoded(factory.producer(), topic, payloads)
         del payloads  # a consumer process holds no such list: let it not weigh on the garbage collector
         engine_names = {"counted": "db calls counted", "in-process": f"real repositories, {engine_uri()}"}
+        if metrics_only:
+            results.append(observer_cost(batch_size, partitions))
         for service in services or telemetry_services():
+            if metrics_only:
+                note = f"{messages:,} msgs, {partitions} partitions, batch {batch_size}"
+                results.append(metrics_cost(factory, topic, service, messages, repeats, note))
+                continue
             # Reference and counted run alternate, best of ``repeats`` each, so that a busy moment on
             # this shared machine does not land on one side of the ratio only.
             reference = rate = 0.0
@@ -238,6 +331,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--counted-only", action="store_true", help="skip the runs on the real engine")
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of the first counted run")
     parser.add_argument("--services", default="", help="comma-separated services (default: every telemetry service)")
+    parser.add_argument(
+        "--metrics-cost", action="store_true", help="only the cost of the metrics: runs with them on and off"
+    )
     args = parser.parse_args(argv)
     setup_django()
     engines = ("counted",) if args.counted_only else ("counted", "in-process")
@@ -246,7 +342,16 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         known = ", ".join(telemetry_services())
         parser.error(f"--services: not telemetry services: {', '.join(unknown)} (choose from {known})")
-    results = run(args.messages, args.partitions, args.batch_size, engines, args.profile, args.repeats, services)
+    results = run(
+        args.messages,
+        args.partitions,
+        args.batch_size,
+        engines,
+        args.profile,
+        args.repeats,
+        services,
+        args.metrics_cost,
+    )
     emit(results, args.json)
 
 
