@@ -341,6 +341,8 @@ def test_the_consumer_loop_writes_json_lines_when_asked(capsys, registry):
         "processed": 2,
         "dead_lettered": 0,
     }
+    duration = batch[0]["duration_ms"]
+    assert isinstance(duration, float) and duration >= 0 and round(duration, 1) == duration
 
 
 def test_system_checks_name_a_bad_metrics_port_and_log_format(settings):
@@ -352,3 +354,17 @@ def test_system_checks_name_a_bad_metrics_port_and_log_format(settings):
     settings.METRICS_PORT = 9101
     settings.LOG_FORMAT = "json"
     assert not {"telemetry.E018", "telemetry.E019"} & {e.id for e in run_checks(tags=["telemetry"])}
+
+
+@pytest.mark.broker
+def test_a_consumer_whose_metrics_port_is_taken_stops_with_an_error_naming_the_setting(kafka, mongo_db):
+    import socket
+
+    from django.core.management import CommandError, call_command
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(CommandError, match=r"set METRICS_PORT \(or --metrics-port\) to a free port"):
+            call_command("consume_equipment_telemetry", "--service", "current", "--metrics-port", str(port))
