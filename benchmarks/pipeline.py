@@ -187,8 +187,9 @@ def observer_cost(batch_size: int, partitions: int, batches: int = 1000) -> Resu
     """CPU time of the metrics observer alone per batch of ``batch_size`` messages over ``partitions``
     partitions (``process_time``: the loop's own time in it, whatever else the machine runs). The
     messages are small Python objects with the client's method names, as cheap to call as its C ones."""
-    from telemetry_site.consumer import BatchTrace, ConsumerLoop, LoopStats, Record
+    from telemetry_site.consumer import ConsumerLoop, LoopStats, Record
     from telemetry_site.metrics import ConsumerMetrics, consumer_families
+    from telemetry_site.observers import BatchTrace
 
     class Message:
         __slots__ = ("_offset", "_partition")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from telemetry_site.codecs import DecodeError, TransientError
+from telemetry_site.observers import BatchTrace, LoopObserver
 
 logger = logging.getLogger("telemetry.consumer")
 
@@ -70,38 +71,6 @@ class LoopStats:
     dead_lettered: int = 0
     retries: int = 0
     committed: dict[tuple[str, int], int] = field(default_factory=dict)
-
-
-class LoopObserver:
-    """What the loop tells its watchers (the Prometheus metrics, ``telemetry_site.metrics``).
-
-    The default observes nothing. Calls are made from the loop's thread; an observer must be cheap
-    and must not raise (the loop does not guard these calls: a bug there is a bug in the loop).
-    """
-
-    def polled(self, messages: list[Any]) -> None:
-        """Every poll, with the messages it returned (often none)."""
-
-    def retried(self, exc: BaseException) -> None:
-        """A transient fault about to be retried."""
-
-    def batch_done(self, loop: ConsumerLoop, batch: BatchTrace) -> None:
-        """A batch was handled, dead-lettered and its commit attempted (``loop.stats.committed``
-        holds the offsets whose commit succeeded)."""
-
-
-@dataclass(frozen=True, slots=True)
-class BatchTrace:
-    """One batch as the observer sees it: its messages, what became of them, and when."""
-
-    messages: list[Any]
-    records: list[Record]
-    failures: list[tuple[Any, str]]
-    started: float  # time.monotonic() of each step: polled, decoded and validated, handled,
-    handling: float  # dead letters delivered, committed
-    handled: float
-    committing: float
-    committed: float
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from telemetry_site.consumer import BatchTrace, ConsumerLoop, LoopObserver
+from telemetry_site.consumer import ConsumerLoop
+from telemetry_site.observers import BatchTrace, LoopObserver
 
 # Reason classes of a dead letter: the reason's first word, when it is one of these.
 REASON_CLASSES = ("decode", "validation", "handler")

@@ -23,7 +23,8 @@ from pymongo.errors import AutoReconnect
 from equipment_usage.repository import ConcurrentCorrection
 from telemetry_site import logs, metrics
 from telemetry_site.codecs import DecodeError, TransientError
-from telemetry_site.consumer import ConsumerLoop, DeadLetterSink, LoopObserver
+from telemetry_site.consumer import ConsumerLoop, DeadLetterSink
+from telemetry_site.observers import LoopObserver
 from tests.properties import property_settings
 
 
