@@ -212,26 +212,13 @@ def metrics_cost(factory: Any, topic: str, service: str, messages: int, repeats:
 
 def observer_cost(batch_size: int, partitions: int, batches: int = 1000) -> Result:
     """CPU time of the metrics observer alone per batch of ``batch_size`` messages over ``partitions``
-    partitions (``process_time``: the loop's own time in it, whatever else the machine runs). The
-    messages are small Python objects with the client's method names, as cheap to call as its C ones."""
+    partitions (``process_time``: the loop's own time in it, whatever else the machine runs), on the
+    client's own ``Message`` objects."""
+    from confluent_kafka import Message
+
     from telemetry_site.consumer import ConsumerLoop, LoopStats, Record
     from telemetry_site.metrics import ConsumerMetrics, consumer_families
     from telemetry_site.observers import BatchTrace
-
-    class Message:
-        __slots__ = ("_offset", "_partition")
-
-        def __init__(self, partition: int, offset: int) -> None:
-            self._partition, self._offset = partition, offset
-
-        def partition(self) -> int:
-            return self._partition
-
-        def offset(self) -> int:
-            return self._offset
-
-        def topic(self) -> str:
-            return "bench"
 
     class Consumer:
         def get_watermark_offsets(self, partition: Any, cached: bool = False) -> tuple[int, int]:
@@ -244,7 +231,7 @@ def observer_cost(batch_size: int, partitions: int, batches: int = 1000) -> Resu
     observer = ConsumerMetrics("bench", consumer_families(CollectorRegistry()))
     spent, offset = 0.0, 0
     for _ in range(batches):
-        messages = [Message(i % partitions, offset + i) for i in range(batch_size)]
+        messages = [Message(topic="bench", partition=i % partitions, offset=offset + i) for i in range(batch_size)]
         records = [Record({}, None, "bench", m.partition(), m.offset()) for m in messages]
         offset += batch_size
         for partition in range(partitions):

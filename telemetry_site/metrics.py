@@ -19,7 +19,8 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,6 +212,9 @@ class ConsumerMetrics(LoopObserver):
         self._partitions: dict[int, _Partition] = {}
         self._retries: dict[str, Any] = {}
         self._offsets: dict[int, int] = {}
+        # The last poll's messages and their count per partition: batch_done reuses the count, so
+        # the observer passes over a batch's messages once.
+        self._polled: tuple[list[Any], dict[int, int]] = ([], {})
         f = self.families
         self._batches = f.batches.labels(service)
         self._batch_duration = f.batch_duration.labels(service)
@@ -232,29 +236,40 @@ class ConsumerMetrics(LoopObserver):
         if not messages:
             return
         self._last_message_at.set(time.time())
-        for partition, count in _count_by_partition(m.partition() for m in messages).items():
+        counts = Counter([message.partition() for message in messages])
+        self._polled = (messages, counts)
+        for partition, count in counts.items():
             self.partition(partition).consumed.inc(count)
 
     def retried(self, exc: BaseException) -> None:
         self._retries[dependency_of(exc)].inc()
 
     def batch_done(self, loop: ConsumerLoop, batch: BatchTrace) -> None:
-        for partition, count in _count_by_partition(r.partition for r in batch.records).items():
-            self.partition(partition).processed.inc(count)
+        polled, counts = self._polled
+        if polled is not batch.messages:
+            counts = Counter([message.partition() for message in batch.messages])
+        # Every message of a committed batch was either persisted or dead-lettered (the loop's
+        # promise), so what was processed is what was polled less the dead letters.
+        processed = dict(counts)
         for message, reason in batch.failures:
-            self.partition(message.partition()).dead_lettered[reason_class(reason)].inc()
+            partition = message.partition()
+            processed[partition] -= 1
+            self.partition(partition).dead_lettered[reason_class(reason)].inc()
+        for partition, count in processed.items():
+            if count:
+                self.partition(partition).processed.inc(count)
         self._batches.inc()
         self._batch_duration.observe(batch.committed - batch.started)
         self._handler_duration.observe(batch.handled - batch.handling)
         self._commit_duration.observe(batch.committed - batch.committing)
-        self._committed(loop, batch)
+        self._committed(loop, batch, counts)
 
-    def _committed(self, loop: ConsumerLoop, batch: BatchTrace) -> None:
+    def _committed(self, loop: ConsumerLoop, batch: BatchTrace, partitions: Iterable[int]) -> None:
         """Offsets, commit time and lag of the batch's partitions, from what the loop committed."""
         topic = batch.messages[0].topic()
         now = time.time()
         failed = False
-        for partition in {m.partition() for m in batch.messages}:
+        for partition in partitions:
             offset = loop.stats.committed.get((topic, partition))
             if offset is None or offset == self._offsets.get(partition):
                 failed = True  # the loop keeps the last offset it committed: this batch's did not land
@@ -268,13 +283,6 @@ class ConsumerMetrics(LoopObserver):
                 children.lag.set(max(0, high - offset))
         if failed:
             self._commit_failures.inc()
-
-
-def _count_by_partition(partitions: Any) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    for partition in partitions:
-        counts[partition] = counts.get(partition, 0) + 1
-    return counts
 
 
 def high_watermark(consumer: Any, topic: str, partition: int) -> int | None:
