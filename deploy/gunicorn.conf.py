@@ -10,8 +10,8 @@ worker imports the application, and removes a dead worker's live gauges.
 
 from __future__ import annotations
 
+import glob
 import os
-import shutil
 import tempfile
 from typing import Any
 
@@ -28,10 +28,16 @@ timeout = 60
 graceful_timeout = 20
 
 
+def _remove_metric_files() -> None:
+    # Only the client's own files (``counter_<pid>.db``, …): never a directory tree an operator named.
+    for path in glob.glob(os.path.join(multiprocess_dir, "*.db")):
+        os.remove(path)
+
+
 def on_starting(server: Any) -> None:
-    """In the master, before the first worker: a fresh, empty directory."""
-    shutil.rmtree(multiprocess_dir, ignore_errors=True)
-    os.makedirs(multiprocess_dir, mode=0o700)
+    """In the master, before the first worker: the directory exists and holds no old counts."""
+    os.makedirs(multiprocess_dir, mode=0o700, exist_ok=True)
+    _remove_metric_files()
 
 
 def child_exit(server: Any, worker: Any) -> None:
@@ -42,4 +48,4 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def on_exit(server: Any) -> None:
-    shutil.rmtree(multiprocess_dir, ignore_errors=True)
+    _remove_metric_files()
