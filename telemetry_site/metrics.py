@@ -16,6 +16,7 @@ gunicorn worker through the client's multiprocess mode when ``PROMETHEUS_MULTIPR
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import time
@@ -283,6 +284,22 @@ class ConsumerMetrics(LoopObserver):
                 children.lag.set(max(0, high - offset))
         if failed:
             self._commit_failures.inc()
+        self._forget_revoked(loop.consumer)
+
+    def _forget_revoked(self, consumer: Any) -> None:
+        """Drop the offset, commit-time and lag series of partitions a rebalance took away, so that
+        the partition's new owner is the only one reporting them (counters stay: they are totals)."""
+        try:
+            assigned = {tp.partition for tp in consumer.assignment()}
+        except Exception:  # a closed consumer: keep the series until the next batch
+            return
+        for partition in [p for p in self._offsets if p not in assigned]:
+            del self._offsets[partition]
+            self._partitions.pop(partition, None)  # rebuilt on its return: counters keep their values
+            label = str(partition)
+            for family in (self.families.committed_offset, self.families.committed_at, self.families.lag):
+                with contextlib.suppress(KeyError):  # never set (no watermark known yet)
+                    family.remove(self.service, label)
 
 
 def high_watermark(consumer: Any, topic: str, partition: int) -> int | None:

@@ -58,12 +58,15 @@ class Consumer:
     batches: list[list[Message]]
     high: dict[int, int] = field(default_factory=dict)
     commit_error: KafkaException | None = None
+    # The partitions assigned while each batch is handled (default: every partition 0-11).
+    assignments: list[list[int]] = field(default_factory=list)
 
     def consume(self, limit, timeout):
+        self.assigned = self.assignments.pop(0) if self.assignments else list(range(12))
         return self.batches.pop(0) if self.batches else []
 
     def assignment(self):
-        return [TopicPartition("telemetry", 0)]
+        return [TopicPartition("telemetry", p) for p in getattr(self, "assigned", [0])]
 
     def commit(self, offsets, asynchronous):
         if self.commit_error is not None:
@@ -182,6 +185,21 @@ def test_a_failed_commit_is_counted_and_leaves_the_offset_gauges_alone(registry)
     assert value(registry, "c40_consumer_commit_failures_total", **history) == 1
     assert value(registry, "c40_consumer_last_committed_offset", **history, partition="1") == 0
     assert value(registry, "c40_consumer_last_commit_timestamp_seconds", **history, partition="1") == 0
+
+
+def test_a_partition_taken_by_a_rebalance_stops_reporting_its_offset_and_lag_and_keeps_its_counts(registry):
+    observer = metrics.ConsumerMetrics("current", metrics.consumer_families(registry))
+    consumer = Consumer([[good(0, 1), good(1, 1)], [good(0, 2)]], high={0: 9, 1: 9}, assignments=[[0, 1], [0]])
+    run_loop(None, observer, consumer=consumer)
+    current = {"service": "current"}
+    assert value(registry, "c40_consumer_lag_messages", **current, partition="0") == 6
+    for gauge in ("lag_messages", "last_committed_offset", "last_commit_timestamp_seconds"):
+        assert value(registry, f"c40_consumer_{gauge}", **current, partition="1") is None
+    assert value(registry, "c40_consumer_messages_processed_total", **current, partition="1") == 1
+    # Back after another rebalance: the counters go on from where they were, the gauges come back.
+    run_loop([[good(1, 2)]], observer)
+    assert value(registry, "c40_consumer_messages_processed_total", **current, partition="1") == 2
+    assert value(registry, "c40_consumer_last_committed_offset", **current, partition="1") == 3
 
 
 def test_lag_is_left_unset_when_the_consumer_cannot_tell_its_end_offset(registry):
