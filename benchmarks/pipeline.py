@@ -214,15 +214,20 @@ def observer_cost(batch_size: int, partitions: int, batches: int = 1000) -> Resu
     """CPU time of the metrics observer alone per batch of ``batch_size`` messages over ``partitions``
     partitions (``process_time``: the loop's own time in it, whatever else the machine runs), on the
     client's own ``Message`` objects."""
-    from confluent_kafka import Message
+    from confluent_kafka import Message, TopicPartition
 
     from telemetry_site.consumer import ConsumerLoop, LoopStats, Record
     from telemetry_site.metrics import ConsumerMetrics, consumer_families
     from telemetry_site.observers import BatchTrace
 
+    assigned = [TopicPartition("bench", p) for p in range(partitions)]
+
     class Consumer:
         def get_watermark_offsets(self, partition: Any, cached: bool = False) -> tuple[int, int]:
             return 0, 10**9
+
+        def assignment(self) -> list[Any]:
+            return assigned
 
     from prometheus_client import CollectorRegistry
 
