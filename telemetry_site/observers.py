@@ -39,8 +39,9 @@ class BatchTrace:
     messages: list[Any]
     records: list[Record]
     failures: list[tuple[Any, str]]
-    started: float  # time.monotonic() of each step: polled, decoded and validated, handled,
-    handling: float  # dead letters delivered, committed
-    handled: float
-    committing: float
-    committed: float
+    # time.monotonic() at each step:
+    started: float  # the poll returned the batch
+    handling: float  # decoded and validated: the handler starts
+    handled: float  # the handler returned (after its retries)
+    committing: float  # the dead letters were delivered: the commit starts
+    committed: float  # the commit returned (or was refused)
