@@ -216,7 +216,7 @@ def observer_cost(batch_size: int, partitions: int, batches: int = 1000) -> Resu
     client's own ``Message`` objects."""
     from confluent_kafka import Message, TopicPartition
 
-    from telemetry_site.consumer import ConsumerLoop, LoopStats, Record
+    from telemetry_site.consumer import ConsumerLoop, LoopStats
     from telemetry_site.metrics import ConsumerMetrics, consumer_families
     from telemetry_site.observers import BatchTrace
 
@@ -237,11 +237,10 @@ def observer_cost(batch_size: int, partitions: int, batches: int = 1000) -> Resu
     spent, offset = 0.0, 0
     for _ in range(batches):
         messages = [Message(topic="bench", partition=i % partitions, offset=offset + i) for i in range(batch_size)]
-        records = [Record({}, None, "bench", m.partition(), m.offset()) for m in messages]
         offset += batch_size
         for partition in range(partitions):
             loop.stats.committed[("bench", partition)] = offset + partition
-        trace = BatchTrace(messages, records, [], 0.0, 0.0, 0.0, 0.0, 0.0)
+        trace = BatchTrace(messages, [], 0.0, 0.0, 0.0, 0.0, 0.0)
         started = time.process_time()
         observer.polled(messages)
         observer.batch_done(loop, trace)

@@ -262,7 +262,7 @@ class ConsumerLoop:
         committing = time.monotonic()
         self._commit(messages)
         self.observer.batch_done(
-            self, BatchTrace(messages, records, failures, started, handling, handled, committing, time.monotonic())
+            self, BatchTrace(messages, failures, started, handling, handled, committing, time.monotonic())
         )
         self.stats.batches += 1
         self.stats.messages += len(messages)

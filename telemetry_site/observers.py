@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from telemetry_site.consumer import ConsumerLoop, Record
+    from telemetry_site.consumer import ConsumerLoop
 
 
 class LoopObserver:
@@ -34,11 +34,11 @@ class LoopObserver:
 
 @dataclass(frozen=True, slots=True)
 class BatchTrace:
-    """One batch as the observer sees it: its messages, what became of them, and when."""
+    """One batch as the observer sees it: its messages, the dead-lettered ones, and when. Every
+    other message was persisted by the handler."""
 
     messages: list[Any]
-    records: list[Record]
-    failures: list[tuple[Any, str]]
+    failures: list[tuple[Any, str]]  # (message, reason)
     # time.monotonic() at each step:
     started: float  # the poll returned the batch
     handling: float  # decoded and validated: the handler starts
