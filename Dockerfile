@@ -1,5 +1,5 @@
 # One image, three roles; the command picks the role (see compose.yaml):
-#   web:        gunicorn telemetry_site.wsgi -b 0.0.0.0:8000
+#   web:        gunicorn -c deploy/gunicorn.conf.py telemetry_site.wsgi   (0.0.0.0:8000, 4 workers)
 #   consumer:   python manage.py consume_equipment_telemetry --service current|history|usage
 #               python manage.py consume_equipment_registry
 #   simulator:  python manage.py simulate_fleet --machines 50 --rate 1 --around-the-clock
@@ -12,5 +12,6 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN mkdir -p /var/lib/c40 && python manage.py collectstatic --noinput
-EXPOSE 8000
-CMD ["gunicorn", "telemetry_site.wsgi", "-b", "0.0.0.0:8000", "-w", "4"]
+# 8000: the web server (its /metrics too); 9100: a consumer's /metrics when METRICS_PORT=9100.
+EXPOSE 8000 9100
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "telemetry_site.wsgi"]

@@ -13,14 +13,21 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 venv: $(BIN)/.installed
 
-## Debian's chromium for the browser test of the ops views (needs root and apt; skipped otherwise,
-## and that test is then skipped outside CI).
+## Debian's chromium for the browser test of the ops views, and Debian's prometheus (the server and
+## promtool) for the monitoring test (need root and apt; skipped otherwise, and those tests are then
+## skipped outside CI).
 system-deps:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	      || echo "Could not install chromium; the browser test will not run."; \
 	  else echo "chromium not installed (apt-get install chromium); the browser test will not run."; fi; \
+	fi
+	@if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      prometheus >/dev/null) || echo "Could not install prometheus; the monitoring test will not run."; \
+	  else echo "prometheus not installed (apt-get install prometheus); the monitoring test will not run."; fi; \
 	fi
 
 ## Set up and run every test (the real broker and a headless browser included), then lint.

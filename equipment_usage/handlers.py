@@ -25,6 +25,7 @@ from equipment_usage.business import (
 from equipment_usage.publisher import UsagePublisher
 from equipment_usage.repository import EquipmentRegistryRepository, UsageRepository
 from telemetry_site.consumer import Record
+from telemetry_site.metrics import usage_batch
 
 
 def usage_rules() -> UsageRules:
@@ -127,7 +128,7 @@ class UsageHandler:
         self.publisher.open()
 
     def handle(self, records: Sequence[Record]) -> None:
-        self.process([reading_from_record(record.value) for record in records])
+        usage_batch(self.process([reading_from_record(record.value) for record in records]))
 
     def process(self, readings: Sequence[Reading]) -> BatchOutcome:
         by_machine: dict[str, list[Reading]] = {}

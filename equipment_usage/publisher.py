@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from telemetry_site.codecs import TransientError
+from telemetry_site.metrics import usage_published
 
 
 class UsagePublisher:
@@ -78,4 +79,5 @@ class UsagePublisher:
         remaining = producer.flush(self.timeout)
         if remaining or errors:
             raise TransientError(f"usage topic {self.topic!r}: {remaining} undelivered, errors {errors[:3]}")
+        usage_published(records)
         return len(records)

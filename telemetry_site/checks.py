@@ -44,3 +44,27 @@ def check_backends(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 )
             )
     return errors
+
+
+def check_observability(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """METRICS_PORT and LOG_FORMAT hold values the consumers and the logging set-up can use."""
+    errors = []
+    port = getattr(settings, "METRICS_PORT", 0)
+    if not isinstance(port, int) or not 0 <= port <= 65535:
+        errors.append(
+            Error(
+                f"settings.METRICS_PORT = {port!r} is not a TCP port.",
+                hint="Set METRICS_PORT to a port number from 1 to 65535, or 0 to serve no metrics.",
+                id="telemetry.E018",
+            )
+        )
+    log_format = getattr(settings, "LOG_FORMAT", "line")
+    if log_format not in ("line", "json"):
+        errors.append(
+            Error(
+                f"settings.LOG_FORMAT = {log_format!r} is not a log format.",
+                hint="Set LOG_FORMAT to 'line' (readable, the default) or 'json' (one object per line).",
+                id="telemetry.E019",
+            )
+        )
+    return errors

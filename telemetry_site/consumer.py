@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from telemetry_site.codecs import DecodeError, TransientError
+from telemetry_site.observers import BatchTrace, LoopObserver
 
 logger = logging.getLogger("telemetry.consumer")
 
@@ -252,6 +253,7 @@ class ConsumerLoop:
         backoff_max: float,
         name: str,
         on_batch: Callable[[BatchReport], None] | None = None,
+        observer: LoopObserver | None = None,
     ) -> None:
         self.consumer = consumer
         self.codec = codec
@@ -266,6 +268,7 @@ class ConsumerLoop:
         self.backoff_max = backoff_max
         self.name = name
         self.on_batch = on_batch
+        self.observer = observer or LoopObserver()
         self.stats = LoopStats()
         self._stop = threading.Event()
 
@@ -288,6 +291,7 @@ class ConsumerLoop:
                     if limit <= 0:
                         break
                 messages = self._poll(limit)
+                self.observer.polled(messages)
                 joined = joined or bool(self.consumer.assignment())
                 if messages or not joined:
                     # Idle time counts once the group first gave us partitions (joining takes
@@ -340,6 +344,7 @@ class ConsumerLoop:
                 continue
             records.append(Record(value, message.key(), message.topic(), message.partition(), message.offset()))
         delivered: set[tuple[str, int, int]] = set()  # dead letters already out, across retries
+        handling = time.monotonic()
         try:
             if records:
                 refused = self._handle(records)
@@ -348,10 +353,15 @@ class ConsumerLoop:
                     failures += [(by_origin[(r.topic, r.partition, r.offset)], reason) for r, reason in refused]
                     rejected = {id(record) for record, _ in refused}
                     records = [record for record in records if id(record) not in rejected]
+            handled = time.monotonic()
             self._retry(lambda: self.dead_letters.send(failures, delivered))
         except _Stopped:
             return
+        committing = time.monotonic()
         self._commit(messages)
+        self.observer.batch_done(
+            self, BatchTrace(messages, failures, started, handling, handled, committing, time.monotonic())
+        )
         self.stats.batches += 1
         self.stats.messages += len(messages)
         self.stats.processed += len(records)
@@ -365,6 +375,15 @@ class ConsumerLoop:
             len(records),
             len(failures),
             duration_ms,
+            extra={  # the fields of a JSON log line (LOG_FORMAT=json)
+                "service": self.name,
+                "batch": self.stats.batches,
+                "partitions": sorted({message.partition() for message in messages}),
+                "messages": len(messages),
+                "processed": len(records),
+                "dead_lettered": len(failures),
+                "duration_ms": round(duration_ms, 1),
+            },
         )
         if self.on_batch is not None:
             self._report(messages[-1], records, len(failures), duration_ms)
@@ -434,6 +453,7 @@ class ConsumerLoop:
                     logger.warning("%s stop requested while %s; batch left uncommitted", self.name, exc)
                     raise _Stopped from exc
                 self.stats.retries += 1
+                self.observer.retried(exc)
                 logger.warning("%s transient fault, retrying in %.1fs: %s", self.name, delay, exc)
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.backoff_max)

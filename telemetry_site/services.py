@@ -27,6 +27,7 @@ from django.utils.module_loading import import_string
 
 from telemetry_site import backends
 from telemetry_site.consumer import BatchReport, ConsumerLoop, DeadLetterSink
+from telemetry_site.metrics import consumer_observer
 
 REQUIRED_KEYS = ("TOPIC", "GROUP_ID", "CODEC", "HANDLER")
 
@@ -107,6 +108,7 @@ def build_consumer_loop(
         backoff_max=settings.CONSUMER_RETRY_BACKOFF_MAX_SECONDS,
         name=name,
         on_batch=record_progress,
+        observer=consumer_observer(name),
     )
 
 

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that its time covers every other middleware (docs/OPERATIONS.md).
+    "telemetry_site.metrics.PrometheusMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -138,13 +140,34 @@ SPECTACULAR_SETTINGS = {
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 100)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000)
 
+# Readable lines by default; LOG_FORMAT=json writes one JSON object per line for log shippers,
+# with the service, batch and partitions of a consumer's batch as fields (telemetry_site.logs).
+LOG_FORMAT = env("LOG_FORMAT", "line")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "line"}},
+    "formatters": {
+        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "telemetry_site.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            # An unknown value falls back to lines here; the system check telemetry.E019 names it.
+            "formatter": LOG_FORMAT if LOG_FORMAT in ("line", "json") else "line",
+        }
+    },
     "loggers": {"telemetry": {"handlers": ["stdout"], "level": env("LOG_LEVEL", "INFO"), "propagate": False}},
 }
+
+# --- Metrics (docs/OPERATIONS.md) ---------------------------------------------------------------
+# Each consume_* command serves Prometheus metrics at http://METRICS_ADDRESS:METRICS_PORT/metrics;
+# 0 (the default) serves nothing. The web server answers /metrics on its own port.
+METRICS_PORT = env_int("METRICS_PORT", 0)
+METRICS_ADDRESS = env("METRICS_ADDRESS", "0.0.0.0")
+# Off: the consumers keep no metrics at all (to measure what they cost; docs/OPERATIONS.md).
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
 
 # --- MongoDB ------------------------------------------------------------------------------------
 # mongodb:// or mongodb+srv:// is a real server; litemongo:///path is the embedded SQLite-backed

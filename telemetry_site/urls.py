@@ -4,10 +4,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.permissions import AllowAny
 
 from telemetry_site.health import HealthView, ReadyView
+from telemetry_site.metrics import metrics_view
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path("ready", ReadyView.as_view(), name="ready"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/current/", include("equipment_current.urls")),
     path("api/v1/history/", include("equipment_history.urls")),
     path("api/v1/usage/", include("equipment_usage.urls")),

@@ -24,8 +24,17 @@ class ConsumerCommand(BaseCommand):
         parser.add_argument(
             "--idle-timeout", type=float, default=None, help="Stop after this many seconds without a message."
         )
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=None,
+            help="Serve Prometheus metrics at /metrics on this port (default: METRICS_PORT; 0: none).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from django.conf import settings
+
+        from telemetry_site import logs, metrics
         from telemetry_site.consumer import freeze_startup_objects
         from telemetry_site.services import build_consumer_loop
 
@@ -41,6 +50,21 @@ class ConsumerCommand(BaseCommand):
         def request_stop(signum: int, _frame: Any) -> None:
             loop.stop()
 
+        logs.bind(service=name)
+        port = settings.METRICS_PORT if options["metrics_port"] is None else options["metrics_port"]
+        server = None
+        if port:
+            try:
+                server = metrics.serve(port, settings.METRICS_ADDRESS)
+            except OSError as exc:
+                loop.stop()
+                loop.run()  # closes the Kafka clients it opened, at once: the stop flag is set
+                raise CommandError(
+                    f"Cannot serve metrics on {settings.METRICS_ADDRESS}:{port} ({exc}); "
+                    "set METRICS_PORT (or --metrics-port) to a free port, or 0 for none."
+                ) from exc
+            self.stdout.write(f"Serving the metrics of {name} at http://{settings.METRICS_ADDRESS}:{port}/metrics")
+            self.stdout.flush()
         freeze_startup_objects()
         previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
@@ -48,6 +72,10 @@ class ConsumerCommand(BaseCommand):
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+            logs.bind(service=None)
         self.stdout.write(
             f"{name}: {stats.messages} messages in {stats.batches} batches, {stats.processed} processed, "
             f"{stats.dead_lettered} dead-lettered, {stats.retries} retries"

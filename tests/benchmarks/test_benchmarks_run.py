@@ -38,3 +38,11 @@ def test_round_trips_are_counted_per_service_and_do_not_grow_with_the_batch():
         assert len(notes) == 2
         assert notes[0] == notes[1]
         assert "consumer_progress.update_one 1" in notes[0]
+
+
+def test_the_metrics_observer_cost_is_measured_per_batch():
+    from benchmarks.pipeline import observer_cost
+
+    result = observer_cost(batch_size=20, partitions=3, batches=5)
+    assert result.value > 0 and result.unit == "µs"
+    assert "20 msgs over 3 partitions, 5 batches" in result.note

@@ -88,6 +88,11 @@ def test_run_embedded_serves_what_is_produced_and_stops_cleanly(tmp_path):
         # Our five machines, and the three of the fleet simulator the stack started.
         assert {f"SIM{i}" for i in range(5)} < seen
         assert len(seen) == 8
+        # Every consumer serves its metrics on the port the banner printed, and the web server its own.
+        metrics = {line.split()[1]: line.split()[2] for line in banner if line.startswith("  metrics ")}
+        assert set(metrics) == {"web", "current", "history", "usage", "registry"}
+        with urllib.request.urlopen(metrics["current"], timeout=5) as response:
+            assert 'c40_consumer_messages_processed_total{partition="' in response.read().decode()
     finally:
         stack.send_signal(signal.SIGINT)
         output, _ = stack.communicate(timeout=60)

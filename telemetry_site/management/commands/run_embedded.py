@@ -30,6 +30,19 @@ def consumer_command(name: str, definition: dict[str, Any]) -> list[str]:
     return ["consume_equipment_telemetry", "--service", name]
 
 
+def metrics_ports(choice: str, services: list[str]) -> dict[str, int]:
+    """``--metrics``: ``auto`` (free ports), ``off`` (none), or the first port (then one more per service)."""
+    from telemetry_site.embedded import free_port
+
+    if choice == "off":
+        return {}
+    if choice == "auto":
+        return {name: free_port() for name in services}
+    if not choice.isdigit() or not 0 < int(choice) <= 65535 - len(services):
+        raise CommandError(f"--metrics {choice!r}: give auto, off, or a port number for the first consumer.")
+    return {name: int(choice) + i for i, name in enumerate(services)}
+
+
 def is_listening(host: str, port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
         return True
@@ -69,6 +82,11 @@ class Command(BaseCommand):
             "--backfill-days", type=int, default=1, help="days of history the simulator publishes first (0: none)"
         )
         parser.add_argument(
+            "--metrics",
+            default="auto",
+            help="consumers' Prometheus metrics ports: auto (free ports), off, or the first port (+1 per consumer)",
+        )
+        parser.add_argument(
             "--for-seconds", type=float, default=None, help="stop by itself after this long (smoke tests)"
         )
 
@@ -106,15 +124,21 @@ class Command(BaseCommand):
             manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
             env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
-            def spawn(label: str, command: list[str], log_name: str) -> None:
+            def spawn(label: str, command: list[str], log_name: str, **extra_env: str) -> None:
                 with open(var / log_name, "ab") as log:  # the child keeps its own copy of the descriptor
                     process = subprocess.Popen(
-                        [*manage, *command], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                        [*manage, *command],
+                        env={**env, **extra_env},
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
                     )
                 children.append((f"{label} (log: {var / log_name})", process))
 
+            ports = metrics_ports(options["metrics"], list(settings.TELEMETRY_SERVICES))
             for name, definition in settings.TELEMETRY_SERVICES.items():
-                spawn(f"consumer {name}", consumer_command(name, definition), f"consumer-{name}.log")
+                metrics = {"METRICS_PORT": str(ports[name]), "METRICS_ADDRESS": "127.0.0.1"} if name in ports else {}
+                spawn(f"consumer {name}", consumer_command(name, definition), f"consumer-{name}.log", **metrics)
             if options["machines"] > 0:
                 # Some history as fast as possible, then live data at any hour (docs/SIMULATOR.md).
                 simulate = ["simulate_fleet", "--machines", str(options["machines"])]
@@ -147,6 +171,8 @@ class Command(BaseCommand):
                         f"  login            {login}",
                         f"  broker           {settings.KAFKA_BOOTSTRAP_SERVERS}",
                         f"  store            {settings.MONGO_URI}",
+                        f"  metrics web      {base}/metrics",
+                        *(f"  metrics {name:<8} http://127.0.0.1:{port}/metrics" for name, port in ports.items()),
                         *(f"  {label}: pid {process.pid}" for label, process in children),
                         "Press Ctrl-C to stop everything.",
                         "",
