@@ -146,10 +146,19 @@ def setup_django() -> None:
 
 
 def telemetry_services() -> list[str]:
-    """Every consumer service that reads telemetry (``CODEC == "telemetry"``), in settings order."""
+    """Every consumer service that reads telemetry into the database (``CODEC == "telemetry"``), in
+    settings order. The archiver writes files, not documents: ``benchmarks/archive.py`` measures it."""
     from django.conf import settings
 
-    return [name for name, definition in settings.TELEMETRY_SERVICES.items() if definition["CODEC"] == "telemetry"]
+    return [
+        name
+        for name, definition in settings.TELEMETRY_SERVICES.items()
+        if definition["CODEC"] == "telemetry" and name not in FILE_SERVICES
+    ]
+
+
+# Services whose state is files (the Parquet archiver), left out of the database benchmarks.
+FILE_SERVICES = frozenset({"archive"})
 
 
 def avro_settings(registry_url: str | None = None) -> dict[str, Any]:

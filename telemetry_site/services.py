@@ -9,6 +9,8 @@ Each service is one consumer group reading one topic::
         "VALIDATOR": "telemetry_site.validation.validate_telemetry",   # optional
         "HANDLER": "equipment_current.handlers.CurrentStateHandler",
         "HANDLER_OPTIONS": {},                      # optional keyword arguments of the handler
+        "BATCH_SIZE": 500,                          # optional, default CONSUMER_BATCH_SIZE
+        "BATCH_WAIT_SECONDS": 1.0,                  # optional, default CONSUMER_BATCH_WAIT_SECONDS
     }
 
 Handlers take their repositories as arguments and default to the registries, so this is the one
@@ -100,8 +102,8 @@ def build_consumer_loop(
         handler=handler,
         dead_letters=dead_letters,
         validator=build_validator(definition),
-        batch_size=settings.CONSUMER_BATCH_SIZE,
-        batch_wait=settings.CONSUMER_BATCH_WAIT_SECONDS,
+        batch_size=definition.get("BATCH_SIZE", settings.CONSUMER_BATCH_SIZE),
+        batch_wait=definition.get("BATCH_WAIT_SECONDS", settings.CONSUMER_BATCH_WAIT_SECONDS),
         max_messages=max_messages,
         idle_timeout=idle_timeout,
         backoff=settings.CONSUMER_RETRY_BACKOFF_SECONDS,

@@ -349,16 +349,31 @@ HISTORY_ARCHIVE_OVERLAP_MINUTES = env_int("HISTORY_ARCHIVE_OVERLAP_MINUTES", 60)
 # "Today" of locations/today/ is the calendar day in this time zone.
 HISTORY_TIME_ZONE = env("HISTORY_TIME_ZONE", "UTC")
 
-# The archive service, behind a small client class; an empty URL means "no archive configured".
+# The built-in cold archive: Parquet files written by the `archive` consumer service, under a local
+# folder or an object-store URI (s3://bucket/prefix?endpoint_override=...). Empty = no archive.
+HISTORY_ARCHIVE_PATH = env("HISTORY_ARCHIVE_PATH", str(RUN_DIR / "archive" / "positions"))
+# The archiver joins a date's files of one Kafka partition into one once there are this many.
+HISTORY_ARCHIVE_COMPACT_AFTER_FILES = env_int("HISTORY_ARCHIVE_COMPACT_AFTER_FILES", 32)
+HISTORY_ARCHIVE_URL = env("HISTORY_ARCHIVE_URL", "")
+
+# Where the API reads positions older than the retention window: an archive service of the team's
+# own over HTTP when HISTORY_ARCHIVE_URL is set, the built-in Parquet archive otherwise.
 HISTORY_ARCHIVES = {
-    "default": {
-        "BACKEND": "equipment_history.archive.HttpArchiveClient",
-        "OPTIONS": {
-            "url": env("HISTORY_ARCHIVE_URL", ""),
-            "connect_timeout": env_float("HISTORY_ARCHIVE_CONNECT_TIMEOUT_SECONDS", 2.0),
-            "read_timeout": env_float("HISTORY_ARCHIVE_READ_TIMEOUT_SECONDS", 5.0),
-        },
-    },
+    "default": (
+        {
+            "BACKEND": "equipment_history.archive.HttpArchiveClient",
+            "OPTIONS": {
+                "url": HISTORY_ARCHIVE_URL,
+                "connect_timeout": env_float("HISTORY_ARCHIVE_CONNECT_TIMEOUT_SECONDS", 2.0),
+                "read_timeout": env_float("HISTORY_ARCHIVE_READ_TIMEOUT_SECONDS", 5.0),
+            },
+        }
+        if HISTORY_ARCHIVE_URL
+        else {
+            "BACKEND": "equipment_history.parquet_archive.ParquetPositionArchive",
+            "OPTIONS": {"path": HISTORY_ARCHIVE_PATH},
+        }
+    ),
 }
 
 TELEMETRY_REPOSITORIES["positions"] = {
@@ -372,6 +387,18 @@ TELEMETRY_SERVICES["history"] = {
     "CODEC": "telemetry",
     "VALIDATOR": "telemetry_site.validation.validate_telemetry",
     "HANDLER": "equipment_history.handlers.PositionHistoryHandler",
+}
+
+# The archiver: every position to HISTORY_ARCHIVE_PATH, committed once its files are durable. Larger,
+# slower batches than the other services, because each batch is one file per date and partition.
+TELEMETRY_SERVICES["archive"] = {
+    "TOPIC": TELEMETRY_TOPIC,
+    "GROUP_ID": env("ARCHIVE_GROUP_ID", "c40-position-archive"),
+    "CODEC": "telemetry",
+    "VALIDATOR": "telemetry_site.validation.validate_telemetry",
+    "HANDLER": "equipment_history.archiver.PositionArchiveHandler",
+    "BATCH_SIZE": env_int("ARCHIVE_BATCH_SIZE", 5000),
+    "BATCH_WAIT_SECONDS": env_float("ARCHIVE_BATCH_WAIT_SECONDS", 2.0),
 }
 
 # --- Usage --------------------------------------------------------------------------------------

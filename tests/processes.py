@@ -55,6 +55,7 @@ def process_env(settings: Any, store: Path, **extra: str) -> dict[str, str]:
         "MONGO_DB": database["name"],
         "CONSUMER_BATCH_WAIT_SECONDS": "0.2",
         "DJANGO_SQLITE_PATH": str(store / "django.sqlite3"),
+        "HISTORY_ARCHIVE_PATH": str(store / "archive"),
     }
     for name, definition in settings.TELEMETRY_SERVICES.items():
         env[f"{name.upper()}_GROUP_ID"] = definition["GROUP_ID"]
