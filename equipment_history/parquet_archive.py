@@ -175,10 +175,10 @@ class ArchiveLocation:
 class ParquetPositionArchive:
     """Writer and reader of the archive at ``path`` (``HISTORY_ARCHIVE_PATH``)."""
 
-    def __init__(self, path: str, compact_after_files: int = 32) -> None:
+    def __init__(self, path: str, compact_after_files: int = 32, location: ArchiveLocation | None = None) -> None:
         self.path = path
         self.compact_after_files = compact_after_files
-        self._location: ArchiveLocation | None = None
+        self._location = location
 
     @property
     def location(self) -> ArchiveLocation:
