@@ -108,20 +108,29 @@ class ArchiveLocation:
             if info.type == fs.FileType.File
         ]
 
-    def write(self, file: ArchiveFile, table: Any) -> None:
-        """Make ``file`` hold ``table``, durably and all at once (see the module docstring)."""
+    def write(self, file: ArchiveFile, table: Any, *, sync_folder: bool = True) -> None:
+        """Make ``file`` hold ``table``, durably and all at once (see the module docstring).
+
+        ``sync_folder=False`` leaves the fsync of the date folder (which makes the rename durable)
+        to a later ``sync_folder(date)``: one per folder for all the files of a batch.
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         if self.local:
-            self._write_local(file, table)
+            self._write_local(file, table, sync_folder)
             return
         buffer = pa.BufferOutputStream()
         pq.write_table(table, buffer, compression="zstd", row_group_size=ROW_GROUP_SIZE)
         with self.filesystem.open_output_stream(self.full_path(file.path)) as out:
             out.write(buffer.getvalue())
 
-    def _write_local(self, file: ArchiveFile, table: Any) -> None:
+    def sync_folder(self, date: str) -> None:
+        """Make the renames into ``date``'s folder durable (local disk; object stores need nothing)."""
+        if self.local:
+            _fsync_folder(self.full_path(date_folder(date)))
+
+    def _write_local(self, file: ArchiveFile, table: Any, sync_folder: bool) -> None:
         import pyarrow.parquet as pq
 
         folder = self.full_path(date_folder(file.date))
@@ -139,7 +148,8 @@ class ArchiveLocation:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
-        _fsync_folder(folder)  # the rename itself is durable only once the folder's entry is
+        if sync_folder:
+            _fsync_folder(folder)  # the rename itself is durable only once the folder's entry is
         if new_folder:
             _fsync_folder(self.root)
 
@@ -259,12 +269,15 @@ class ParquetPositionArchive:
         written: list[ArchiveFile] = []
         for date in sorted(by_date):
             existing = self.location.files(date)
-            for partition, group in rows_to_write(by_date[date], archived_until(existing)).items():
+            groups = rows_to_write(by_date[date], archived_until(existing))
+            for partition, group in groups.items():
                 file = ArchiveFile(date, partition, group[0]["kafka_offset"], group[-1]["kafka_offset"])
-                self.location.write(file, rows_table(group))
+                self.location.write(file, rows_table(group), sync_folder=False)
                 written.append(file)
-                files_now = 1 + sum(1 for f in existing if f.partition == partition)
-                if files_now >= self.compact_after_files:
+            if groups:
+                self.location.sync_folder(date)  # before any compaction deletes files, before the commit
+            for partition in groups:
+                if 1 + sum(1 for f in existing if f.partition == partition) >= self.compact_after_files:
                     self.compact(date, partition)
         return written
 

@@ -46,3 +46,15 @@ def test_the_metrics_observer_cost_is_measured_per_batch():
     result = observer_cost(batch_size=20, partitions=3, batches=5)
     assert result.value > 0 and result.unit == "µs"
     assert "20 msgs over 3 partitions, 5 batches" in result.note
+
+
+@pytest.mark.usefixtures("settings")
+def test_archive_benchmark_measures_files_per_day_and_the_api_on_the_archive():
+    from benchmarks import archive
+
+    results = {r.figure: r for r in archive.run(messages=0, machines=3, days=2, requests=20)}
+
+    assert results["files per day after compaction (one per date and Kafka partition)"].value <= archive.PARTITIONS
+    assert results["MiB per day (Parquet, zstd)"].value > 0
+    assert results["history API p95, range wholly in the archive"].value > 0
+    assert "| archive" in format_table(list(results.values()))

@@ -74,11 +74,11 @@ class DyingDisk(ArchiveLocation):
         super().__init__(path)
         self.writes_left = writes_left
 
-    def write(self, file, table) -> None:
+    def write(self, file, table, *, sync_folder: bool = True) -> None:
         if self.writes_left == 0:
             raise KeyboardInterrupt("the archiver died")
         self.writes_left -= 1
-        super().write(file, table)
+        super().write(file, table, sync_folder=sync_folder)
 
 
 def consume(by_partition, archive: ParquetPositionArchive, committed: dict[int, int], rng: random.Random) -> bool:
