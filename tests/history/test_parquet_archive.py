@@ -354,3 +354,22 @@ def test_the_archive_on_s3_writes_replays_compacts_and_reads(s3_server, monkeypa
         wanted = sorted(t for (m, t) in positions_of(log) if m == machine)
         assert [p.timestamp for p in reader.positions(machine, T0, T0 + 5 * MS_PER_DAY, 1000)] == wanted
     assert [p.timestamp for p in reader.positions("EX003", T0, T0 + 5 * MS_PER_DAY, 3)] == wanted[:3]
+
+
+def test_the_compaction_command_names_a_bad_date_and_reports_what_it_did(tmp_path):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--date must be YYYY-MM-DD"):
+        call_command("compact_position_archive", "--path", str(tmp_path), "--date", "29/11/2026")
+    log = stream(2, 10, 3_600_000)
+    archive = ParquetPositionArchive(str(tmp_path), compact_after_files=1000)
+    for records in log.values():
+        for record in records:
+            PositionArchiveHandler(archive=archive).handle([record])
+    out = StringIO()
+    call_command("compact_position_archive", "--path", str(tmp_path), "--date", date_of(T0), stdout=out)
+    assert out.getvalue().splitlines()[-1] == f"compacted 2 date/partition group(s) in {tmp_path}"
+    assert len(list((tmp_path / date_folder(date_of(T0))).glob("*.parquet"))) == 2
+    assert len(list((tmp_path / date_folder(date_of(T0 + MS_PER_DAY))).glob("*.parquet"))) == 4  # not asked
