@@ -67,6 +67,7 @@ def throughput(messages: int, batch_size: int) -> list[Result]:
             from django.conf import settings
 
             services = dict(settings.TELEMETRY_SERVICES)
+            own_batch = services["archive"]["BATCH_SIZE"]
             services["archive"] = {**services["archive"], "BATCH_SIZE": batch_size, "BATCH_WAIT_SECONDS": 0.2}
             with override_settings(TELEMETRY_SERVICES=services):
                 factory = backends.kafka["default"]
@@ -79,7 +80,7 @@ def throughput(messages: int, batch_size: int) -> list[Result]:
                 )
                 results = []
                 # The pipeline benchmark's batch, then the archive service's own (ARCHIVE_BATCH_SIZE).
-                for size in dict.fromkeys((batch_size, settings.TELEMETRY_SERVICES["archive"]["BATCH_SIZE"])):
+                for size in dict.fromkeys((batch_size, own_batch)):
                     services["archive"] = {**services["archive"], "BATCH_SIZE": size}
                     with override_settings(TELEMETRY_SERVICES=services):
                         reference = reference_rate(factory, topic, messages, size)
@@ -118,6 +119,7 @@ def simulated_days(machines: int, days: int, start_ms: int) -> list[tuple[dict, 
 
 
 def files_per_day(machines: int, days: int, folder: str, start_ms: int) -> tuple[list[Result], list[Any]]:
+    from equipment_history.archive_layout import date_of
     from equipment_history.archiver import PositionArchiveHandler
     from equipment_history.parquet_archive import ParquetPositionArchive
     from telemetry_site.consumer import Record
@@ -130,7 +132,8 @@ def files_per_day(machines: int, days: int, folder: str, start_ms: int) -> tuple
     started = time.perf_counter()
     for i in range(0, len(records), 500):
         handler.handle(records[i : i + 500])
-        peak = max(peak, max(len(archive.location.files(d)) for d in archive.location.dates()))
+        newest = records[min(i + 499, len(records) - 1)].value["timestamp"]
+        peak = max(peak, len(archive.location.files(date_of(newest))))  # the folder being filled
     archive.compact_all()
     seconds = time.perf_counter() - started
     dates = archive.location.dates()
