@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from equipment_history.archive_layout import archive_rows
 from equipment_history.parquet_archive import ParquetPositionArchive
+from telemetry_site.codecs import TransientError
 from telemetry_site.consumer import Record
 
 
@@ -40,4 +41,12 @@ class PositionArchiveHandler:
         return self._archive
 
     def handle(self, records: Sequence[Record]) -> None:
-        self.archive.append(archive_rows((record.value, record.partition, record.offset) for record in records))
+        rows = archive_rows((record.value, record.partition, record.offset) for record in records)
+        try:
+            self.archive.append(rows)
+        except OSError as exc:
+            # Storage, not data: disk full, permission denied, bucket unreachable (pyarrow raises
+            # OSError for all of them). Transient, so the loop retries with backoff and commits
+            # nothing, instead of taking the batch apart and dead-lettering good positions; the
+            # broker keeps them meanwhile. A record Arrow cannot convert still fails as data.
+            raise TransientError(f"archive {self.archive.path}: {exc}") from exc

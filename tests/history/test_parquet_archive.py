@@ -373,3 +373,15 @@ def test_the_compaction_command_names_a_bad_date_and_reports_what_it_did(tmp_pat
     assert out.getvalue().splitlines()[-1] == f"compacted 2 date/partition group(s) in {tmp_path}"
     assert len(list((tmp_path / date_folder(date_of(T0))).glob("*.parquet"))) == 2
     assert len(list((tmp_path / date_folder(date_of(T0 + MS_PER_DAY))).glob("*.parquet"))) == 4  # not asked
+
+
+def test_a_storage_failure_is_transient_so_the_loop_retries_and_commits_nothing(tmp_path):
+    from telemetry_site.codecs import TransientError
+    from telemetry_site.consumer import is_transient
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the archive's folder should be")
+    handler = PositionArchiveHandler(archive=ParquetPositionArchive(str(blocked)))
+    with pytest.raises(TransientError) as caught:
+        handler.handle([Record(telemetry("EX001", T0), b"EX001", "t", 0, 0)])
+    assert is_transient(caught.value) and str(blocked) in str(caught.value)
