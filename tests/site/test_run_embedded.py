@@ -90,9 +90,14 @@ def test_run_embedded_serves_what_is_produced_and_stops_cleanly(tmp_path):
         assert len(seen) == 8
         # Every consumer serves its metrics on the port the banner printed, and the web server its own.
         metrics = {line.split()[1]: line.split()[2] for line in banner if line.startswith("  metrics ")}
-        assert set(metrics) == {"web", "current", "history", "usage", "registry"}
+        assert set(metrics) == {"web", "current", "history", "usage", "registry", "archive"}
         with urllib.request.urlopen(metrics["current"], timeout=5) as response:
             assert 'c40_consumer_messages_processed_total{partition="' in response.read().decode()
+        # The archiver runs too: our five positions reach the Parquet archive under the run folder.
+        archived = tmp_path / "run" / "archive" / "positions" / "date=2025-11-24"
+        while time.monotonic() < deadline + 150 and not list(archived.glob("*.parquet")):
+            time.sleep(0.5)
+        assert list(archived.glob("*.parquet")), "".join(banner)
     finally:
         stack.send_signal(signal.SIGINT)
         output, _ = stack.communicate(timeout=60)

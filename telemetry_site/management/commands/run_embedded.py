@@ -171,6 +171,7 @@ class Command(BaseCommand):
                         f"  login            {login}",
                         f"  broker           {settings.KAFKA_BOOTSTRAP_SERVERS}",
                         f"  store            {settings.MONGO_URI}",
+                        f"  position archive {settings.HISTORY_ARCHIVE_PATH or '(none)'}",
                         f"  metrics web      {base}/metrics",
                         *(f"  metrics {name:<8} http://127.0.0.1:{port}/metrics" for name, port in ports.items()),
                         *(f"  {label}: pid {process.pid}" for label, process in children),
