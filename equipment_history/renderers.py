@@ -2,19 +2,38 @@
 
 Both take the view's page body — ``{"results": [position, ...], ...}`` — so the views serialize
 once and DRF's content negotiation (``?format=geojson|csv`` or the Accept header) picks the shape.
+
+Both are well-formed for any stored value (docs/RELIABILITY.md, "Bad input"): GeoJSON is JSON
+written by ``telemetry_site.renderers.JSONRenderer`` (lone surrogates replaced, NaN as null), and a
+position without finite coordinates is a Feature with a null geometry (RFC 7946 §3.2), left out of
+the track. CSV quotes per RFC 4180 (commas, quotes, line breaks), and replaces what RFC 4180 text
+cannot hold and strict parsers refuse: lone surrogates and control characters other than tab,
+carriage return and line feed become U+FFFD; a non-finite number is an empty cell.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
+import re
 from typing import Any
 
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer
+
+from telemetry_site.renderers import REPLACEMENT_CHARACTER, JSONRenderer, encodable_text
 
 # Page-level members carried beside the features (RFC 7946 §6.1 allows such "foreign members").
 PAGE_MEMBERS = ("identifier", "from", "to", "archive", "archive_detail", "next")
 CSV_COLUMNS = ("identifier", "timestamp", "latitude", "longitude", "address", "points_of_interest", "base")
+
+
+def coordinates(position: dict[str, Any]) -> list[float] | None:
+    """``[longitude, latitude]``, or None when either is missing or not a finite number."""
+    pair = [position.get("longitude"), position.get("latitude")]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pair):
+        return pair
+    return None
 
 
 def feature_collection(page: dict[str, Any]) -> dict[str, Any]:
@@ -22,25 +41,27 @@ def feature_collection(page: dict[str, Any]) -> dict[str, Any]:
     requires), then one Point per position with its attributes as properties."""
     positions = page.get("results", [])
     features = []
-    if len(positions) >= 2:
+    located = [(p, point) for p in positions if (point := coordinates(p)) is not None]
+    if len(located) >= 2:
         features.append(
             {
                 "type": "Feature",
-                "geometry": {"type": "LineString", "coordinates": [[p["longitude"], p["latitude"]] for p in positions]},
+                "geometry": {"type": "LineString", "coordinates": [point for _, point in located]},
                 "properties": {
                     "kind": "track",
                     "identifier": page.get("identifier"),
-                    "from": positions[0]["timestamp"],
-                    "to": positions[-1]["timestamp"],
+                    "from": located[0][0].get("timestamp"),
+                    "to": located[-1][0].get("timestamp"),
                 },
             }
         )
     for p in positions:
+        point = coordinates(p)
         properties = {key: value for key, value in p.items() if key not in ("latitude", "longitude")}
         features.append(
             {
                 "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [p["longitude"], p["latitude"]]},
+                "geometry": None if point is None else {"type": "Point", "coordinates": point},
                 "properties": {"kind": "position", **properties},
             }
         )
@@ -58,6 +79,17 @@ class GeoJSONRenderer(JSONRenderer):
         return super().render(data, accepted_media_type, renderer_context)
 
 
+# C0 controls but tab, CR and LF, and DEL: outside RFC 4180's TEXTDATA, refused by strict parsers.
+CSV_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def csv_cell(value: Any) -> str:
+    """One cell: empty for None and non-finite numbers; text with what CSV cannot hold replaced."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return CSV_UNSAFE.sub(REPLACEMENT_CHARACTER, encodable_text(str(value)))
+
+
 class CSVRenderer(BaseRenderer):
     """A header row, then one row per position; points of interest are joined with ``;``."""
 
@@ -70,6 +102,7 @@ class CSVRenderer(BaseRenderer):
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(CSV_COLUMNS)
         for position in (data or {}).get("results", []):
-            row = dict(position, points_of_interest=";".join(position.get("points_of_interest") or []))
-            writer.writerow(["" if row.get(column) is None else row[column] for column in CSV_COLUMNS])
+            pois = ";".join(str(name) for name in position.get("points_of_interest") or [])
+            row = dict(position, points_of_interest=pois)
+            writer.writerow([csv_cell(row.get(column)) for column in CSV_COLUMNS])
         return out.getvalue().encode(self.charset)

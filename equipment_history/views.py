@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -24,6 +24,7 @@ from equipment_history.renderers import CSVRenderer, GeoJSONRenderer
 from equipment_history.repository import PositionRepository
 from telemetry_site.api import (
     ERROR_RESPONSES,
+    MAX_TIMESTAMP_MS,
     ErrorOut,
     PagedInputSerializer,
     TimestampField,
@@ -31,6 +32,7 @@ from telemetry_site.api import (
     paged_response,
     paginated,
 )
+from telemetry_site.renderers import JSONRenderer
 
 
 def position_repository() -> PositionRepository:
@@ -61,14 +63,18 @@ class CursorField(serializers.CharField):
 
     def to_internal_value(self, data: Any) -> int:
         text = super().to_internal_value(data)
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", text):  # the decoder would skip other characters
+        # A real cursor is ~30 characters; the bound keeps the JSON decoder's nesting shallow. The
+        # decoder would skip characters outside the alphabet.
+        if len(text) > 200 or not re.fullmatch(r"[A-Za-z0-9_-]+", text):
             self.fail("invalid")
         try:
             decoded = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        except (ValueError, binascii.Error):
+        except (ValueError, binascii.Error, RecursionError):
             self.fail("invalid")
         after = decoded.get("after") if isinstance(decoded, dict) else None
-        if isinstance(after, bool) or not isinstance(after, int):
+        # An instant a position can have: a larger int would reach MongoDB, which refuses ints
+        # beyond 8 bytes with an error that is no 400.
+        if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= MAX_TIMESTAMP_MS:
             self.fail("invalid")
         return after
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,16 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return None
 
 
+# The last millisecond of 9999-12-31 UTC, the largest instant ISO 8601 (and Python) can write.
+MAX_TIMESTAMP_MS = 253402300799999
+# Epoch milliseconds: an optional minus and ASCII digits (str.isdigit() also accepts "²", which int()
+# refuses). More than 20 characters is out of range whatever the digits (and int() refuses more than
+# 4,300 digits); an ISO 8601 text longer than 64 characters is no instant either.
+EPOCH_MS = re.compile(r"-?[0-9]+")
+MAX_EPOCH_LENGTH = 20
+MAX_TIMESTAMP_LENGTH = 64
+
+
 @extend_schema_field(
     {"type": "string", "format": "date-time", "description": "ISO 8601; as input, epoch milliseconds too"}
 )
@@ -48,19 +59,23 @@ class TimestampField(serializers.Field):
 
     def to_internal_value(self, data: Any) -> int:
         text = str(data).strip()
-        if text.lstrip("-").isdigit():
+        if EPOCH_MS.fullmatch(text):
+            if len(text) > MAX_EPOCH_LENGTH:
+                self.fail("range")
             value = int(text)
+        elif len(text) > MAX_TIMESTAMP_LENGTH:
+            self.fail("invalid", value=text[:64])
         else:
             try:
                 parsed = parse_datetime(text)
-            except ValueError:
-                parsed = None
-            if parsed is None:
+                if parsed is not None and parsed.tzinfo is None:
+                    parsed = parsed.replace(tzinfo=UTC)
+                value = None if parsed is None else math.floor(parsed.timestamp() * 1000)
+            except (ValueError, OverflowError):  # a day 31 in February, an offset of 99 hours
+                value = None
+            if value is None:
                 self.fail("invalid", value=text[:64])
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=UTC)
-            value = math.floor(parsed.timestamp() * 1000)
-        if not 0 <= value <= 253402300799999:
+        if not 0 <= value <= MAX_TIMESTAMP_MS:
             self.fail("range")
         return value
 
@@ -171,4 +186,5 @@ def paginated(item: type[serializers.Serializer], name: str) -> type[serializers
     )
 
 
-ERROR_RESPONSES = {400: ParameterErrorsOut, 401: ErrorOut, 403: ErrorOut, 503: ErrorOut}
+# 404 on every route: DRF answers it for an unknown ``?format=`` whatever the view.
+ERROR_RESPONSES = {400: ParameterErrorsOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 503: ErrorOut}

@@ -40,9 +40,57 @@ def env_json(name: str, default: dict) -> dict:
 
 # --- Django -------------------------------------------------------------------------------------
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", "insecure-development-key-change-me")
+
+def env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+# DEBUG is on by default for manage.py (make run, runserver, the tests) and off under the WSGI entry
+# point (telemetry_site/wsgi.py sets DJANGO_DEBUG=0 unless the environment says otherwise) and in the
+# image: the production command is safe without being told.
 DEBUG = env_bool("DJANGO_DEBUG", True)
-ALLOWED_HOSTS = [h.strip() for h in env("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
+# Published in this repository, so it signs nothing in production: with DEBUG off the settings refuse
+# it, and the placeholder of .env.example, and an empty key.
+DEVELOPMENT_SECRET_KEY = "insecure-development-key-change-me"
+PUBLIC_SECRET_KEYS = frozenset({"", DEVELOPMENT_SECRET_KEY, "change-me", "replace-with-a-random-secret-key"})
+SECRET_KEY = env("DJANGO_SECRET_KEY", "" if not DEBUG else DEVELOPMENT_SECRET_KEY)
+if not DEBUG and SECRET_KEY.strip() in PUBLIC_SECRET_KEYS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set to a secret value when DJANGO_DEBUG=0 "
+        f"({f'{SECRET_KEY!r} is a published placeholder' if SECRET_KEY.strip() else 'it is not set'}). "
+        "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    )
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1")
+# Origins trusted for unsafe requests (the admin's login form) when a proxy changes scheme or host.
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+
+def proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """``X-Forwarded-Proto=https`` (the header a TLS-terminating proxy sets, and the value that means
+    HTTPS) as Django's ``("HTTP_X_FORWARDED_PROTO", "https")``; empty is None."""
+    raw = env(name, "").strip()
+    if not raw:
+        return None
+    header, sep, value = raw.partition("=")
+    if not sep or not header.strip() or not value.strip():
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{name} must look like X-Forwarded-Proto=https, got {raw!r}.")
+    meta_key = header.strip().upper().replace("-", "_")
+    return (meta_key if meta_key.startswith("HTTP_") else f"HTTP_{meta_key}", value.strip())
+
+
+# HTTPS, for a deployment behind TLS (README, "Running it in production"); all off by default so
+# that plain-HTTP development keeps working. The probes stay reachable over HTTP.
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header("DJANGO_SECURE_PROXY_SSL_HEADER")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 
 INSTALLED_APPS = [
     # First, so that its templates (the admin index with the ops links) override the admin's.
@@ -66,6 +114,9 @@ MIDDLEWARE = [
     # First, so that its time covers every other middleware (docs/OPERATIONS.md).
     "telemetry_site.metrics.PrometheusMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (admin, Swagger UI, ReDoc) under gunicorn too, by a well-kept library, not a view of ours.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "telemetry_site.middleware.RequestLimitsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -105,13 +156,18 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = RUN_DIR / "static"
+# WhiteNoise serves the static files (admin, Swagger UI, ReDoc) straight from the installed
+# packages, through Django's finders: no collectstatic step, nothing to keep in sync. STATIC_ROOT
+# is only for operators who collect them for a CDN or a proxy (DJANGO_STATIC_ROOT).
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", "")) if env("DJANGO_STATIC_ROOT", "") else None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "telemetry_site.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        # DRF's, well-formed for any stored value (lone surrogates, NaN): telemetry_site/renderers.py.
+        "telemetry_site.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -158,7 +214,13 @@ LOGGING = {
             "formatter": LOG_FORMAT if LOG_FORMAT in ("line", "json") else "line",
         }
     },
-    "loggers": {"telemetry": {"handlers": ["stdout"], "level": env("LOG_LEVEL", "INFO"), "propagate": False}},
+    "loggers": {
+        "telemetry": {"handlers": ["stdout"], "level": env("LOG_LEVEL", "INFO"), "propagate": False},
+        # Every 500 with its traceback (django.request logs 5xx at ERROR with exc_info; 4xx are
+        # WARNING, left out), and refused hosts and other suspicious requests (django.security).
+        "django.request": {"handlers": ["stdout"], "level": "ERROR", "propagate": False},
+        "django.security": {"handlers": ["stdout"], "level": "ERROR", "propagate": False},
+    },
 }
 
 # --- Metrics (docs/OPERATIONS.md) ---------------------------------------------------------------

@@ -122,7 +122,9 @@ class Command(BaseCommand):
             login = ensure_admin(var)
 
             manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
-            env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+            # The children share this process's DEBUG, whichever entry point serves the web (the WSGI
+            # one defaults to DEBUG off, which needs a real DJANGO_SECRET_KEY).
+            env = {"DJANGO_DEBUG": "1" if settings.DEBUG else "0", **os.environ, "PYTHONUNBUFFERED": "1"}
 
             def spawn(label: str, command: list[str], log_name: str, **extra_env: str) -> None:
                 with open(var / log_name, "ab") as log:  # the child keeps its own copy of the descriptor
