@@ -20,8 +20,10 @@ from telemetry_site.api import (
     ErrorOut,
     PagedInputSerializer,
     TimestampField,
+    TimestampParameter,
     paged_response,
     paginated,
+    query_parameters,
 )
 
 
@@ -109,7 +111,7 @@ class FleetSnapshotView(APIView):
         brand = serializers.CharField(required=False, max_length=200)
         model = serializers.CharField(required=False, max_length=200)
         poi = serializers.CharField(required=False, max_length=200)
-        updated_since = TimestampField(required=False)
+        updated_since = TimestampParameter(required=False)
         stale_minutes = serializers.IntegerField(required=False, min_value=0, max_value=10_000_000)
         bbox = serializers.CharField(required=False, help_text="minLon,minLat,maxLon,maxLat (WGS84)")
 
@@ -130,7 +132,7 @@ class FleetSnapshotView(APIView):
         responses={200: paginated(MachineStateOut, "FleetPage"), 404: ErrorOut, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
-        params = self.InputSerializer(data=request.query_params)
+        params = self.InputSerializer(data=query_parameters(request))
         params.is_valid(raise_exception=True)
         data = params.validated_data
         context = output_context()

@@ -25,12 +25,15 @@ from equipment_history.repository import PositionRepository
 from telemetry_site.api import (
     ERROR_RESPONSES,
     MAX_TIMESTAMP_MS,
+    TIMESTAMP_SCHEMA,
     ErrorOut,
     PagedInputSerializer,
     TimestampField,
+    TimestampParameter,
     ms_to_iso,
     paged_response,
     paginated,
+    query_parameters,
 )
 from telemetry_site.renderers import JSONRenderer
 
@@ -141,8 +144,8 @@ class PositionHistoryView(FormatsMixin, APIView):
         def get_fields(self) -> dict[str, serializers.Field]:
             # "from" is a Python keyword, so it cannot be declared in the class body.
             fields = super().get_fields()
-            fields["from"] = TimestampField()
-            fields["to"] = TimestampField()
+            fields["from"] = TimestampParameter()
+            fields["to"] = TimestampParameter()
             return fields
 
         def validate(self, attrs: dict) -> dict:
@@ -156,8 +159,8 @@ class PositionHistoryView(FormatsMixin, APIView):
     @extend_schema(
         operation_id="history_positions",
         parameters=[
-            OpenApiParameter("from", str, required=True, description="ISO 8601 or epoch ms, inclusive"),
-            OpenApiParameter("to", str, required=True, description="ISO 8601 or epoch ms, exclusive"),
+            OpenApiParameter("from", TIMESTAMP_SCHEMA, required=True, description="ISO 8601 or epoch ms, inclusive"),
+            OpenApiParameter("to", TIMESTAMP_SCHEMA, required=True, description="ISO 8601 or epoch ms, exclusive"),
             OpenApiParameter("cursor", str, description="opaque; taken from a previous page's next link"),
             OpenApiParameter("page_size", int),
             OpenApiParameter("format", str, enum=["json", "geojson", "csv"]),
@@ -165,7 +168,7 @@ class PositionHistoryView(FormatsMixin, APIView):
         responses={200: PositionPageOut, **ERROR_RESPONSES},
     )
     def get(self, request: Request, identifier: str) -> Response:
-        params = self.InputSerializer(data=request.query_params)
+        params = self.InputSerializer(data=query_parameters(request))
         params.is_valid(raise_exception=True)
         data = params.validated_data
         page = position_page(
@@ -211,7 +214,7 @@ class TodayLocationsView(APIView):
         responses={200: TodayPageOut, 404: ErrorOut, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
-        params = self.InputSerializer(data=request.query_params)
+        params = self.InputSerializer(data=query_parameters(request))
         params.is_valid(raise_exception=True)
         poi = params.validated_data.get("poi")
         start, end = day_window(now_ms(), settings.HISTORY_TIME_ZONE)

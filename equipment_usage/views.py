@@ -12,11 +12,14 @@ from rest_framework.views import APIView
 from equipment_usage.repository import GROUP_FIELDS, UsageFilter, UsageRepository
 from telemetry_site.api import (
     ERROR_RESPONSES,
+    TIMESTAMP_SCHEMA,
     ErrorOut,
     PagedInputSerializer,
     TimestampField,
+    TimestampParameter,
     paged_response,
     paginated,
+    query_parameters,
 )
 
 
@@ -74,7 +77,7 @@ class UsageSearchView(APIView):
         responses={200: OutputSerializer, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
-        params = self.InputSerializer(data=request.query_params)
+        params = self.InputSerializer(data=query_parameters(request))
         params.is_valid(raise_exception=True)
         data = params.validated_data
         filters = UsageFilter(
@@ -122,7 +125,7 @@ class LastDataView(APIView):
         responses={200: paginated(LastReadingOut, "LastReadingPage"), 404: ErrorOut, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
-        PagedInputSerializer(data=request.query_params).is_valid(raise_exception=True)
+        PagedInputSerializer(data=query_parameters(request)).is_valid(raise_exception=True)
         repository = usage_repository()
         return paged_response(request, self, repository.count_references, repository.find_references, LastReadingOut)
 
@@ -173,8 +176,8 @@ class MachineDeltasView(APIView):
     class InputSerializer(PagedInputSerializer):
         def get_fields(self) -> dict:
             fields = super().get_fields()
-            fields["from"] = TimestampField(required=False)
-            fields["to"] = TimestampField(required=False)
+            fields["from"] = TimestampParameter(required=False)
+            fields["to"] = TimestampParameter(required=False)
             return fields
 
         def validate(self, data: dict) -> dict:
@@ -186,13 +189,13 @@ class MachineDeltasView(APIView):
         operation_id="usage_machine_deltas",
         parameters=[
             PagedInputSerializer,
-            OpenApiParameter("from", str, description="ISO 8601 or epoch ms: interval end at or after"),
-            OpenApiParameter("to", str, description="ISO 8601 or epoch ms: interval end at or before"),
+            OpenApiParameter("from", TIMESTAMP_SCHEMA, description="ISO 8601 or epoch ms: interval end at or after"),
+            OpenApiParameter("to", TIMESTAMP_SCHEMA, description="ISO 8601 or epoch ms: interval end at or before"),
         ],
         responses={200: paginated(DeltaOut, "UsageDeltaPage"), 404: ErrorOut, **ERROR_RESPONSES},
     )
     def get(self, request: Request, identifier: str) -> Response:
-        params = self.InputSerializer(data=request.query_params)
+        params = self.InputSerializer(data=query_parameters(request))
         params.is_valid(raise_exception=True)
         start, end = params.validated_data.get("from"), params.validated_data.get("to")
         repository = usage_repository()

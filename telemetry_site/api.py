@@ -43,6 +43,16 @@ MAX_EPOCH_LENGTH = 20
 MAX_TIMESTAMP_LENGTH = 64
 
 
+# What a timestamp parameter accepts, as the OpenAPI schema says it (answers are the date-time only).
+TIMESTAMP_SCHEMA = {
+    "oneOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "pattern": "^[0-9]{1,15}$", "description": "epoch milliseconds"},
+    ],
+    "description": "ISO 8601 or epoch milliseconds",
+}
+
+
 @extend_schema_field(
     {"type": "string", "format": "date-time", "description": "ISO 8601; as input, epoch milliseconds too"}
 )
@@ -83,11 +93,27 @@ class TimestampField(serializers.Field):
         return ms_to_iso(value)
 
 
+@extend_schema_field(TIMESTAMP_SCHEMA)
+class TimestampParameter(TimestampField):
+    """A TimestampField read from the query string: its schema names both shapes it accepts."""
+
+
 def ms_to_iso(value: int | None) -> str | None:
     """Epoch milliseconds as ISO 8601 UTC with millisecond precision."""
     if value is None:
         return None
     return datetime.fromtimestamp(value / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def query_parameters(request: Any) -> dict[str, str]:
+    """The query string for an input serializer: each parameter's last value, in a plain dict.
+
+    Not the ``QueryDict`` itself: DRF reads a QueryDict as an HTML form, where an empty optional
+    field means "absent", so ``?updated_since=`` or ``?poi=`` was silently no filter. Here an empty
+    value is a value, refused with a 400 naming the parameter, as the published schema says
+    (``format: date-time``, ``minLength: 1``).
+    """
+    return request.query_params.dict()
 
 
 class LazyPage(Sequence):
@@ -186,5 +212,4 @@ def paginated(item: type[serializers.Serializer], name: str) -> type[serializers
     )
 
 
-# 404 on every route: DRF answers it for an unknown ``?format=`` whatever the view.
-ERROR_RESPONSES = {400: ParameterErrorsOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 503: ErrorOut}
+ERROR_RESPONSES = {400: ParameterErrorsOut, 401: ErrorOut, 403: ErrorOut, 503: ErrorOut}

@@ -165,6 +165,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "telemetry_site.api.exception_handler",
+    # An unknown or empty ?format= is a 400 naming it.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "telemetry_site.negotiation.ContentNegotiation",
     "DEFAULT_RENDERER_CLASSES": [
         # DRF's, well-formed for any stored value (lone surrogates, NaN): telemetry_site/renderers.py.
         "telemetry_site.renderers.JSONRenderer",
