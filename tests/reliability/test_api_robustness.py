@@ -44,7 +44,7 @@ from tests.reliability.support import fleet_stream, use_fresh_database
 pytestmark = pytest.mark.reliability
 
 # Requests per operation of our property (12 operations). API_FUZZ_EXAMPLES=2000 for a long run.
-EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "25"))
 # schemathesis' examples per operation and phase. SCHEMATHESIS_EXAMPLES=500 for a long run.
 SCHEMATHESIS_EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
 # Stored texts with control characters, NUL and the delimiters of CSV and XML (old data).
