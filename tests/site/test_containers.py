@@ -83,6 +83,7 @@ UNWANTED = (
     "test-artifacts/ops-overview.png",
     ".pytest_cache/v/cache/nodeids",
     ".hypothesis/examples/abc",
+    ".schemathesis/default/cache/entries.jsonl",
     "mutants/telemetry_site/api.py",
     "telemetry_site/__pycache__/api.cpython-311.pyc",
     "tests/site/test_containers.py",
