@@ -23,7 +23,16 @@ DEAD_LETTER_PAGE = 50
 SILENT_PAGE = 200
 
 
-def _int_param(request: HttpRequest, name: str, default: int | None, minimum: int = 0) -> int | None:
+# Kafka's partition numbers are 32-bit, its offsets 64-bit; a larger number is no 400 from the client
+# library (OverflowError) nor from MongoDB (which refuses ints beyond 8 bytes).
+MAX_PARTITION = 2**31 - 1
+MAX_OFFSET = 2**63 - 1
+MAX_SILENT_MINUTES = 10_000_000  # 19 years, as the API's stale_minutes
+
+
+def _int_param(
+    request: HttpRequest, name: str, default: int | None, minimum: int = 0, maximum: int = MAX_OFFSET
+) -> int | None:
     raw = request.GET.get(name)
     if raw in (None, ""):
         return default
@@ -31,8 +40,8 @@ def _int_param(request: HttpRequest, name: str, default: int | None, minimum: in
         value = int(raw)
     except ValueError:
         raise BadRequest(f"{name} must be an integer") from None
-    if value < minimum:
-        raise BadRequest(f"{name} must be at least {minimum}")
+    if not minimum <= value <= maximum:
+        raise BadRequest(f"{name} must be from {minimum} to {maximum}")
     return value
 
 
@@ -61,7 +70,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def dead_letters(request: HttpRequest) -> HttpResponse:
-    partition = _int_param(request, "partition", 0)
+    partition = _int_param(request, "partition", 0, maximum=MAX_PARTITION)
     offset = _int_param(request, "offset", None)
     letters, first = ops.read_dead_letters(
         backends.kafka["default"], settings.DEAD_LETTER_TOPIC, partition, offset, DEAD_LETTER_PAGE
@@ -81,6 +90,8 @@ def dead_letters(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def dead_letter(request: HttpRequest, partition: int, offset: int) -> HttpResponse:
+    if partition > MAX_PARTITION or offset > MAX_OFFSET:
+        raise Http404(f"No dead letter at partition {partition}, offset {offset}.")
     letters, _ = ops.read_dead_letters(backends.kafka["default"], settings.DEAD_LETTER_TOPIC, partition, offset, 1)
     if not letters or letters[0].offset != offset:
         raise Http404(f"No dead letter at partition {partition}, offset {offset}.")
@@ -98,7 +109,7 @@ def dead_letter(request: HttpRequest, partition: int, offset: int) -> HttpRespon
 def silent_machines(request: HttpRequest) -> HttpResponse:
     from equipment_current.repository import FleetFilter
 
-    minutes = _int_param(request, "minutes", settings.CURRENT_STALE_MINUTES, minimum=1)
+    minutes = _int_param(request, "minutes", settings.CURRENT_STALE_MINUTES, minimum=1, maximum=MAX_SILENT_MINUTES)
     now = int(time.time() * 1000)
     repository = backends.repositories["current_state"]
     filters = FleetFilter(stale_before=now - minutes * 60_000)

@@ -161,3 +161,40 @@ def test_a_form_over_the_limits_is_a_400_naming_the_body_even_under_debug(client
     response = client.post("/admin/login/", "x=" + "y" * 2000, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
     assert response.json() == {"body": ["More than 1000 bytes."]}
+
+
+# -- the ops views (staff only, HTML): numbers beyond Kafka's and MongoDB's integers ----------------
+
+
+@pytest.fixture
+def staff_client(db):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    client = Client()
+    client.force_login(User.objects.create_user("ops", is_staff=True))
+    return client
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/admin/ops/dead-letters/?offset=" + "9" * 30, 400),
+        ("/admin/ops/dead-letters/?partition=" + str(2**31), 400),
+        ("/admin/ops/dead-letters/?offset=%C2%B2", 400),
+        ("/admin/ops/dead-letters/0/" + "9" * 30 + "/", 404),
+        ("/admin/ops/dead-letters/" + "9" * 5000 + "/0/", 404),
+        ("/admin/ops/silent/?minutes=" + "9" * 30, 400),
+        ("/admin/ops/silent/?minutes=0", 400),
+    ],
+)
+def test_ops_numbers_out_of_kafkas_and_mongodbs_range_are_refused_before_any_call(staff_client, settings, path, status):
+    use_fresh_database(settings)
+    # No broker runs here: a request that reached Kafka would fail, not answer 400 or 404.
+    settings.TELEMETRY_KAFKA = {
+        "default": {
+            "BACKEND": "telemetry_site.kafka.KafkaClientFactory",
+            "OPTIONS": {"common": {"bootstrap.servers": "127.0.0.1:9"}, "consumer": {}, "producer": {}},
+        }
+    }
+    assert staff_client.get(path).status_code == status
