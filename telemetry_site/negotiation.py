@@ -23,7 +23,7 @@ class ContentNegotiation(DefaultContentNegotiation):
     ) -> tuple[BaseRenderer, str]:
         requested = request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
         if format_suffix is None and requested is not None:
-            formats = [renderer.format for renderer in renderers]
+            formats = list(dict.fromkeys(renderer.format for renderer in renderers))
             if requested not in formats:
                 raise ValidationError(
                     {

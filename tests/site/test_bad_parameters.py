@@ -198,3 +198,23 @@ def test_ops_numbers_out_of_kafkas_and_mongodbs_range_are_refused_before_any_cal
         }
     }
     assert staff_client.get(path).status_code == status
+
+
+@pytest.mark.parametrize(
+    ("path", "formats"),
+    [
+        ("/api/v1/current/", "json, api"),
+        ("/api/v1/history/X/", "json, api, geojson, csv"),
+        ("/aemp/v2/15143/-3/Fleet/1", "json, xml, api"),
+        ("/api/schema/", "yaml, json"),
+    ],
+)
+@pytest.mark.parametrize("requested", ["", "nope", "JSON"])
+def test_an_unknown_or_empty_format_is_a_400_naming_format_and_the_formats_there_are(
+    api_client, settings, path, formats, requested
+):
+    use_fresh_database(settings)
+    response = api_client.get(path, {"format": requested})
+    assert response.status_code == 400
+    assert f"one of {formats}." in response.content.decode()
+    assert "format" in response.content.decode()
