@@ -7,8 +7,8 @@ Both are well-formed for any stored value (docs/RELIABILITY.md, "Bad input"): Ge
 written by ``telemetry_site.renderers.JSONRenderer`` (lone surrogates replaced, NaN as null), and a
 position without finite coordinates is a Feature with a null geometry (RFC 7946 §3.2), left out of
 the track. CSV quotes per RFC 4180 (commas, quotes, line breaks), and replaces what RFC 4180 text
-cannot hold and strict parsers refuse: lone surrogates and control characters other than tab,
-carriage return and line feed become U+FFFD; a non-finite number is an empty cell.
+cannot hold and strict parsers refuse: lone surrogates and control characters (C0 but tab, carriage
+return and line feed; DEL; C1) become U+FFFD; a non-finite number is an empty cell.
 """
 
 from __future__ import annotations
@@ -79,8 +79,9 @@ class GeoJSONRenderer(JSONRenderer):
         return super().render(data, accepted_media_type, renderer_context)
 
 
-# C0 controls but tab, CR and LF, and DEL: outside RFC 4180's TEXTDATA, refused by strict parsers.
-CSV_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 controls but tab, CR and LF, DEL, and the C1 controls (NEL, U+0085, ends a line for some
+# readers even inside quotes): outside RFC 4180's TEXTDATA, refused by strict parsers.
+CSV_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def csv_cell(value: Any) -> str:
