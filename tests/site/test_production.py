@@ -33,8 +33,12 @@ def env_example() -> dict[str, str]:
 
 
 def clean_environment(tmp_path: Path, **variables: str) -> dict[str, str]:
-    """A process environment without this shell's Django and store variables, plus ``variables``."""
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MONGO_", "API_", "C40_"))}
+    """A process environment without this shell's Django and store variables, plus ``variables``.
+
+    Without mutmut's variables too: under a mutation run the child runs the code as shipped (a
+    child's calls kill no mutant, and mutmut's bookkeeping there would break the child)."""
+    dropped = ("DJANGO_", "MONGO_", "API_", "C40_", "MUTANT_", "MUTMUT_")
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     return {**keep, "C40_RUN_DIR": str(tmp_path), "PYTHONPATH": str(ROOT), **variables}
 
 
