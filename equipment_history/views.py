@@ -59,6 +59,10 @@ def encode_cursor(after: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode().rstrip("=")
 
 
+# 255 and 256 are both lengths unpadded base64url can have, so the bound is a real one either side.
+MAX_CURSOR_LENGTH = 255
+
+
 class CursorField(serializers.CharField):
     """The ``cursor`` of a ``next`` link; its value is the timestamp the next page starts after."""
 
@@ -66,9 +70,9 @@ class CursorField(serializers.CharField):
 
     def to_internal_value(self, data: Any) -> int:
         text = super().to_internal_value(data)
-        # A real cursor is ~30 characters; the bound keeps the JSON decoder's nesting shallow. The
-        # decoder would skip characters outside the alphabet.
-        if len(text) > 200 or not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+        # The decoder would skip characters outside the alphabet. The bound keeps the JSON decoder's
+        # nesting shallow (a real cursor is ~30 characters).
+        if len(text) > MAX_CURSOR_LENGTH or not re.fullmatch(r"[A-Za-z0-9_-]+", text):
             self.fail("invalid")
         try:
             decoded = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))

@@ -102,7 +102,7 @@ def test_timestamps_refused_with_their_reason(text, code):
         cursor(json.dumps({"after": -1}).encode()),
         cursor(json.dumps({"after": True}).encode()),
         cursor(b"\xff\xfe"),
-        "a" * 201,
+        "a" * 256,
         "not/base64",
     ],
 )
@@ -111,10 +111,29 @@ def test_cursors_not_from_a_next_link_are_refused(text):
         CursorField().to_internal_value(text)
 
 
-def test_a_real_cursor_round_trips():
+@pytest.mark.parametrize("after", [0, 1, 1_764_000_000_000, MAX_TIMESTAMP_MS])
+def test_a_real_cursor_round_trips_at_every_bound_of_the_range(after):
     from equipment_history.views import encode_cursor
 
-    assert CursorField().to_internal_value(encode_cursor(1_764_000_000_000)) == 1_764_000_000_000
+    assert CursorField().to_internal_value(encode_cursor(after)) == after
+
+
+def padded_cursor(length: int) -> str:
+    """A cursor of exactly ``length`` characters: {"after": 5, "x": "aaa…"}."""
+    for filler in range(length):
+        text = cursor(json.dumps({"after": 5, "x": "a" * filler}).encode())
+        if len(text) == length:
+            return text
+    raise AssertionError(length)
+
+
+def test_a_cursor_of_up_to_255_characters_is_read_a_longer_one_refused():
+    from equipment_history.views import MAX_CURSOR_LENGTH
+
+    assert MAX_CURSOR_LENGTH == 255
+    assert CursorField().to_internal_value(padded_cursor(255)) == 5
+    with pytest.raises(serializers.ValidationError):
+        CursorField().to_internal_value(padded_cursor(256))
 
 
 @pytest.mark.parametrize(
