@@ -101,7 +101,8 @@ def fetch(url: str, data: bytes | None = None) -> tuple[int, dict, bytes]:
 
 @pytest.fixture
 def gunicorn(tmp_path):
-    """The README's production command, `gunicorn telemetry_site.wsgi`, with a key and nothing
+    """The README's production command, `gunicorn -c deploy/gunicorn.conf.py telemetry_site.wsgi`
+    (one worker, a free port), with a key and nothing
     else about DEBUG (the entry point's default), over a store that cannot open (a path under
     /dev/null) so that reading it is a 500."""
     port = free_port()
@@ -112,8 +113,9 @@ def gunicorn(tmp_path):
         API_ALLOW_ANONYMOUS_READ="1",
         MONGO_URI="litemongo:///dev/null/store",
     )
+    environment.update(GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="1")
     process = subprocess.Popen(
-        [str(GUNICORN), "telemetry_site.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1"],
+        [str(GUNICORN), "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "telemetry_site.wsgi"],
         cwd=tmp_path,  # not the repository: the image's files only, through PYTHONPATH
         env=environment,
         stdout=log,
