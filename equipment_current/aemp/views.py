@@ -16,7 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +25,7 @@ from equipment_current.aemp import elements
 from equipment_current.aemp.renderers import AempXMLRenderer
 from equipment_current.repository import FleetFilter
 from telemetry_site.api import ERROR_RESPONSES, ErrorOut, TimestampField
+from telemetry_site.renderers import JSONRenderer
 
 MS_PER_DAY = 86_400_000
 
