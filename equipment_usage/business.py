@@ -55,10 +55,15 @@ class UsageRules:
     hours_tolerance: float = 0.1  # engine hours a reading may exceed the elapsed hours by
     km_tolerance: float = 0.1  # km a reading may exceed ``max_speed_kmh`` x elapsed hours by
     late_max_age_days: float = 30.0  # a reading older than its reference by more is not spliced in
+    reprice_max_age_days: float = 30.0  # a rate change re-prices no interval older than this (from the reference)
 
     @property
     def late_max_age_ms(self) -> int:
         return round(self.late_max_age_days * MS_PER_DAY)
+
+    @property
+    def reprice_max_age_ms(self) -> int:
+        return round(self.reprice_max_age_days * MS_PER_DAY)
 
 
 @dataclass(frozen=True, init=False)
@@ -188,6 +193,10 @@ class Entry:
     # records are retracted) and the event time of the late reading, so a replay can republish both.
     replaced: Entry | None = None
     corrected_by: int | None = None
+    # The registry version that priced it (None: unpriced, or stored before this field existed), and,
+    # on an entry a rate change re-priced, that version's key, so a replay of it can republish.
+    rates: Rates | None = None
+    repriced_by: str | None = None
 
     def __init__(
         self,
@@ -202,6 +211,8 @@ class Entry:
         priced: bool = False,
         replaced: Entry | None = None,
         corrected_by: int | None = None,
+        rates: Rates | None = None,
+        repriced_by: str | None = None,
     ) -> None:
         self.__dict__.update(
             identifier=identifier,
@@ -215,6 +226,8 @@ class Entry:
             priced=priced,
             replaced=replaced,
             corrected_by=corrected_by,
+            rates=rates,
+            repriced_by=repriced_by,
         )
 
     @property
@@ -227,8 +240,8 @@ class Entry:
         return not any(flag in UNCHAINED for flag in self.flags)
 
     def same_usage(self, other: Entry) -> bool:
-        """Equal apart from the correction bookkeeping (``replaced``, ``corrected_by``)."""
-        return replace(self, replaced=None, corrected_by=None) == replace(other, replaced=None, corrected_by=None)
+        """Equal apart from the correction bookkeeping (``replaced``, ``corrected_by``, ``repriced_by``)."""
+        return bare(self) == bare(other)
 
     @property
     def counted(self) -> bool:
@@ -255,6 +268,8 @@ class Entry:
             "priced": self.priced,
             "replaced": None if self.replaced is None else self.replaced.to_dict(),
             "corrected_by": self.corrected_by,
+            "rates": None if self.rates is None else rates_document(self.rates),
+            "repriced_by": self.repriced_by,
         }
 
     @classmethod
@@ -275,7 +290,14 @@ class Entry:
             priced=bool(data.get("priced")),
             replaced=None if data.get("replaced") is None else Entry.from_dict(data["replaced"]),
             corrected_by=data.get("corrected_by"),
+            rates=None if data.get("rates") is None else Rates(**data["rates"]),
+            repriced_by=data.get("repriced_by"),
         )
+
+
+def bare(entry: Entry) -> Entry:
+    """``entry`` without its correction bookkeeping: what a later correction keeps as ``replaced``."""
+    return replace(entry, replaced=None, corrected_by=None, repriced_by=None)
 
 
 # -- stored shapes ----------------------------------------------------------------------------------
@@ -306,6 +328,16 @@ def reference_document(reference: Reference) -> dict[str, Any]:
         "km": reference.km,
         "km_at": reference.km_at,
         "pois": reference.pois,
+    }
+
+
+def rates_document(rates: Rates) -> dict[str, Any]:
+    """``asdict(rates)``: the stored ``rates`` of a priced ledger entry."""
+    return {
+        "last_update": rates.last_update,
+        "hourly_rate": rates.hourly_rate,
+        "km_rate": rates.km_rate,
+        "currency": rates.currency,
     }
 
 
@@ -567,6 +599,7 @@ def entry_for(
         days,
         None if rates is None else rates.currency,
         all(day.cost is not None for day in days),
+        rates=rates,
     )
 
 
@@ -654,6 +687,103 @@ def repropagate(
     return changed, reference, False
 
 
+# -- re-pricing: a registry version that arrives after the usage it prices -------------------------
+
+
+def version_key(identifier: str, last_update: int) -> str:
+    """A registry version's key (its document ``_id``), what a re-priced entry names as ``repriced_by``."""
+    return f"{identifier}|{last_update}"
+
+
+def governed_range(versions: Iterable[Rates], last_update: int) -> tuple[int, int | None]:
+    """The interval starts that the version of ``last_update`` prices among ``versions`` (see
+    ``rates_at``): from its ``last_update``, inclusive, to the next newer version's, exclusive
+    (None: no newer version, the range is open)."""
+    later = [version.last_update for version in versions if version.last_update > last_update]
+    return last_update, min(later) if later else None
+
+
+@dataclass(frozen=True)
+class RepricingScope:
+    """The stored intervals one registry version re-prices: those whose start is in ``[start, end)``
+    (``end`` None: no bound). ``refused_before`` is set when the version governs intervals older than
+    the re-pricing horizon too: those keep their price (the change is stored and reported)."""
+
+    identifier: str
+    last_update: int
+    start: int
+    end: int | None
+    refused_before: int | None = None
+
+    @property
+    def key(self) -> str:
+        return version_key(self.identifier, self.last_update)
+
+    @property
+    def empty(self) -> bool:
+        return self.end is not None and self.start >= self.end
+
+    def covers(self, at: int) -> bool:
+        return self.start <= at and (self.end is None or at < self.end)
+
+
+def repricing_horizon(reference: Reference, rules: UsageRules) -> int:
+    """The oldest interval start a rate change may re-price: ``reprice_max_age_days`` before the
+    machine's newest reading (event time, like the late-reading horizon, so a replay decides alike)."""
+    return reference.timestamp - rules.reprice_max_age_ms
+
+
+def repricing_scope(identifier: str, versions: Iterable[Rates], last_update: int, horizon: int) -> RepricingScope:
+    """What the version of ``last_update`` re-prices among the stored ``versions`` (which include it):
+    the range it governs, cut at ``horizon``."""
+    start, end = governed_range(versions, last_update)
+    if start >= horizon:
+        return RepricingScope(identifier, last_update, start, end)
+    return RepricingScope(identifier, last_update, horizon, end, refused_before=horizon)
+
+
+def reprice(entry: Entry, rates: Rates | None) -> Entry:
+    """``entry`` priced with ``rates``: the same days and shares (a price never moves usage between
+    days or sites), each day and part priced as ``allocate`` prices it."""
+    if not entry.counted:
+        return entry
+    days = tuple(
+        DayUsage(
+            day.date,
+            day.start,
+            day.end,
+            day.hours,
+            day.km,
+            price(day.hours, day.km, rates),
+            tuple(
+                SourceUsage(part.source, part.share, part.hours, part.km, price(part.hours, part.km, rates))
+                for part in day.sources
+            ),
+        )
+        for day in entry.days
+    )
+    currency = None if rates is None else rates.currency
+    return replace(entry, days=days, currency=currency, priced=all(day.cost is not None for day in days), rates=rates)
+
+
+def repriced(stored: Entry, rates: Rates | None, cause: str | None) -> Entry | None:
+    """The new version of ``stored`` when ``rates`` change its price, else None (same costs and
+    currency: nothing to write or publish, so a replayed registry record changes nothing).
+
+    The new version retracts ``stored`` (same record ids: the retraction carries the old amounts)
+    and keeps, one level down, the version a late reading replaced before, whose records have other
+    ids: if that correction's records were not published yet (a crash), its replay still retracts them.
+    """
+    new = reprice(stored, rates)
+    if (new.days, new.currency, new.priced) == (stored.days, stored.currency, stored.priced):
+        return None
+    earlier = stored.replaced
+    if earlier is not None and earlier.start == stored.start:  # an earlier re-pricing: same record ids
+        earlier = earlier.replaced
+    retracted = replace(bare(stored), replaced=None if earlier is None else bare(earlier))
+    return replace(new, replaced=retracted, repriced_by=cause)
+
+
 # -- identities and the published record ------------------------------------------------------------
 
 
@@ -697,7 +827,12 @@ def usage_records(entry: Entry, retracted: bool = False) -> list[dict[str, Any]]
 
 
 def correction_records(entry: Entry) -> list[dict[str, Any]]:
-    """What publishing ``entry`` sends: the retraction of the version it replaced, if any, then its
-    own records (same key, so the same partition and this order)."""
-    retractions = [] if entry.replaced is None else usage_records(entry.replaced, retracted=True)
+    """What publishing ``entry`` sends: the retractions of the versions it replaced, if any (a
+    re-priced entry can hold two, see ``repriced``), oldest first, then its own records (same key,
+    so the same partition and this order)."""
+    retractions: list[dict[str, Any]] = []
+    version = entry.replaced
+    while version is not None:
+        retractions = usage_records(version, retracted=True) + retractions
+        version = version.replaced
     return retractions + usage_records(entry)

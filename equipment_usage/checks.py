@@ -29,6 +29,7 @@ def check_usage_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
         "USAGE_HOURS_TOLERANCE",
         "USAGE_KM_TOLERANCE",
         "USAGE_LATE_READING_MAX_AGE_DAYS",
+        "USAGE_REPRICE_MAX_AGE_DAYS",
     ):
         value = getattr(settings, name, 0)
         minimum_ok = value > 0 if name == "USAGE_MAX_SPEED_KMH" else value >= 0

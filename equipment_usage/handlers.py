@@ -1,9 +1,12 @@
-"""Consumer handlers of the usage service: telemetry -> usage ledger, registry -> rates."""
+"""Consumer handlers of the usage service: telemetry -> usage ledger, registry -> rates (and the
+re-pricing of stored usage a rate change calls for, ``equipment_usage/repricing.py``)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from equipment_usage.business import (
     Entry,
@@ -12,18 +15,23 @@ from equipment_usage.business import (
     Reference,
     UsageRules,
     apply_readings,
+    bare,
     correction_records,
     entry_id,
     in_event_order,
     is_too_late,
+    rates_at,
     reading_from_record,
     reference_after,
+    repriced,
     repropagate,
     splice_late,
     too_late_entry,
+    version_key,
 )
 from equipment_usage.publisher import UsagePublisher
 from equipment_usage.repository import EquipmentRegistryRepository, UsageRepository
+from equipment_usage.repricing import Repricer, RepricingOutcome
 from telemetry_site.consumer import Record
 from telemetry_site.metrics import usage_batch
 
@@ -37,6 +45,7 @@ def usage_rules() -> UsageRules:
         hours_tolerance=settings.USAGE_HOURS_TOLERANCE,
         km_tolerance=settings.USAGE_KM_TOLERANCE,
         late_max_age_days=settings.USAGE_LATE_READING_MAX_AGE_DAYS,
+        reprice_max_age_days=settings.USAGE_REPRICE_MAX_AGE_DAYS,
     )
 
 
@@ -53,6 +62,7 @@ class BatchOutcome:
     duplicates: int = 0
     days: set[tuple[str, str]] = field(default_factory=set)
     published: int = 0
+    repriced: list[Entry] = field(default_factory=list)  # re-priced: the registry changed meanwhile
 
 
 @dataclass
@@ -121,6 +131,10 @@ class UsageHandler:
         if self._rules is None:
             self._rules = usage_rules()
         return self._rules
+
+    @property
+    def repricer(self) -> Repricer:
+        return Repricer(self.repository, self.registry, self.rules)
 
     def open_kafka_clients(self) -> None:
         """Open the publisher's producer; ``build_consumer_loop`` calls this with the loop's other
@@ -219,12 +233,35 @@ class UsageHandler:
             for entry in outcome.entries + outcome.corrected:
                 republish.pop(entry.id, None)
         published = [*outcome.corrected, *outcome.entries, *republish.values()]
-        touched = [*published, *(old for old, _ in replacements)]
+        outcome.repriced = self.reprice_if_rates_changed(published, outcome, list(by_machine))
+        touched = [*published, *outcome.repriced, *(old for old, _ in replacements)]
         outcome.days = {(entry.identifier, day) for entry in touched if entry.counted for day in entry.dates}
         self.repository.recompute_daily(outcome.days)
-        records = [record for entry in published for record in correction_records(entry)]
+        records = [record for entry in [*published, *outcome.repriced] for record in correction_records(entry)]
         outcome.published = self.publisher.publish(records)
         return outcome
+
+    def reprice_if_rates_changed(
+        self, published: list[Entry], outcome: BatchOutcome, identifiers: list[str]
+    ) -> list[Entry]:
+        """Read the rates again now that the ledger is written; re-price the batch's entries that
+        they price differently (a version stored after this batch read the rates, whose re-pricing
+        pass read the ledger before these entries were written), and, after a replay whose inserts
+        met stored entries (a crash), those entries, whose stored price this batch did not compute.
+        One ``find`` when nothing changed (docs/USAGE.md, "Rate changes")."""
+        stored = self.registry.rates(identifiers)
+        stale = [
+            entry.id
+            for entry in published
+            if entry.counted
+            and entry.start is not None
+            and repriced(entry, rates_at(stored.get(entry.identifier, ()), entry.start.timestamp), None) is not None
+        ]
+        if outcome.inserted < len(outcome.entries):
+            stale += [entry.id for entry in outcome.entries if entry.counted]
+        if not stale:
+            return []
+        return self.repricer.reprice_entries(stale, identifiers, stored).repriced
 
     def correct(
         self, identifier: str, late: Sequence[Reading], spans: Sequence[Entry], rate_versions: Sequence[Rates]
@@ -281,16 +318,35 @@ class UsageHandler:
         for end in sorted(current, reverse=True):
             old, new = original[end], current[end]
             if not new.same_usage(old):
-                bare = replace(old, replaced=None, corrected_by=None)
-                correction.replacements.append((old, replace(new, replaced=bare)))
+                correction.replacements.append((old, replace(new, replaced=bare(old))))
         return correction
 
 
 class EquipmentRegistryHandler:
-    """Stores every registry record version; the rules pick the one in effect at a given time."""
+    """Stores every registry record version, then re-prices the stored usage whose price they
+    change and publishes the re-priced records (retraction first), like a late reading's correction.
 
-    def __init__(self, repository: EquipmentRegistryRepository | None = None) -> None:
+    Per batch: 1. store the versions (idempotent upserts); 2. read the machines' references (the
+    re-pricing horizon) and their versions; 3. read, in one query, the counted entries in the ranges
+    the batch's versions govern and those these versions re-priced before; 4. write the re-priced
+    ones (compare-and-swap, retried on fresh state if another writer changed one); 5. report them
+    (``usage_repricings``); 6. recompute the touched daily totals; 7. publish, wait for delivery.
+    Every step can run twice: a crash anywhere replays the batch, which finds the entries already
+    re-priced (step 3) and republishes them (docs/USAGE.md, "Rate changes")."""
+
+    def __init__(
+        self,
+        repository: EquipmentRegistryRepository | None = None,
+        usage: UsageRepository | None = None,
+        publisher: UsagePublisher | None = None,
+        rules: UsageRules | None = None,
+        clock: Any = time.time,
+    ) -> None:
         self._repository = repository
+        self._usage = usage
+        self._publisher = publisher
+        self._rules = rules
+        self.clock = clock
 
     @property
     def repository(self) -> EquipmentRegistryRepository:
@@ -300,5 +356,74 @@ class EquipmentRegistryHandler:
             self._repository = repositories["equipment_registry"]
         return self._repository
 
+    @property
+    def usage(self) -> UsageRepository:
+        if self._usage is None:
+            from telemetry_site.backends import repositories
+
+            self._usage = repositories["usage"]
+        return self._usage
+
+    @property
+    def publisher(self) -> UsagePublisher:
+        if self._publisher is None:
+            self._publisher = UsagePublisher()
+        return self._publisher
+
+    @property
+    def rules(self) -> UsageRules:
+        if self._rules is None:
+            self._rules = usage_rules()
+        return self._rules
+
+    def open_kafka_clients(self) -> None:
+        self.publisher.open()
+
     def handle(self, records: Sequence[Record]) -> None:
-        self.repository.store(record.value for record in records)
+        self.process([record.value for record in records])
+
+    def process(self, records: Sequence[dict]) -> RepricingOutcome:
+        # One write per version key, the last record of the batch winning (the topic's order): an
+        # unordered bulk write of two upserts of one key may apply them in either order.
+        latest = {version_key(record["identifier"], record["last_update"]): record for record in records}
+        self.repository.store(latest.values())
+        versions: dict[str, list[int]] = {}
+        for record in latest.values():
+            versions.setdefault(record["identifier"], []).append(record["last_update"])
+        outcome = Repricer(self.usage, self.repository, self.rules).reprice_versions(versions)
+        self.usage.record_repricings(repricing_reports(outcome, int(self.clock() * 1000)))
+        self.usage.recompute_daily({(entry.identifier, day) for entry in outcome.published for day in entry.dates})
+        self.publisher.publish([record for entry in outcome.published for record in correction_records(entry)])
+        return outcome
+
+
+def repricing_reports(outcome: RepricingOutcome, now_ms: int) -> list[dict[str, Any]]:
+    """One report per version of the run that re-priced stored usage or was refused (partly)."""
+    entries: dict[str, list[Entry]] = {}
+    for entry in outcome.published:
+        entries.setdefault(entry.repriced_by or "", []).append(entry)
+    reports = []
+    for scope in outcome.scopes:
+        mine = entries.get(scope.key, [])
+        if not mine and scope.refused_before is None:
+            continue
+        rates = next(
+            (v for v in outcome.versions.get(scope.identifier, ()) if v.last_update == scope.last_update), None
+        )
+        reports.append(
+            {
+                "_id": scope.key,
+                "identifier": scope.identifier,
+                "last_update": scope.last_update,
+                "hourly_rate": None if rates is None else rates.hourly_rate,
+                "km_rate": None if rates is None else rates.km_rate,
+                "currency": None if rates is None else rates.currency,
+                "governs_from": scope.last_update,
+                "governs_to": scope.end,
+                "refused_before": scope.refused_before,
+                "entries": len(mine),
+                "days": len({day for entry in mine for day in entry.dates}),
+                "logged_at": now_ms,
+            }
+        )
+    return reports

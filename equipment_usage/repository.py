@@ -6,7 +6,9 @@
   replay's duplicate is ignored); an entry is replaced only when a late reading splits its interval
   (compare-and-swap on the version it replaces);
 - ``usage_last_readings``: each machine's reference, replaced only by a newer reading;
-- ``usage_daily``: totals per (identifier, local date, cost source), recomputed from the ledger.
+- ``usage_daily``: totals per (identifier, local date, cost source), recomputed from the ledger;
+- ``usage_repricings``: one report per registry version that re-priced stored usage or was refused
+  (partly) by ``USAGE_REPRICE_MAX_AGE_DAYS`` (the ops views read it).
 
 ``EquipmentRegistryRepository`` keeps every version of every machine's registry record, one
 document per (identifier, last_update), so the rates in effect at any instant can be found.
@@ -23,7 +25,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, DeleteMany, InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from equipment_usage.business import FIRST, UNCHAINED, Entry, Rates, Reference, entry_id
+from equipment_usage.business import FIRST, UNCHAINED, Entry, Rates, Reference, RepricingScope, entry_id
 from telemetry_site.codecs import TransientError
 
 DUPLICATE_KEY = 11000
@@ -80,6 +82,32 @@ def replace_if_newer(reference: Reference, or_same: bool = False) -> UpdateOne:
     return UpdateOne({"_id": reference.identifier}, [{"$set": stage}], upsert=True)
 
 
+def repricing_condition(old: Entry) -> dict[str, Any]:
+    """The fields a re-pricing was computed from: the interval's start (a late reading changes it)
+    and the rates that priced it (another re-pricing changes them)."""
+    condition: dict[str, Any] = {"interval_start": None if old.start is None else old.start.timestamp}
+    if old.start is not None:
+        condition.update(
+            {
+                "start.hours": old.start.hours,
+                "start.hours_at": old.start.hours_at,
+                "start.km": old.start.km,
+                "start.km_at": old.start.km_at,
+            }
+        )
+    if old.rates is None:
+        condition["rates"] = None
+    else:
+        condition.update(
+            {
+                "rates.hourly_rate": old.rates.hourly_rate,
+                "rates.km_rate": old.rates.km_rate,
+                "rates.currency": old.rates.currency,
+            }
+        )
+    return condition
+
+
 @dataclass(frozen=True)
 class UsageFilter:
     """Filters of the usage search; None means "any". Dates are local ``YYYY-MM-DD``, inclusive."""
@@ -97,10 +125,12 @@ class UsageRepository:
         collection: str = "usage_deltas",
         last_readings_collection: str = "usage_last_readings",
         daily_collection: str = "usage_daily",
+        repricings_collection: str = "usage_repricings",
     ) -> None:
         self.deltas = database[collection]
         self.last_readings = database[last_readings_collection]
         self.daily = database[daily_collection]
+        self.repricings = database[repricings_collection]
 
     def ensure_indexes(self) -> None:
         self.deltas.create_index(
@@ -113,6 +143,10 @@ class UsageRepository:
         self.deltas.create_index(
             [("identifier", ASCENDING), ("corrected_by", ASCENDING)], name="identifier_corrected_by", sparse=True
         )
+        self.deltas.create_index(
+            [("identifier", ASCENDING), ("repriced_by", ASCENDING)], name="identifier_repriced_by", sparse=True
+        )
+        self.repricings.create_index([("logged_at", DESCENDING)], name="logged_at")
         self.daily.create_index([("identifier", ASCENDING), ("date", ASCENDING)], name="identifier_date")
         self.daily.create_index([("source", ASCENDING), ("date", ASCENDING)], name="source_date")
         self.daily.create_index([("date", ASCENDING)], name="date")
@@ -189,6 +223,71 @@ class UsageRepository:
         if result.matched_count != len(operations):
             raise ConcurrentCorrection(f"{len(operations) - result.matched_count} ledger entries changed meanwhile")
         return len(operations)
+
+    # -- re-pricing (equipment_usage/repricing.py) -------------------------------------------------
+
+    def repricing_candidates(
+        self, scopes: Iterable[RepricingScope], repriced_by: Iterable[str] = (), ids: Iterable[str] = ()
+    ) -> dict[str, Entry]:
+        """In one query: the counted entries whose interval starts in each scope (a range of the
+        (identifier, interval_start) index), the entries re-priced by the versions ``repriced_by``
+        (keys ``identifier|last_update``) and the entries ``ids``. By entry id."""
+        clauses: list[dict[str, Any]] = []
+        for scope in scopes:
+            if not scope.empty:
+                starts: dict[str, int] = {"$gte": scope.start}
+                if scope.end is not None:
+                    starts["$lt"] = scope.end
+                clauses.append({"identifier": scope.identifier, "interval_start": starts, "counted": True})
+        by_machine: dict[str, list[str]] = {}
+        for key in repriced_by:
+            by_machine.setdefault(key.rsplit("|", 1)[0], []).append(key)
+        for identifier, keys in sorted(by_machine.items()):
+            clauses.append({"identifier": identifier, "repriced_by": {"$in": sorted(set(keys))}})
+        wanted = sorted(set(ids))
+        if wanted:
+            clauses.append({"_id": {"$in": wanted}})
+        if not clauses:
+            return {}
+        return {doc["_id"]: Entry.from_dict(doc) for doc in self.deltas.find({"$or": clauses})}
+
+    def write_repriced(self, replacements: Iterable[tuple[Entry, Entry]]) -> int:
+        """Replace stored entries by their re-priced versions, each only if the stored one still has
+        the start and the rates it was re-priced from (compare-and-swap: a late reading's correction
+        or another re-pricing got there first otherwise), in one unordered bulk write. Returns how
+        many were replaced; the caller re-reads and retries the others."""
+        operations = [
+            ReplaceOne({"_id": old.id, **repricing_condition(old)}, {"_id": new.id, **new.to_dict()})
+            for old, new in replacements
+        ]
+        if not operations:
+            return 0
+        return self.deltas.bulk_write(operations, ordered=False).matched_count
+
+    def record_repricings(self, reports: Iterable[dict[str, Any]]) -> int:
+        """Upsert one report per registry version (``_id`` = its key): a replay rewrites the same one."""
+        operations = [
+            UpdateOne(
+                {"_id": report["_id"]},
+                {"$set": {k: v for k, v in report.items() if k != "_id"}},
+                upsert=True,
+            )
+            for report in reports
+        ]
+        if not operations:
+            return 0
+        try:
+            self.repricings.bulk_write(operations, ordered=False)
+        except BulkWriteError as exc:
+            errors = _raise_unless_duplicates(exc)  # two processes inserting the same report
+            self.repricings.bulk_write([operations[error["index"]] for error in errors], ordered=False)
+        return len(operations)
+
+    def find_repricings(self, limit: int = 100) -> list[dict]:
+        """The newest re-pricing reports first."""
+        if limit <= 0:
+            return []
+        return list(self.repricings.find().sort("logged_at", DESCENDING).limit(limit))
 
     def insert_entries(self, entries: Iterable[Entry]) -> int:
         """Insert ledger entries; those already stored (a replay) are left alone. Returns how many

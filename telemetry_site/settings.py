@@ -477,3 +477,7 @@ USAGE_KM_TOLERANCE = env_float("USAGE_KM_TOLERANCE", 0.1)
 # A reading older than its machine's newest one by more than this many days is stored flagged
 # `too_late` and not spliced into the ledger: the horizon for corrections (and for pruning deltas).
 USAGE_LATE_READING_MAX_AGE_DAYS = env_float("USAGE_LATE_READING_MAX_AGE_DAYS", 30.0)
+# A registry version that changes the price of stored usage re-prices the intervals it governs back
+# to this many days before the machine's newest reading; older ones keep their price (the change is
+# stored and reported in usage_repricings). The horizon for re-pricing (and for pruning deltas).
+USAGE_REPRICE_MAX_AGE_DAYS = env_float("USAGE_REPRICE_MAX_AGE_DAYS", 30.0)

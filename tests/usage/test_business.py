@@ -483,6 +483,8 @@ def asdict_document(entry):
         "priced": entry.priced,
         "replaced": None if entry.replaced is None else asdict_document(entry.replaced),
         "corrected_by": entry.corrected_by,
+        "rates": None if entry.rates is None else asdict(entry.rates),
+        "repriced_by": entry.repriced_by,
     }
 
 
@@ -493,7 +495,8 @@ def test_entry_documents_are_what_asdict_built():
     entries.append(too_late_entry(rd(5, None, 2.0)))
     corrected = replace(entries[1], replaced=replace(entries[1], flags=("late",)), corrected_by=DAY0)
     entries.append(corrected)
-    assert [e.counted for e in entries] == [False, True, False, False, True]
+    entries.append(replace(corrected, rates=Rates(5, None, 2.0, None), repriced_by="EX1|5"))
+    assert [e.counted for e in entries] == [False, True, False, False, True, True]
     for entry in entries:
         document, expected = entry.to_dict(), asdict_document(entry)
         exactly(document, expected)
@@ -542,3 +545,4 @@ def test_written_out_inits_fill_in_the_defaults():
         None,
         None,
     )
+    assert (entry.rates, entry.repriced_by) == (None, None)

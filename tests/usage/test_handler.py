@@ -113,6 +113,7 @@ def test_batch_uses_a_constant_number_of_round_trips(mongo_db):
             "equipment_registry.find",
             "usage_deltas.bulk_write",
             "usage_last_readings.bulk_write",
+            "equipment_registry.find",  # the rates again: did a version arrive meanwhile?
             "usage_deltas.aggregate",
             "usage_daily.bulk_write",
         ]
@@ -123,6 +124,7 @@ def test_batch_uses_a_constant_number_of_round_trips(mongo_db):
         "usage_last_readings.find",
         "equipment_registry.find",
         "usage_deltas.find",
+        "equipment_registry.find",
         "usage_deltas.aggregate",
         "usage_daily.bulk_write",
     ]
@@ -394,7 +396,9 @@ def test_indexes_serve_the_ledger_daily_and_registry_queries(mongo_db):
         "identifier_dates": ([("identifier", 1), ("dates", 1)], False, False),
         "identifier_interval_start": ([("identifier", 1), ("interval_start", 1)], False, False),
         "identifier_corrected_by": ([("identifier", 1), ("corrected_by", 1)], False, True),
+        "identifier_repriced_by": ([("identifier", 1), ("repriced_by", 1)], False, True),
     }
+    assert indexes("usage_repricings") == {"logged_at": ([("logged_at", -1)], False, False)}
     assert indexes("usage_daily") == {
         "identifier_date": ([("identifier", 1), ("date", 1)], False, False),
         "source_date": ([("source", 1), ("date", 1)], False, False),

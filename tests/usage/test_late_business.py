@@ -1,4 +1,5 @@
-"""The rules that splice a late reading into the stored interval that spans it (pure, no fixtures)."""
+"""The rules that splice a late reading into the stored interval that spans it, and those that
+re-price stored usage when a registry version arrives late (pure, no fixtures)."""
 
 from dataclasses import replace
 
@@ -12,12 +13,18 @@ from equipment_usage.business import (
     UsageRules,
     apply_readings,
     correction_records,
+    governed_range,
     in_event_order,
     is_too_late,
     reference_after,
+    reprice,
+    repriced,
+    repricing_horizon,
+    repricing_scope,
     repropagate,
     splice_late,
     usage_records,
+    version_key,
 )
 
 H = 3_600_000
@@ -207,3 +214,107 @@ def test_too_late_is_older_than_the_reference_by_more_than_the_max_age():
     reference = reference_after(chain(rd(DAY0 + 86_400_000, 1.0, 1.0))[0])
     assert is_too_late(reference, rd(DAY0 - 1), rules) is True
     assert is_too_late(reference, rd(DAY0), rules) is False  # exactly the max age: still corrected
+
+
+# -- re-pricing ---------------------------------------------------------------------------------------
+
+
+def test_a_version_governs_from_its_last_update_to_the_next_newer_one():
+    versions = [Rates(300), Rates(100), Rates(200)]
+    assert governed_range(versions, 100) == (100, 200)
+    assert governed_range(versions, 200) == (200, 300)
+    assert governed_range(versions, 300) == (300, None)  # the newest: open
+    assert governed_range([Rates(100)], 100) == (100, None)
+    assert governed_range([], 50) == (50, None)
+
+
+def test_the_scope_is_the_governed_range_cut_at_the_horizon():
+    versions = [Rates(100), Rates(200), Rates(300)]
+    scope = repricing_scope("EX1", versions, 200, horizon=150)
+    assert (scope.start, scope.end, scope.refused_before, scope.empty) == (200, 300, None, False)
+    assert scope.key == version_key("EX1", 200) == "EX1|200"
+    assert [scope.covers(t) for t in (199, 200, 299, 300)] == [False, True, True, False]
+    exactly = repricing_scope("EX1", versions, 200, horizon=200)  # the horizon itself is re-priced
+    assert (exactly.start, exactly.refused_before) == (200, None)
+    cut = repricing_scope("EX1", versions, 200, horizon=250)  # older than the horizon: refused
+    assert (cut.start, cut.end, cut.refused_before, cut.empty) == (250, 300, 250, False)
+    assert [cut.covers(t) for t in (249, 250)] == [False, True]
+    gone = repricing_scope("EX1", versions, 100, horizon=250)  # wholly before it
+    assert (gone.start, gone.end, gone.refused_before, gone.empty) == (250, 200, 250, True)
+    edge = repricing_scope("EX1", versions, 100, horizon=200)  # its range ends at the horizon
+    assert (edge.refused_before, edge.empty) == (200, True)
+    open_ended = repricing_scope("EX1", versions, 300, horizon=10**15)
+    assert (open_ended.end, open_ended.empty, open_ended.covers(10**16)) == (None, False, True)
+
+
+def test_the_horizon_is_the_max_age_before_the_newest_reading():
+    reference = reference_after(chain(rd(DAY0 + 10 * H, 1.0, 1.0))[0])
+    assert repricing_horizon(reference, replace(RULES, reprice_max_age_days=0.5)) == DAY0 - 2 * H
+    assert RULES.reprice_max_age_days == 30.0 and RULES.reprice_max_age_ms == 30 * 86_400_000
+
+
+def test_reprice_gives_what_pricing_with_the_new_rates_would_have_given():
+    p, s = rd(DAY0 - H, 10.0, 100.0, ("A", "B")), rd(DAY0 + 2 * H, 13.0, 130.0)
+    dearer = [Rates(DAY0 - 2 * H, 25.0, 2.0, "CHF")]
+    (_, stored) = chain(p, s)
+    (_, want) = apply_readings(None, [p, s], RULES, dearer).entries
+    assert reprice(stored, dearer[0]) == want and want.rates == dearer[0]
+    assert [d.cost for d in want.days] == [1.0 * 25 + 10.0 * 2, 2.0 * 25 + 20.0 * 2]
+    unpriced = reprice(stored, None)
+    assert (unpriced.currency, unpriced.priced, unpriced.rates) == (None, False, None)
+    assert [d.cost for d in unpriced.days] == [None, None]
+    assert [s.cost for d in unpriced.days for s in d.sources] == [None] * 4
+    assert (unpriced.days[0].hours, unpriced.days[0].sources[1].share) == (1.0, 0.5)  # usage unchanged
+    no_km_rate = reprice(stored, Rates(0, 10.0, None, "EUR"))
+    assert (no_km_rate.priced, no_km_rate.currency) == (False, "EUR")
+    first = chain(p)[0]
+    assert reprice(first, dearer[0]) is first  # counts nothing: nothing to price
+
+
+def test_repriced_is_none_when_the_price_stays_and_retracts_the_old_amounts_otherwise():
+    p, s = rd(DAY0 - H, 10.0, 100.0), rd(DAY0 + H, 12.0, 120.0)
+    stored = chain(p, s)[1]
+    assert repriced(stored, RATES[0], "EX1|0") is None  # a replay
+    assert repriced(stored, Rates(5, 10.0, 1.0, "EUR"), "EX1|5") is None  # a new version, same rates
+    new = repriced(stored, Rates(5, 20.0, 1.0, "EUR"), "EX1|5")
+    assert new is not None and (new.repriced_by, new.replaced, new.rates) == (
+        "EX1|5",
+        stored,
+        Rates(5, 20.0, 1.0, "EUR"),
+    )
+    assert [d.cost for d in new.days] == [20.0 + 10.0, 20.0 + 10.0]
+    assert repriced(stored, Rates(5, 10.0, 1.0, "USD"), "EX1|5") is not None  # another currency
+    gap = replace(reprice(stored, None), rates=None)  # a gap: no version was in effect
+    filled = repriced(gap, RATES[0], "EX1|0")
+    assert filled is not None and filled.priced and not gap.priced
+    records = correction_records(new)
+    assert [r["retracted"] for r in records] == [True, True, False, False]
+    assert [r["record_id"] for r in records[:2]] == [r["record_id"] for r in records[2:]]  # same ids
+    assert [r["cost_sources"][0]["cost"] for r in records] == [20.0, 20.0, 30.0, 30.0]  # old, then new
+    assert not new.same_usage(stored) and new.same_usage(replace(new, replaced=None, repriced_by=None))
+
+
+def test_repricing_keeps_the_version_a_late_reading_replaced_and_drops_earlier_repricings():
+    p, s = rd(DAY0 - H, 10.0, 100.0), rd(DAY0 + H, 12.0, 120.0)
+    before_split = chain(p, s)[1]
+    late, after_split = splice_late(before_split, [rd(DAY0, 10.9, 110.0)], RULES, RATES)
+    corrected = replace(after_split, replaced=before_split, corrected_by=DAY0, repriced_by="EX1|0")
+    once = repriced(corrected, Rates(5, 20.0, 1.0, "EUR"), "EX1|5")
+    # the late correction's version (other record ids) is kept one level down, bare
+    assert once.replaced.replaced == before_split and once.corrected_by == DAY0
+    assert (once.replaced.corrected_by, once.replaced.repriced_by) == (None, None)
+    records = correction_records(once)
+    old_ids, new_ids = (
+        [r["record_id"] for r in usage_records(before_split)],
+        [r["record_id"] for r in usage_records(once)],
+    )
+    assert [r["record_id"] for r in records] == old_ids + new_ids + new_ids
+    assert [r["retracted"] for r in records] == [True] * (len(old_ids) + len(new_ids)) + [False] * len(new_ids)
+    twice = repriced(once, Rates(6, 30.0, 1.0, "EUR"), "EX1|6")
+    assert twice.replaced.replaced == before_split  # still that one, not the first re-pricing
+    assert [d.cost for d in twice.replaced.days] == [d.cost for d in once.days]
+    plain = repriced(after_split, Rates(5, 20.0, 1.0, "EUR"), "EX1|5")
+    assert plain.replaced.replaced is None
+    again = repriced(plain, Rates(6, 30.0, 1.0, "EUR"), "EX1|6")
+    assert again.replaced.replaced is None and again.replaced == replace(plain, replaced=None, repriced_by=None)
+    assert late.end.timestamp == DAY0
