@@ -104,3 +104,55 @@ def ground_truth(fleet: Fleet) -> dict[tuple[str, str], dict[str, float]]:
         hourly, per_km = rates[identifier]
         cell["cost"] = cell["hours"] * hourly + cell["km"] * per_km
     return dict(truth)
+
+
+def priced_ground_truth(fleet: Fleet, versions: list[dict]) -> dict[tuple[str, str], dict[str, float]]:
+    """(identifier, UTC date) -> hours, km, cost, parts, each interval priced with the registry
+    version in effect at its start (the newest ``last_update`` not after it), whatever the order the
+    versions were published in. Plain arithmetic, like ``ground_truth``."""
+    by_machine: dict[str, list[dict]] = defaultdict(list)
+    for version in versions:
+        by_machine[version["identifier"]].append(version)
+    truth: dict[tuple[str, str], dict[str, float]] = defaultdict(
+        lambda: {"hours": 0.0, "km": 0.0, "cost": 0.0, "parts": 0}
+    )
+    for identifier, readings in fleet.per_machine.items():
+        for a, b in pairwise(readings):
+            (h1, k1), (h2, k2) = _counters(a), _counters(b)
+            dh = h2 - h1 if h2 >= h1 else 0.0  # a reset counts nothing
+            dk = k2 - k1
+            start, end = a["timestamp"], b["timestamp"]
+            in_effect = max(
+                (v for v in by_machine[identifier] if v["last_update"] <= start), key=lambda v: v["last_update"]
+            )
+            day_start = start - start % DAY
+            while day_start < end:
+                overlap = min(end, day_start + DAY) - max(start, day_start)
+                if overlap > 0:
+                    date = datetime.fromtimestamp(day_start / 1000, tz=UTC).date().isoformat()
+                    cell = truth[(identifier, date)]
+                    hours, km = dh * overlap / (end - start), dk * overlap / (end - start)
+                    cell["hours"] += hours
+                    cell["km"] += km
+                    cell["cost"] += hours * in_effect["hourly_rate"] + km * in_effect["km_rate"]
+                    cell["parts"] += 1
+                day_start += DAY
+    return dict(truth)
+
+
+def dearer_versions(fleet: Fleet, factor: float = 1.5) -> list[dict]:
+    """Per machine, a second registry version, dearer by ``factor``, effective from the middle of
+    its readings (a reading's own time, so intervals on both sides of it exist)."""
+    versions = []
+    for record in fleet.registry:
+        readings = fleet.per_machine[record["identifier"]]
+        middle = readings[len(readings) // 2]["timestamp"]
+        versions.append(
+            {
+                **record,
+                "hourly_rate": record["hourly_rate"] * factor,
+                "km_rate": record["km_rate"] * factor,
+                "last_update": middle,
+            }
+        )
+    return versions
