@@ -5,15 +5,26 @@ equal a ground truth that prices every interval with the version in effect at it
 
 from __future__ import annotations
 
+import json
+import signal
+import time
+import uuid
 from collections import defaultdict
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 
-from equipment_usage.repository import EquipmentRegistryRepository
+from equipment_usage.business import UsageRules, reading_from_record
+from equipment_usage.handlers import UsageHandler
+from equipment_usage.publisher import UsagePublisher
+from equipment_usage.repository import EquipmentRegistryRepository, UsageRepository
+from telemetry_site.codecs import JsonCodec
 from tests.factories import produce
+from tests.processes import process_env, quick_group_env, start_command
+from tests.reliability.support import committed_offsets
 from tests.usage.fleet import dearer_versions, generate, priced_ground_truth
+from tests.usage.test_consumer_broker import Store
 from tests.usage.test_late_broker import read_all
 
 pytestmark = pytest.mark.broker
@@ -106,3 +117,90 @@ def test_a_backdated_rate_change_after_the_telemetry_reprices_what_it_governs(
     consume("consume_equipment_registry")
     assert sorted(mongo_db.usage_deltas.find(), key=lambda d: d["_id"]) == before
     assert api_costs(api_client, fleet.per_machine) == totals
+
+
+# -- a SIGKILL during re-pricing ------------------------------------------------------------------
+
+
+def test_sigkill_during_repricing_then_restart_is_exact(kafka, settings, tmp_path):
+    """The ledger and the usage topic hold a fleet priced with its first rates; each machine's
+    backdated, dearer version is consumed by ``manage.py consume_equipment_registry`` in its own
+    process, one version per batch, which is SIGKILLed after writing the first re-priced entries and
+    before delivering their records (its usage topic is missing). A restart finishes: the daily totals and the
+    topic applied by id equal the ground truth, no entry counted twice, every re-pricing reported."""
+    fleet = generate(machines=8, days=2, seed=23)
+    dearer = dearer_versions(fleet)
+    truth = priced_ground_truth(fleet, fleet.registry + dearer)
+    store = Store(tmp_path)
+    usage_codec = JsonCodec("usage.avsc")
+    try:
+        registry, usage = EquipmentRegistryRepository(store.database), UsageRepository(store.database)
+        registry.ensure_indexes()
+        usage.ensure_indexes()
+        registry.store(fleet.registry)
+        publisher = UsagePublisher(kafka.producer(), usage_codec, settings.USAGE_TOPIC)
+        handler = UsageHandler(usage, registry, publisher, UsageRules())
+        readings = [reading_from_record(record) for record in fleet.stream]
+        for start in range(0, len(readings), 200):
+            handler.process(readings[start : start + 200])
+        expected_repriced = sum(
+            1
+            for doc in store.database.usage_deltas.find({"counted": True})
+            if any(v["identifier"] == doc["identifier"] and v["last_update"] <= doc["interval_start"] for v in dearer)
+        )
+        produce(kafka.producer(), settings.REGISTRY_TOPIC, JsonCodec("equipment_registry.avsc"), dearer)
+
+        env = process_env(settings, tmp_path, CONSUMER_BATCH_SIZE="1", **quick_group_env())
+        env.update(MONGO_URI=store.uri, MONGO_DB=store.name)
+        repriced = lambda: store.database.usage_deltas.count_documents({"repriced_by": {"$ne": None}})  # noqa: E731
+        # The first process's usage topic does not exist: it writes the re-priced entries, then
+        # cannot deliver their records (a TransientError, retried with backoff), so the SIGKILL lands
+        # between the ledger writes and the publish, whatever the machine's speed.
+        missing = {
+            "USAGE_TOPIC": f"missing-{uuid.uuid4().hex}",
+            "KAFKA_PRODUCER_OPTIONS": json.dumps({"allow.auto.create.topics": False}),
+        }
+        first = start_command({**env, **missing}, "consume_equipment_registry")
+        try:
+            deadline = time.monotonic() + 90
+            while repriced() == 0:
+                assert first.poll() is None and time.monotonic() < deadline, first.communicate()[0]
+                time.sleep(0.05)
+            time.sleep(1.0)  # it is retrying its publish now
+        finally:
+            first.send_signal(signal.SIGKILL)
+            output = first.communicate(timeout=30)[0]
+        at_kill = repriced()
+        group = settings.TELEMETRY_SERVICES["registry"]["GROUP_ID"]
+        committed = sum(committed_offsets(kafka, group, settings.REGISTRY_TOPIC).values())
+        assert first.returncode == -signal.SIGKILL, output
+        assert 0 < at_kill < expected_repriced and committed == 0  # it died with re-pricing under way
+
+        second = start_command(env, "consume_equipment_registry", "--idle-timeout", "4")
+        output = second.communicate(timeout=180)[0]
+        assert second.returncode == 0, output
+
+        assert repriced() == expected_repriced
+        daily: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+        for doc in store.database.usage_daily.find():
+            cell = daily[(doc["identifier"], doc["date"])]
+            cell[0] += doc["hours"]
+            cell[1] += doc["km"]
+            cell[2] += doc["cost"]
+            assert doc["unpriced"] == 0
+        cells, kept, _ = topic_costs(kafka, usage_codec, settings.USAGE_TOPIC)
+        assert set(daily) == set(cells) == set(truth)
+        for key, want in truth.items():
+            values = [want[n] for n in ("hours", "km", "cost")]
+            assert daily[key] == pytest.approx(values, rel=1e-9), key
+            assert cells[key] == pytest.approx(values, rel=1e-9), key
+        assert kept == sum(cell["parts"] for cell in truth.values())
+        reports = list(store.database.usage_repricings.find())
+        assert sorted(r["identifier"] for r in reports) == sorted(fleet.per_machine)
+        assert sum(r["entries"] for r in reports) == expected_repriced
+        print(
+            f"\nREPRICING sigkill: killed at {at_kill} of {expected_repriced} re-priced entries, "
+            f"{committed} of {len(dearer)} versions committed; restart exact"
+        )
+    finally:
+        store.close()
