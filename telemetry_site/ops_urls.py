@@ -1,5 +1,6 @@
 from django.urls import path
 
+from equipment_usage import ops_views as usage_ops_views
 from telemetry_site import ops_views
 
 app_name = "ops"
@@ -8,4 +9,5 @@ urlpatterns = [
     path("dead-letters/", ops_views.dead_letters, name="dead_letters"),
     path("dead-letters/<int:partition>/<int:offset>/", ops_views.dead_letter, name="dead_letter"),
     path("silent/", ops_views.silent_machines, name="silent"),
+    path("repricings/", usage_ops_views.repricings, name="repricings"),
 ]

@@ -158,6 +158,8 @@ def test_system_check_refuses_a_bad_time_zone_and_limits(settings):
     settings.USAGE_TIME_ZONE = "Mars/Olympus"
     settings.USAGE_MAX_SPEED_KMH = 0
     settings.USAGE_HOURS_TOLERANCE = -0.1
+    settings.USAGE_REPRICE_MAX_AGE_DAYS = -1
     errors = check_usage_settings()
-    assert [e.id for e in errors] == ["usage.E001", "usage.E002", "usage.E002"]
+    assert [e.id for e in errors] == ["usage.E001", "usage.E002", "usage.E002", "usage.E002"]
     assert "Mars/Olympus" in errors[0].msg and "USAGE_MAX_SPEED_KMH" in errors[1].msg
+    assert "USAGE_REPRICE_MAX_AGE_DAYS = -1 must be >= 0" in errors[3].msg
