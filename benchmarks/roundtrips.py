@@ -95,8 +95,9 @@ def run(sizes: tuple[int, ...] = DEFAULT_SIZES, machines: int = 500) -> list[Res
             else:
                 reads += calls
         constant = all(counts[size] == smallest for size in sizes)
-        # Reads are reported, not bounded: usage reads the batch's last readings, the registry rates,
-        # and aggregates the touched days from the stored deltas (never $inc): three, whatever the size.
+        # Reads are reported, not bounded: usage reads the batch's last readings, the registry rates
+        # (again once its ledger is written: docs/USAGE.md, "Rate changes"), and aggregates the touched
+        # days from the stored deltas (never $inc): four, whatever the size.
         bulk = all(calls == 1 for calls in per_collection.values())
         results.append(
             Result(

@@ -30,7 +30,7 @@ from equipment_usage.business import (
     version_key,
 )
 from equipment_usage.publisher import UsagePublisher
-from equipment_usage.repository import EquipmentRegistryRepository, UsageRepository
+from equipment_usage.repository import PRICE_FIELDS, EquipmentRegistryRepository, UsageRepository
 from equipment_usage.repricing import Repricer, RepricingOutcome
 from telemetry_site.consumer import Record
 from telemetry_site.metrics import usage_batch
@@ -386,14 +386,38 @@ class EquipmentRegistryHandler:
         # One write per version key, the last record of the batch winning (the topic's order): an
         # unordered bulk write of two upserts of one key may apply them in either order.
         latest = {version_key(record["identifier"], record["last_update"]): record for record in records}
-        self.repository.store(latest.values())
+        # A version stored with these rates whose re-pricing finished (flagged last, after delivery)
+        # needs nothing: a replay of the topic, or a record that changed no price field, costs this
+        # one read. Any other goes through every step; a crash before the flag redoes them.
+        stored = self.repository.stored_versions(latest)
+        settled = {
+            key
+            for key, record in latest.items()
+            if key in stored
+            and stored[key].get("repriced")
+            and all(stored[key].get(name) == record.get(name) for name in PRICE_FIELDS)
+        }
+        pending = [record for key, record in latest.items() if key not in settled]
+        # Storing replaces the document (and drops the flag): identical records are not stored again,
+        # settled ones that changed another field (a brand, a serial number) are flagged again.
+        changed = [
+            record
+            for key, record in latest.items()
+            if key not in stored or any(stored[key].get(name) != value for name, value in record.items())
+        ]
+        self.repository.store(changed)
+        restored = [record for record in changed if version_key(record["identifier"], record["last_update"]) in settled]
+        if not pending:
+            self.repository.mark_repriced(restored)
+            return RepricingOutcome()
         versions: dict[str, list[int]] = {}
-        for record in latest.values():
+        for record in pending:
             versions.setdefault(record["identifier"], []).append(record["last_update"])
         outcome = Repricer(self.usage, self.repository, self.rules).reprice_versions(versions)
         self.usage.record_repricings(repricing_reports(outcome, int(self.clock() * 1000)))
         self.usage.recompute_daily({(entry.identifier, day) for entry in outcome.published for day in entry.dates})
         self.publisher.publish([record for entry in outcome.published for record in correction_records(entry)])
+        self.repository.mark_repriced([*pending, *restored])
         return outcome
 
 

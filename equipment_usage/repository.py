@@ -29,6 +29,8 @@ from equipment_usage.business import FIRST, UNCHAINED, Entry, Rates, Reference, 
 from telemetry_site.codecs import TransientError
 
 DUPLICATE_KEY = 11000
+# The fields of a registry record that price usage: a record that changes none of them changes no cost.
+PRICE_FIELDS = ("hourly_rate", "km_rate", "currency")
 GROUP_FIELDS = {"day": "date", "poi": "source", "identifier": "identifier"}
 
 
@@ -520,6 +522,31 @@ class EquipmentRegistryRepository:
             errors = _raise_unless_duplicates(exc)
             self.collection.bulk_write([operations[error["index"]] for error in errors], ordered=False)
         return len(operations)
+
+    def stored_versions(self, keys: Iterable[str]) -> dict[str, dict]:
+        """The stored documents of the versions ``keys`` (``identifier|last_update``), by key (one query)."""
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        return {doc["_id"]: doc for doc in self.collection.find({"_id": {"$in": wanted}})}
+
+    def mark_repriced(self, records: Iterable[dict]) -> int:
+        """Flag versions whose re-pricing is complete (written, reported, published), each only if
+        it still has the rates of ``records`` (a newer record of the key clears the flag by
+        replacing the document; ``store`` writes none). One bulk write."""
+        operations = [
+            UpdateOne(
+                {
+                    "_id": f"{record['identifier']}|{record['last_update']}",
+                    **{name: record.get(name) for name in PRICE_FIELDS},
+                },
+                {"$set": {"repriced": True}},
+            )
+            for record in records
+        ]
+        if not operations:
+            return 0
+        return self.collection.bulk_write(operations, ordered=False).matched_count
 
     def rates(self, identifiers: Iterable[str]) -> dict[str, list[Rates]]:
         """Every stored version of each machine's rates (one query)."""

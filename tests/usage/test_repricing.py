@@ -143,16 +143,25 @@ def test_a_backdated_version_reprices_exactly_the_intervals_it_now_governs(mongo
         "logged_at": NOW_MS,
     }
 
-    # replaying the registry topic changes nothing; the re-priced records are republished (same ids)
+    # replaying the registry topic changes nothing: the versions are flagged re-priced, one read
     ledger_before, totals_before = list(mongo_db.usage_deltas.find()), stored_totals(mongo_db)
+    registry_before = list(mongo_db.equipment_registry.find())
+    assert all(doc["repriced"] for doc in registry_before)
     published = len(stack.publisher.records)
-    replay = stack.registry.process([first, later, backdated])
-    assert replay.repriced == [] and [e.id for e in replay.republished] == [e.id for e in outcome.repriced]
+    database = CountingDatabase(mongo_db)
+    replaying = EquipmentRegistryHandler(
+        EquipmentRegistryRepository(database), UsageRepository(database), stack.publisher, RULES
+    )
+    replay = replaying.process([first, later, backdated])
+    assert (replay.repriced, replay.republished, database.calls) == ([], [], ["equipment_registry.find"])
     assert list(mongo_db.usage_deltas.find()) == ledger_before and stored_totals(mongo_db) == totals_before
-    assert {r["record_id"] for r in stack.publisher.records[published:]} == {
-        r["record_id"] for e in outcome.repriced for r in usage_records(e)
-    }
-    assert mongo_db.usage_repricings.count_documents({}) == 1
+    assert list(mongo_db.equipment_registry.find()) == registry_before
+    assert len(stack.publisher.records) == published and mongo_db.usage_repricings.count_documents({}) == 1
+    # a record that changes no price field (a new serial number) is stored and stays settled
+    replay = replaying.process([{**backdated, "serial_number": "SN-2"}])
+    assert replay.repriced == [] and len(stack.publisher.records) == published
+    stored = mongo_db.equipment_registry.find_one({"_id": f"EX1|{DAY0 + 12 * H}"})
+    assert (stored["serial_number"], stored["repriced"]) == ("SN-2", True)
 
 
 def test_a_changed_rate_and_a_version_filling_a_gap(mongo_db):
@@ -332,6 +341,7 @@ def test_round_trips_of_a_registry_batch(mongo_db):
     outcome = registry.process([version(DAY0 + t * H, 10.0 + t) for t in (3, 30, 60)])
     assert len(outcome.repriced) == 28
     assert database.calls == [
+        "equipment_registry.find",  # the stored versions: settled ones need nothing more
         "equipment_registry.bulk_write",
         "usage_last_readings.find",
         "equipment_registry.find",
@@ -340,6 +350,7 @@ def test_round_trips_of_a_registry_batch(mongo_db):
         "usage_repricings.bulk_write",
         "usage_deltas.aggregate",
         "usage_daily.bulk_write",
+        "equipment_registry.bulk_write",  # flag them re-priced, after delivery
     ]
 
 
