@@ -233,7 +233,10 @@ class UsageHandler:
             for entry in outcome.entries + outcome.corrected:
                 republish.pop(entry.id, None)
         published = [*outcome.corrected, *outcome.entries, *republish.values()]
-        outcome.repriced = self.reprice_if_rates_changed(published, outcome, list(by_machine))
+        newest = {identifier: reference.timestamp for identifier, reference in references.items()}
+        for entry in published:
+            newest[entry.identifier] = max(newest.get(entry.identifier, entry.end.timestamp), entry.end.timestamp)
+        outcome.repriced = self.reprice_if_rates_changed(published, outcome, newest)
         touched = [*published, *outcome.repriced, *(old for old, _ in replacements)]
         outcome.days = {(entry.identifier, day) for entry in touched if entry.counted for day in entry.dates}
         self.repository.recompute_daily(outcome.days)
@@ -242,23 +245,33 @@ class UsageHandler:
         return outcome
 
     def reprice_if_rates_changed(
-        self, published: list[Entry], outcome: BatchOutcome, identifiers: list[str]
+        self, published: list[Entry], outcome: BatchOutcome, newest: dict[str, int]
     ) -> list[Entry]:
         """Read the rates again now that the ledger is written; re-price the batch's entries that
         they price differently (a version stored after this batch read the rates, whose re-pricing
         pass read the ledger before these entries were written), and, after a replay whose inserts
         met stored entries (a crash), those entries, whose stored price this batch did not compute.
-        One ``find`` when nothing changed (docs/USAGE.md, "Rate changes")."""
+        Like the registry's, back to ``USAGE_REPRICE_MAX_AGE_DAYS`` before each machine's ``newest``
+        reading. One ``find`` when nothing changed (docs/USAGE.md, "Rate changes")."""
+        identifiers = sorted(newest)
         stored = self.registry.rates(identifiers)
+        max_age = self.rules.reprice_max_age_ms
+
+        def recent(entry: Entry) -> bool:
+            return (
+                entry.counted
+                and entry.start is not None
+                and entry.start.timestamp >= newest[entry.identifier] - max_age
+            )
+
         stale = [
             entry.id
             for entry in published
-            if entry.counted
-            and entry.start is not None
+            if recent(entry)
             and repriced(entry, rates_at(stored.get(entry.identifier, ()), entry.start.timestamp), None) is not None
         ]
         if outcome.inserted < len(outcome.entries):
-            stale += [entry.id for entry in outcome.entries if entry.counted]
+            stale += [entry.id for entry in outcome.entries if recent(entry)]
         if not stale:
             return []
         return self.repricer.reprice_entries(stale, identifiers, stored).repriced

@@ -395,3 +395,19 @@ def test_any_arrival_order_of_readings_and_versions_gives_event_order(mongo_db, 
     stack.usage.process(list(reversed(readings)))
     assert (priced_ledger(mongo_db), stored_totals(mongo_db)) == before
     assert_same_totals(applied_by_id(stack.publisher.records), totals_of(want))
+
+
+def test_the_usage_consumer_reprices_no_further_back_than_the_horizon_either(mongo_db):
+    """A replay of readings whose entries a version stored without its pass (a crash) prices
+    differently: the usage consumer re-prices those from 21 h on (45 h - 1 day), not the older ones."""
+    rules = replace(RULES, reprice_max_age_days=1.0)
+    stack = Stack(mongo_db, rules)
+    readings = hourly_readings(16)
+    stack.registry.process([version(DAY0 - H, 10.0)])
+    stack.usage.process(readings)
+    stack.registry_repository.store([version(DAY0 + 3 * H, 30.0)])
+    outcome = stack.usage.process(readings)  # a replay
+    assert len(outcome.replayed) == 16
+    assert sorted(e.start.timestamp for e in outcome.repriced) == [DAY0 + t * H for t in range(21, 45, 3)]
+    costs = {d["interval_start"]: d["rates"]["hourly_rate"] for d in mongo_db.usage_deltas.find({"counted": True})}
+    assert {t: costs[DAY0 + t * H] for t in (18, 21)} == {18: 10.0, 21: 30.0}
