@@ -238,6 +238,7 @@ def test_the_scope_is_the_governed_range_cut_at_the_horizon():
     assert (exactly.start, exactly.refused_before) == (200, None)
     cut = repricing_scope("EX1", versions, 200, horizon=250)  # older than the horizon: refused
     assert (cut.start, cut.end, cut.refused_before, cut.empty) == (250, 300, 250, False)
+    assert (cut.identifier, cut.last_update, cut.key) == ("EX1", 200, "EX1|200")  # still names its version
     assert [cut.covers(t) for t in (249, 250)] == [False, True]
     gone = repricing_scope("EX1", versions, 100, horizon=250)  # wholly before it
     assert (gone.start, gone.end, gone.refused_before, gone.empty) == (250, 200, 250, True)
