@@ -265,13 +265,13 @@ class UsageHandler:
             )
 
         stale = [
-            entry.id
+            (entry.identifier, entry.end.timestamp)
             for entry in published
             if recent(entry)
             and repriced(entry, rates_at(stored.get(entry.identifier, ()), entry.start.timestamp), None) is not None
         ]
         if outcome.inserted < len(outcome.entries):
-            stale += [entry.id for entry in outcome.entries if recent(entry)]
+            stale += [(entry.identifier, entry.end.timestamp) for entry in outcome.entries if recent(entry)]
         if not stale:
             return []
         return self.repricer.reprice_entries(stale, identifiers, stored).repriced

@@ -229,11 +229,15 @@ class UsageRepository:
     # -- re-pricing (equipment_usage/repricing.py) -------------------------------------------------
 
     def repricing_candidates(
-        self, scopes: Iterable[RepricingScope], repriced_by: Iterable[str] = (), ids: Iterable[str] = ()
+        self,
+        scopes: Iterable[RepricingScope],
+        repriced_by: Iterable[str] = (),
+        entries: Iterable[tuple[str, int]] = (),
     ) -> dict[str, Entry]:
         """In one query: the counted entries whose interval starts in each scope (a range of the
         (identifier, interval_start) index), the entries re-priced by the versions ``repriced_by``
-        (keys ``identifier|last_update``) and the entries ``ids``. By entry id."""
+        (keys ``identifier|last_update``) and the ``entries`` (identifier, interval end). Every
+        clause is per identifier, so a sharded ledger is asked only on its machines' shards. By id."""
         clauses: list[dict[str, Any]] = []
         for scope in scopes:
             if not scope.empty:
@@ -246,9 +250,11 @@ class UsageRepository:
             by_machine.setdefault(key.rsplit("|", 1)[0], []).append(key)
         for identifier, keys in sorted(by_machine.items()):
             clauses.append({"identifier": identifier, "repriced_by": {"$in": sorted(set(keys))}})
-        wanted = sorted(set(ids))
-        if wanted:
-            clauses.append({"_id": {"$in": wanted}})
+        ends: dict[str, set[int]] = {}
+        for identifier, end in entries:
+            ends.setdefault(identifier, set()).add(end)
+        for identifier, times in sorted(ends.items()):
+            clauses.append({"identifier": identifier, "interval_end": {"$in": sorted(times)}})
         if not clauses:
             return {}
         return {doc["_id"]: Entry.from_dict(doc) for doc in self.deltas.find({"$or": clauses})}
@@ -259,7 +265,16 @@ class UsageRepository:
         or another re-pricing got there first otherwise), in one unordered bulk write. Returns how
         many were replaced; the caller re-reads and retries the others."""
         operations = [
-            ReplaceOne({"_id": old.id, **repricing_condition(old)}, {"_id": new.id, **new.to_dict()})
+            ReplaceOne(
+                # the shard key (identifier, interval_end) too, as in replace_entries (docs/SCALING.md)
+                {
+                    "_id": old.id,
+                    "identifier": old.identifier,
+                    "interval_end": old.end.timestamp,
+                    **repricing_condition(old),
+                },
+                {"_id": new.id, **new.to_dict()},
+            )
             for old, new in replacements
         ]
         if not operations:
@@ -538,6 +553,7 @@ class EquipmentRegistryRepository:
             UpdateOne(
                 {
                     "_id": f"{record['identifier']}|{record['last_update']}",
+                    "identifier": record["identifier"],  # the shard key (docs/SCALING.md)
                     **{name: record.get(name) for name in PRICE_FIELDS},
                 },
                 {"$set": {"repriced": True}},

@@ -81,28 +81,30 @@ class Repricer:
         return self._run(list(versions), scopes, keys, ())
 
     def reprice_entries(
-        self, ids: Iterable[str], identifiers: Iterable[str], stored: dict[str, list[Rates]]
+        self, entries: Iterable[tuple[str, int]], identifiers: Iterable[str], stored: dict[str, list[Rates]]
     ) -> RepricingOutcome:
-        """Re-price the entries ``ids`` (of machines ``identifiers``) with the stored versions, read
-        as ``stored`` a moment ago (the first round uses them)."""
-        return self._run(list(identifiers), lambda _stored: [], (), sorted(set(ids)), stored)
+        """Re-price the ``entries`` (identifier, interval end) of machines ``identifiers`` with the
+        stored versions, read as ``stored`` a moment ago (the first round uses them)."""
+        return self._run(list(identifiers), lambda _stored: [], (), sorted(set(entries)), stored)
 
     def _run(
         self,
         identifiers: list[str],
         scopes_of: Callable[[dict[str, list[Rates]]], list[RepricingScope]],
         keys: Iterable[str],
-        ids: Iterable[str],
+        entries: Iterable[tuple[str, int]],
         stored: dict[str, list[Rates]] | None = None,
     ) -> RepricingOutcome:
         outcome = RepricingOutcome()
+        entries, keys = list(entries), list(keys)  # read every round
         written: dict[str, Entry] = {}
         pending: dict[str, Entry] = {}  # written by a round whose swaps did not all match: confirmed by re-reading
         for attempt in range(ATTEMPTS + 1):
             if stored is None or attempt:
                 stored = self.registry.rates(identifiers)
             scopes = scopes_of(stored)
-            candidates = self.repository.repricing_candidates(scopes, keys, [*ids, *pending])
+            wanted = [*entries, *((new.identifier, new.end.timestamp) for new in pending.values())]
+            candidates = self.repository.repricing_candidates(scopes, keys, wanted)
             for entry_id, new in pending.items():
                 if candidates.get(entry_id) == new:
                     written[entry_id] = new

@@ -24,5 +24,6 @@ SHARD_KEYS: dict[str, dict[str, int | str]] = {
     "equipment_registry": {"identifier": 1},
 }
 
-# A handful of documents each: they stay on their database's primary shard.
-UNSHARDED = ("consumer_progress", "readiness")
+# A handful of documents each (usage_repricings: one per registry version that re-priced usage):
+# they stay on their database's primary shard.
+UNSHARDED = ("consumer_progress", "readiness", "usage_repricings")

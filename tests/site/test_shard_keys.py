@@ -18,7 +18,7 @@ from equipment_usage.handlers import EquipmentRegistryHandler
 from telemetry_site.consumer import Record
 from telemetry_site.sharding import SHARD_KEYS, UNSHARDED
 from tests.factories import T0, telemetry
-from tests.usage.test_handler import DAY0, H, make
+from tests.usage.test_handler import DAY0, H, RecordingPublisher, make
 
 WRITES = ("bulk_write", "insert_many", "insert_one", "update_one", "update_many", "replace_one", "delete_one")
 WRITES += ("delete_many",)
@@ -119,14 +119,19 @@ def test_position_inserts_carry_the_shard_key(mongo_db):
 def test_usage_and_registry_writes_carry_the_shard_key(mongo_db):
     database = RecordingDatabase(mongo_db)
     handler, _, registry = make(mongo_db, database=database)
-    EquipmentRegistryHandler(registry).handle(
+    registry_handler = EquipmentRegistryHandler(registry, handler.repository, RecordingPublisher())
+    registry_handler.handle(
         records([{"identifier": "EX1", "hourly_rate": 10.0, "km_rate": 1.0, "currency": "EUR", "last_update": 0}])
     )
     handler.process([Reading("EX1", DAY0 + t * H, 10.0 + t, 100.0 + 5 * t, ("site-a",)) for t in (0, 2, 4)])
     handler.process([Reading("EX1", DAY0 + 1 * H, 11.0, 105.0, ("site-b",))])  # late: splits an entry
     handler.process([Reading("EX1", DAY0 + 4 * H, 14.0, 120.0, ("site-a",))])  # a replay
+    backdated = {"identifier": "EX1", "hourly_rate": 20.0, "km_rate": 1.0, "currency": "EUR", "last_update": DAY0}
+    assert len(registry_handler.process([backdated]).repriced) == 3  # re-prices the stored usage
     # Every kind of write the usage service makes, so that none is left unchecked.
     assert kinds(database.log) >= {
+        ("equipment_registry", "UpdateOne"),  # flagged re-priced
+        ("usage_repricings", "UpdateOne"),
         ("equipment_registry", "ReplaceOne"),
         ("usage_deltas", "insert"),
         ("usage_deltas", "ReplaceOne"),
