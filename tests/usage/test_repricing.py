@@ -5,6 +5,7 @@ versions the ledger, the daily totals and the usage topic applied by id equal ev
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from dataclasses import replace
 
@@ -366,7 +367,11 @@ def registry_versions(draw) -> list[dict]:
     ]
 
 
-@property_settings(100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# CI: 100 examples (~4 s); REPRICING_EXAMPLES=1000 for a longer run.
+EXAMPLES = int(os.environ.get("REPRICING_EXAMPLES", 100))
+
+
+@property_settings(EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(readings=machine_readings(), records=registry_versions(), data=st.data())
 def test_any_arrival_order_of_readings_and_versions_gives_event_order(mongo_db, readings, records, data):
     items = [("reading", r) for r in readings] + [("version", r) for r in records]
