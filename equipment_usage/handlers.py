@@ -264,14 +264,16 @@ class UsageHandler:
                 and entry.start.timestamp >= newest[entry.identifier] - max_age
             )
 
+        unknown = outcome.inserted < len(outcome.entries)  # inserts met stored entries: read them back
         stale = [
             (entry.identifier, entry.end.timestamp)
             for entry in published
             if recent(entry)
-            and repriced(entry, rates_at(stored.get(entry.identifier, ()), entry.start.timestamp), None) is not None
+            and (
+                unknown
+                or repriced(entry, rates_at(stored.get(entry.identifier, ()), entry.start.timestamp), None) is not None
+            )
         ]
-        if outcome.inserted < len(outcome.entries):
-            stale += [(entry.identifier, entry.end.timestamp) for entry in outcome.entries if recent(entry)]
         if not stale:
             return []
         return self.repricer.reprice_entries(stale, identifiers, stored).repriced
@@ -434,33 +436,28 @@ class EquipmentRegistryHandler:
         return outcome
 
 
-def repricing_reports(outcome: RepricingOutcome, now_ms: int) -> list[dict[str, Any]]:
-    """One report per version of the run that re-priced stored usage or was refused (partly)."""
-    entries: dict[str, list[Entry]] = {}
+def repricing_reports(outcome: RepricingOutcome, now_ms: int) -> dict[str, dict[str, Any]]:
+    """One report per version of the run that re-priced stored usage or was refused (partly), by key."""
+    entries: dict[str | None, list[Entry]] = {}
     for entry in outcome.published:
-        entries.setdefault(entry.repriced_by or "", []).append(entry)
-    reports = []
+        entries.setdefault(entry.repriced_by, []).append(entry)
+    reports = {}
     for scope in outcome.scopes:
         mine = entries.get(scope.key, [])
         if not mine and scope.refused_before is None:
             continue
-        rates = next(
-            (v for v in outcome.versions.get(scope.identifier, ()) if v.last_update == scope.last_update), None
-        )
-        reports.append(
-            {
-                "_id": scope.key,
-                "identifier": scope.identifier,
-                "last_update": scope.last_update,
-                "hourly_rate": None if rates is None else rates.hourly_rate,
-                "km_rate": None if rates is None else rates.km_rate,
-                "currency": None if rates is None else rates.currency,
-                "governs_from": scope.last_update,
-                "governs_to": scope.end,
-                "refused_before": scope.refused_before,
-                "entries": len(mine),
-                "days": len({day for entry in mine for day in entry.dates}),
-                "logged_at": now_ms,
-            }
-        )
+        rates = next(v for v in outcome.versions[scope.identifier] if v.last_update == scope.last_update)
+        reports[scope.key] = {
+            "identifier": scope.identifier,
+            "last_update": scope.last_update,
+            "hourly_rate": rates.hourly_rate,
+            "km_rate": rates.km_rate,
+            "currency": rates.currency,
+            "governs_from": scope.last_update,
+            "governs_to": scope.end,
+            "refused_before": scope.refused_before,
+            "entries": len(mine),
+            "days": len({day for entry in mine for day in entry.dates}),
+            "logged_at": now_ms,
+        }
     return reports

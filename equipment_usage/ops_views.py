@@ -18,7 +18,7 @@ REPRICINGS_PAGE = 200
 
 @staff_member_required
 def repricings(request: HttpRequest) -> HttpResponse:
-    reports = backends.repositories["usage"].find_repricings(REPRICINGS_PAGE)
+    reports = backends.repositories["usage"].find_repricings(REPRICINGS_PAGE)  # newest first
     rows = [
         {
             **report,

@@ -86,17 +86,16 @@ def replace_if_newer(reference: Reference, or_same: bool = False) -> UpdateOne:
 
 def repricing_condition(old: Entry) -> dict[str, Any]:
     """The fields a re-pricing was computed from: the interval's start (a late reading changes it)
-    and the rates that priced it (another re-pricing changes them)."""
-    condition: dict[str, Any] = {"interval_start": None if old.start is None else old.start.timestamp}
-    if old.start is not None:
-        condition.update(
-            {
-                "start.hours": old.start.hours,
-                "start.hours_at": old.start.hours_at,
-                "start.km": old.start.km,
-                "start.km_at": old.start.km_at,
-            }
-        )
+    and the rates that priced it (another re-pricing changes them). Only counted entries, which
+    have a start, are re-priced."""
+    assert old.start is not None
+    condition: dict[str, Any] = {
+        "interval_start": old.start.timestamp,
+        "start.hours": old.start.hours,
+        "start.hours_at": old.start.hours_at,
+        "start.km": old.start.km,
+        "start.km_at": old.start.km_at,
+    }
     if old.rates is None:
         condition["rates"] = None
     else:
@@ -262,48 +261,38 @@ class UsageRepository:
     def write_repriced(self, replacements: Iterable[tuple[Entry, Entry]]) -> int:
         """Replace stored entries by their re-priced versions, each only if the stored one still has
         the start and the rates it was re-priced from (compare-and-swap: a late reading's correction
-        or another re-pricing got there first otherwise), in one unordered bulk write. Returns how
-        many were replaced; the caller re-reads and retries the others."""
+        or another re-pricing got there first otherwise), in one bulk write. Returns how many were
+        replaced; the caller re-reads and retries the others."""
         operations = [
+            # the shard key (identifier, interval_end) too, as in replace_entries (docs/SCALING.md);
+            # the replacement keeps the stored _id
             ReplaceOne(
-                # the shard key (identifier, interval_end) too, as in replace_entries (docs/SCALING.md)
                 {
                     "_id": old.id,
                     "identifier": old.identifier,
                     "interval_end": old.end.timestamp,
                     **repricing_condition(old),
                 },
-                {"_id": new.id, **new.to_dict()},
+                new.to_dict(),
             )
             for old, new in replacements
         ]
         if not operations:
             return 0
-        return self.deltas.bulk_write(operations, ordered=False).matched_count
+        return self.deltas.bulk_write(operations).matched_count
 
-    def record_repricings(self, reports: Iterable[dict[str, Any]]) -> int:
-        """Upsert one report per registry version (``_id`` = its key): a replay rewrites the same one."""
-        operations = [
-            UpdateOne(
-                {"_id": report["_id"]},
-                {"$set": {k: v for k, v in report.items() if k != "_id"}},
-                upsert=True,
-            )
-            for report in reports
-        ]
+    def record_repricings(self, reports: dict[str, dict[str, Any]]) -> int:
+        """Write one report per registry version, by its key (``identifier|last_update``): a replay
+        rewrites the same one. (Two processes upserting one key: the server retries the loser's
+        upsert, an equality on ``_id``, by itself.)"""
+        operations = [ReplaceOne({"_id": key}, report, upsert=True) for key, report in sorted(reports.items())]
         if not operations:
             return 0
-        try:
-            self.repricings.bulk_write(operations, ordered=False)
-        except BulkWriteError as exc:
-            errors = _raise_unless_duplicates(exc)  # two processes inserting the same report
-            self.repricings.bulk_write([operations[error["index"]] for error in errors], ordered=False)
+        self.repricings.bulk_write(operations)
         return len(operations)
 
-    def find_repricings(self, limit: int = 100) -> list[dict]:
-        """The newest re-pricing reports first."""
-        if limit <= 0:
-            return []
+    def find_repricings(self, limit: int) -> list[dict]:
+        """The ``limit`` newest re-pricing reports, newest first."""
         return list(self.repricings.find().sort("logged_at", DESCENDING).limit(limit))
 
     def insert_entries(self, entries: Iterable[Entry]) -> int:
@@ -562,7 +551,7 @@ class EquipmentRegistryRepository:
         ]
         if not operations:
             return 0
-        return self.collection.bulk_write(operations, ordered=False).matched_count
+        return self.collection.bulk_write(operations).matched_count
 
     def rates(self, identifiers: Iterable[str]) -> dict[str, list[Rates]]:
         """Every stored version of each machine's rates (one query)."""

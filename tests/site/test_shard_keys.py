@@ -131,7 +131,7 @@ def test_usage_and_registry_writes_carry_the_shard_key(mongo_db):
     # Every kind of write the usage service makes, so that none is left unchecked.
     assert kinds(database.log) >= {
         ("equipment_registry", "UpdateOne"),  # flagged re-priced
-        ("usage_repricings", "UpdateOne"),
+        ("usage_repricings", "ReplaceOne"),
         ("equipment_registry", "ReplaceOne"),
         ("usage_deltas", "insert"),
         ("usage_deltas", "ReplaceOne"),

@@ -416,3 +416,52 @@ def test_the_usage_consumer_reprices_no_further_back_than_the_horizon_either(mon
     assert sorted(e.start.timestamp for e in outcome.repriced) == [DAY0 + t * H for t in range(21, 45, 3)]
     costs = {d["interval_start"]: d["rates"]["hourly_rate"] for d in mongo_db.usage_deltas.find({"counted": True})}
     assert {t: costs[DAY0 + t * H] for t in (18, 21)} == {18: 10.0, 21: 30.0}
+
+
+def test_a_replay_after_the_horizon_moved_still_republishes_what_the_crashed_run_repriced(mongo_db):
+    """The run re-priced 30 h .. 42 h and died before delivering; then telemetry moved the horizon
+    (1 day before the newest reading) past those entries: the replay's range no longer holds them,
+    its lookup by ``repriced_by`` does, so their records still reach the topic."""
+    rules = replace(RULES, reprice_max_age_days=1.0)
+    stack = Stack(mongo_db, rules)
+    readings = hourly_readings(32)  # 0 h .. 93 h
+    stack.registry.process([version(DAY0 - H, 10.0)])
+    stack.usage.process(readings[:16])  # 0 h .. 45 h
+    crashing = CrashingPublisher()
+    crashing.records = stack.publisher.records
+    registry = EquipmentRegistryHandler(stack.registry_repository, stack.usage_repository, crashing, rules)
+    with pytest.raises(SystemExit):
+        registry.process([version(DAY0 + 30 * H, 30.0)])
+    stack.usage.process(readings[16:])  # the newest reading is 93 h now: the horizon is 69 h
+    replay = registry.process([version(DAY0 + 30 * H, 30.0)])
+    assert replay.repriced == []
+    assert [e.start.timestamp for e in replay.republished] == [DAY0 + t * H for t in (30, 33, 36, 39, 42)]
+    want = totals_of(expected(readings, [version(DAY0 - H, 10.0), version(DAY0 + 30 * H, 30.0)], rules))
+    assert_same_totals(stored_totals(mongo_db), want)
+    assert_same_totals(applied_by_id(stack.publisher.records), want)
+
+
+def test_each_version_of_a_batch_is_reported_on_its_own(mongo_db):
+    stack = Stack(mongo_db)
+    stack.registry.process([version(DAY0 - H, 10.0)])
+    stack.usage.process(hourly_readings(8))
+    same, dearer = version(DAY0 + 3 * H, 10.0), version(DAY0 + 12 * H, 20.0)  # the first changes no price
+    outcome = stack.registry.process([same, dearer])
+    assert [scope.key for scope in outcome.scopes] == [f"EX1|{DAY0 + 3 * H}", f"EX1|{DAY0 + 12 * H}"]
+    assert [(r["_id"], r["entries"]) for r in mongo_db.usage_repricings.find()] == [(f"EX1|{DAY0 + 12 * H}", 3)]
+
+
+def test_repository_writes_of_the_repricing(mongo_db):
+    stack = Stack(mongo_db)
+    usage, registry = stack.usage_repository, stack.registry_repository
+    assert (usage.write_repriced([]), usage.record_repricings({}), registry.mark_repriced([])) == (0, 0, 0)
+    stack.usage.process(hourly_readings(3))  # no version yet: unpriced, rates null
+    stored = [Entry.from_dict(doc) for doc in mongo_db.usage_deltas.find({"counted": True})]
+    assert all(entry.rates is None and not entry.priced for entry in stored)
+    mongo_db.usage_deltas.update_one({"_id": stored[0].id}, {"$set": {"rates": {"hourly_rate": 1.0}}})
+    priced = [(entry, replace(entry, priced=True)) for entry in stored]
+    assert usage.write_repriced(priced) == 1  # the first was priced meanwhile: its swap fails
+    registry.store([version(1, 10.0), version(2, 20.0), {**version(3, 30.0), "identifier": "EX2"}])
+    assert sorted(registry.stored_versions(["EX1|1", "EX2|3", "EX1|9"])) == ["EX1|1", "EX2|3"]
+    usage.record_repricings({f"EX1|{t}": {"identifier": "EX1", "logged_at": t} for t in (5, 7, 6)})
+    assert [doc["_id"] for doc in usage.find_repricings(2)] == ["EX1|7", "EX1|6"]
