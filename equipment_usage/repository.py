@@ -230,12 +230,13 @@ class UsageRepository:
     def repricing_candidates(
         self,
         scopes: Iterable[RepricingScope],
-        repriced_by: Iterable[str] = (),
+        repriced_by: dict[str, list[str]] | None = None,
         entries: Iterable[tuple[str, int]] = (),
     ) -> dict[str, Entry]:
         """In one query: the counted entries whose interval starts in each scope (a range of the
         (identifier, interval_start) index), the entries re-priced by the versions ``repriced_by``
-        (keys ``identifier|last_update``) and the ``entries`` (identifier, interval end). Every
+        (per identifier, keys ``identifier|last_update``) and the ``entries`` (identifier, interval
+        end). Every
         clause is per identifier, so a sharded ledger is asked only on its machines' shards. By id."""
         clauses: list[dict[str, Any]] = []
         for scope in scopes:
@@ -244,10 +245,7 @@ class UsageRepository:
                 if scope.end is not None:
                     starts["$lt"] = scope.end
                 clauses.append({"identifier": scope.identifier, "interval_start": starts, "counted": True})
-        by_machine: dict[str, list[str]] = {}
-        for key in repriced_by:
-            by_machine.setdefault(key.rsplit("|", 1)[0], []).append(key)
-        for identifier, keys in sorted(by_machine.items()):
+        for identifier, keys in sorted((repriced_by or {}).items()):
             clauses.append({"identifier": identifier, "repriced_by": {"$in": sorted(set(keys))}})
         ends: dict[str, set[int]] = {}
         for identifier, end in entries:

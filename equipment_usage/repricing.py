@@ -63,7 +63,10 @@ class Repricer:
     def reprice_versions(self, versions: dict[str, Iterable[int]]) -> RepricingOutcome:
         """Re-price what the stored versions ``{identifier: [last_update, ...]}`` govern, and find
         the entries they re-priced before (a replay after a crash republishes them)."""
-        keys = sorted(version_key(identifier, at) for identifier, times in versions.items() for at in set(times))
+        keys = {
+            identifier: sorted(version_key(identifier, at) for at in set(times))
+            for identifier, times in versions.items()
+        }
         references = self.repository.references(versions)
 
         def scopes(stored: dict[str, list[Rates]]) -> list[RepricingScope]:
@@ -85,18 +88,18 @@ class Repricer:
     ) -> RepricingOutcome:
         """Re-price the ``entries`` (identifier, interval end) of machines ``identifiers`` with the
         stored versions, read as ``stored`` a moment ago (the first round uses them)."""
-        return self._run(list(identifiers), lambda _stored: [], (), sorted(set(entries)), stored)
+        return self._run(list(identifiers), lambda _stored: [], {}, sorted(set(entries)), stored)
 
     def _run(
         self,
         identifiers: list[str],
         scopes_of: Callable[[dict[str, list[Rates]]], list[RepricingScope]],
-        keys: Iterable[str],
+        keys: dict[str, list[str]],
         entries: Iterable[tuple[str, int]],
         stored: dict[str, list[Rates]] | None = None,
     ) -> RepricingOutcome:
         outcome = RepricingOutcome()
-        entries, keys = list(entries), list(keys)  # read every round
+        entries = list(entries)  # read every round
         written: dict[str, Entry] = {}
         pending: dict[str, Entry] = {}  # written by a round whose swaps did not all match: confirmed by re-reading
         for attempt in range(ATTEMPTS + 1):
@@ -128,7 +131,7 @@ class Repricer:
                 written.update(pending)
                 break
         outcome.repriced = sorted(written.values(), key=lambda entry: (entry.identifier, entry.end.timestamp))
-        wanted = set(keys)
+        wanted = {key for machine_keys in keys.values() for key in machine_keys}
         outcome.republished = sorted(
             (entry for entry in candidates.values() if entry.repriced_by in wanted and entry.id not in written),
             key=lambda entry: (entry.identifier, entry.end.timestamp),
