@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -134,6 +135,7 @@ def test_prometheus_scrapes_a_consumer_and_the_web_server(kafka, settings, tmp_p
                 **env,
                 "GUNICORN_BIND": f"127.0.0.1:{web_port}",
                 "GUNICORN_WORKERS": "2",
+                "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),  # the WSGI entry point defaults to DEBUG off
                 "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "web-metrics"),
                 "PYTHONDONTWRITEBYTECODE": "1",  # no __pycache__ beside deploy/gunicorn.conf.py
             },
