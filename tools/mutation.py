@@ -186,6 +186,8 @@ def stage(profile: str, *, fresh: bool = True, overrides: dict[str, object] | No
     target = STAGE / profile
     if fresh:
         shutil.rmtree(target, ignore_errors=True)
+    else:
+        forget_copied_files(target / "mutants")
     for name in staged_files():
         destination = target / name
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -194,6 +196,20 @@ def stage(profile: str, *, fresh: bool = True, overrides: dict[str, object] | No
     text = re.sub(r"(?ms)^\[tool\.mutmut\]\n.*?(?=^\[|\Z)", "", pyproject.read_text())
     pyproject.write_text(text.rstrip() + "\n\n" + mutmut_section({**PROFILES[profile], **(overrides or {})}))
     return target
+
+
+def forget_copied_files(mutants: Path) -> None:
+    """Delete the files mutmut copied into ``mutants/`` without mutating them (templates, data).
+
+    mutmut copies such a file only when it is missing, so after ``--resume`` the mutants would run
+    against the templates of the first run. Its Python files and their ``.meta`` results stay: mutmut
+    refreshes those itself, by modification time and function hashes.
+    """
+    source_paths = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]["source_paths"]
+    for source in source_paths:
+        for path in (mutants / source).rglob("*"):
+            if path.is_file() and path.suffix not in {".py", ".meta"}:
+                path.unlink()
 
 
 def unresolved(workdir: Path) -> list[str]:
