@@ -1,8 +1,11 @@
 """PositionRepository and PositionHistoryHandler on the in-process engine (or a real server)."""
 
 import time
+import uuid
 from datetime import UTC, datetime
 
+from hypothesis import HealthCheck, given
+from hypothesis import strategies as st
 from pymongo.errors import OperationFailure
 
 from equipment_history.business import MS_PER_DAY, Position, extract_positions, position_documents
@@ -10,6 +13,7 @@ from equipment_history.handlers import PositionHistoryHandler
 from equipment_history.repository import TTL_INDEX, PositionRepository, position_document
 from telemetry_site.consumer import Record
 from tests.factories import telemetry
+from tests.properties import property_settings
 
 # Recent event times: the TTL index (which mongomock-ng enforces too) would expire old ones.
 NOW = int(time.time() * 1000)
@@ -223,3 +227,45 @@ def test_the_consumers_one_pass_documents_equal_the_stored_shape_of_the_extracte
     assert position_documents(records) == expected
     assert [type(d["latitude"]) for d in position_documents(records)] == [float] * len(expected)
     assert position_documents([]) == []
+
+
+@property_settings(40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    batches=st.lists(
+        st.lists(
+            st.tuples(st.sampled_from("ABC"), st.integers(0, 40), st.sampled_from([(), ("North",), ("South",)])),
+            max_size=6,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    window=st.tuples(st.integers(-2, 42), st.integers(0, 44)),
+    poi=st.sampled_from([None, "North", "South"]),
+)
+def test_latest_per_machine_is_the_newest_position_in_the_window_whatever_the_batches(mongo_db, batches, window, poi):
+    """The kept newest positions answer exactly as sorting every position of the window would,
+    whatever order the batches (several consumers, replays) arrived in."""
+    repository = PositionRepository(mongo_db, collection=f"p{uuid.uuid4().hex[:8]}")
+    repository.ensure_indexes()
+    base = NOW - 100_000
+    stored: dict[tuple[str, int], Position] = {}
+    for batch in batches:
+        positions = [position(m, base + t * 10, points_of_interest=p, latitude=float(t)) for m, t, p in batch]
+        repository.insert(positions)
+        for item in positions:
+            stored.setdefault(item.key, item)  # the first stored wins, the unique index keeps it
+    start, end = base + window[0] * 10, base + window[1] * 10
+    newest: dict[str, Position] = {}
+    for item in sorted(stored.values(), key=lambda p: p.timestamp):
+        if start <= item.timestamp < end:
+            newest[item.identifier] = item
+    expected = [newest[m] for m in sorted(newest) if poi is None or poi in newest[m].points_of_interest]
+    assert repository.latest(start, end, poi) == expected
+    assert repository.count_latest(start, end, poi) == len(expected)
+
+
+def test_newest_positions_are_derived_once_from_positions_stored_before_they_were_kept(mongo_db):
+    mongo_db.positions.insert_many([position_document(position("A", NOW - 10)), position_document(position("A", NOW))])
+    repository = repository_for(mongo_db)
+    assert repository.newest_timestamps(["A", "B"]) == {"A": NOW}
+    assert [p.timestamp for p in repository.latest(NOW - 100, NOW + 1)] == [NOW]
