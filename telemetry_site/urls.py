@@ -4,9 +4,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.permissions import AllowAny
 
 from telemetry_site.health import HealthView, ReadyView
+from telemetry_site.home import home
 from telemetry_site.metrics import metrics_view
 
 urlpatterns = [
+    path("", home, name="home"),
     path("health", HealthView.as_view(), name="health"),
     path("ready", ReadyView.as_view(), name="ready"),
     path("metrics", metrics_view, name="metrics"),

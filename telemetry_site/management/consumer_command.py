@@ -76,7 +76,11 @@ class ConsumerCommand(BaseCommand):
                 server.shutdown()
                 server.server_close()
             logs.bind(service=None)
+        committed = " ".join(
+            f"{topic}[{partition}]={offset}" for (topic, partition), offset in sorted(stats.committed.items())
+        )
         self.stdout.write(
             f"{name}: {stats.messages} messages in {stats.batches} batches, {stats.processed} processed, "
-            f"{stats.dead_lettered} dead-lettered, {stats.retries} retries"
+            f"{stats.dead_lettered} dead-lettered, {stats.retries} retries; "
+            f"last commits: {committed or 'none (nothing consumed)'}"
         )
