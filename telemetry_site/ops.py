@@ -41,9 +41,11 @@ def partition_lag(partition: int, committed: int, low: int, high: int) -> Partit
     return PartitionLag(partition, known, high, max(0, high - start))
 
 
-# The ops reader asks the broker for little and does not wait for more: a page answers in well
-# under a second even while the consumers are busy.
-READER_OPTIONS = {"fetch.wait.max.ms": 50, "fetch.max.bytes": 4 * 1024 * 1024}
+# The ops clients live for one page: they ask the broker for little and do not wait for more. A
+# client's second connection (to the broker the bootstrap metadata names) waits reconnect.backoff.ms
+# (jittered): the consumers' 1 s cost every page 0.5 s; Tansu answers on the same address at once.
+CONNECT_QUICKLY = {"reconnect.backoff.ms": 10}
+READER_OPTIONS = {**CONNECT_QUICKLY, "fetch.wait.max.ms": 50, "fetch.max.bytes": 4 * 1024 * 1024}
 
 
 def end_offsets(consumer: Any, watermarks: dict[tuple[str, int], tuple[int, int]], timeout: float) -> dict:
@@ -63,7 +65,10 @@ def end_offsets(consumer: Any, watermarks: dict[tuple[str, int], tuple[int, int]
     consumer.assign([TopicPartition(topic, partition, ends[(topic, partition)] - 1) for topic, partition in pending])
     deadline = time.monotonic() + timeout
     while pending and (remaining := deadline - time.monotonic()) > 0:
-        for message in consumer.consume(10_000, timeout=min(remaining, 0.2)):
+        # consume(n, timeout) waits for n messages or the whole timeout: wait for one message,
+        # then take what was fetched with it (a batch arrives whole).
+        first = consumer.poll(remaining)
+        for message in [first, *consumer.consume(10_000, timeout=0)] if first is not None else []:
             if message.error() is None:
                 key = (message.topic(), message.partition())
                 ends[key] = max(ends[key], message.offset() + 1)
@@ -97,7 +102,7 @@ def consumer_lag(factory: Any, services: dict[str, dict], timeout: float = 5.0) 
             for partition in numbers
         }
         ends = end_offsets(consumer, watermarks, timeout)
-        admin = factory.admin()
+        admin = factory.admin(**CONNECT_QUICKLY)
         asked = {
             group.group_id: admin.list_consumer_group_offsets(
                 [
@@ -194,7 +199,8 @@ def read_dead_letters(
             consumer.assign([TopicPartition(topic, partition, start)])
             deadline = time.monotonic() + timeout
             while len(found) < limit and (remaining := deadline - time.monotonic()) > 0:
-                for message in consumer.consume(limit, timeout=min(remaining, 0.2)):
+                first = consumer.poll(remaining)
+                for message in [first, *consumer.consume(limit, timeout=0)] if first is not None else []:
                     if message.error() is None and start <= message.offset() and message.partition() == partition:
                         found.setdefault(message.offset(), _dead_letter(message))
                 if found and max(found) + 1 >= end:
