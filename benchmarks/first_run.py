@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SERVICES = ("current", "history", "usage")
 
 
 def descendants(pid: int) -> list[int]:
@@ -127,6 +128,20 @@ class EmbeddedStack:
             time.sleep(0.25)
         return first, None
 
+    def wait_for_consumers(self, timeout: float) -> float | None:
+        """Seconds until every consumer's last batch was small (it caught up with the backfill)."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            last = [re.findall(r"messages=(\d+)", self.log(f"consumer-{name}.log"))[-1:] for name in SERVICES]
+            if all(found and int(found[0]) < 100 for found in last):
+                return time.monotonic() - started
+            time.sleep(1)
+        return None
+
+    def stop_report(self) -> str:
+        """What the command printed from its stop on."""
+        return self.output[self.output.find("Stopping") :]
+
     def stop(self, timeout: float = 60.0) -> float:
         """SIGINT, as Ctrl-C in the terminal; returns the seconds until the command exited."""
         started = time.monotonic()
@@ -153,6 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backfill-days", type=float, default=1.0)
     parser.add_argument("--keep-running", type=float, default=30.0, help="seconds between restart and stop")
     parser.add_argument("--wait", type=float, default=900.0, help="longest wait for every machine")
+    parser.add_argument(
+        "--catch-up", type=float, default=0.0, help="then wait this long at most for the consumers to catch up (lag 0)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="c40-first-run-") as run_dir:
         stack = EmbeddedStack(
@@ -163,16 +181,20 @@ def main(argv: list[str] | None = None) -> None:
         )
         banner = stack.start()
         first, every = stack.wait_for_machines(args.machines, args.wait)
+        caught_up = stack.wait_for_consumers(args.catch_up) if args.catch_up else None
         stop = stack.stop()
+        stops = [stack.stop_report()]
         restart = stack.start()
         time.sleep(args.keep_running)
         after_restart = stack.machines_visible()
         second_stop = stack.stop()
+        stops.append(stack.stop_report())
         runs = published(stack.log("simulator.log"))
         figures = {
             "startup message (s)": banner,
             "first machine visible (s after the message)": first,
             f"all {args.machines} visible (s after the message)": every,
+            "consumers caught up with the backfill (s after all visible)": caught_up,
             "Ctrl-C to exit (s)": stop,
             "restart: startup message (s)": restart,
             "machines visible right after the restart": after_restart,
@@ -181,7 +203,9 @@ def main(argv: list[str] | None = None) -> None:
             "Ctrl-C to exit after the restart (s)": second_stop,
         }
         for name, value in figures.items():
-            print(f"{name:<55} {value if not isinstance(value, float) else round(value, 1)}")
+            print(f"{name:<60} {value if not isinstance(value, float) else round(value, 1)}")
+        for number, report in enumerate(stops, 1):
+            print(f"stop {number}:\n{report}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularRedocView
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +19,7 @@ SAME_ORIGIN_ASSETS = "img-src 'self' data: blob:; font-src 'self' data:; connect
 
 
 class LocalRedocView(SpectacularRedocView):
+    @extend_schema(exclude=True)  # a page about the API, not an operation of it
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         response = super().get(request, *args, **kwargs)
         response["Content-Security-Policy"] = SAME_ORIGIN_ASSETS
