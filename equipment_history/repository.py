@@ -157,9 +157,12 @@ class PositionRepository:
             self.latest_positions.bulk_write(operations, ordered=False)
         except BulkWriteError as exc:
             # Two processes upserting the same new machine: one insert loses the race on _id; the
-            # document now exists, so the same conditional update applies cleanly.
+            # document now exists, so the same conditional update applies cleanly. Not when the
+            # write concern failed too: the batch goes back to the loop, which retries it.
             errors = exc.details.get("writeErrors", [])
-            if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
+            if exc.details.get("writeConcernErrors") or not errors:
+                raise
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
                 raise
             self.latest_positions.bulk_write([operations[error["index"]] for error in errors], ordered=False)
 

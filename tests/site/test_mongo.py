@@ -136,6 +136,22 @@ def test_positions_give_a_write_concern_error_to_the_loop(mongo_db, kind):
     assert sorted(doc["timestamp"] for doc in mongo_db.positions.find()) == [T0, T0 + 1, T0 + 2]
 
 
+@pytest.mark.parametrize("kind", ["write_concern", "write_concern_mixed"])
+def test_newest_positions_give_a_write_concern_error_to_the_loop(mongo_db, kind):
+    repository = PositionRepository(mongo_db)
+    repository.ensure_indexes()
+    repository.latest_positions = fail_next_write(repository.latest_positions, kind)
+    documents = lambda: [  # noqa: E731 - fresh documents per attempt, as the handler builds them
+        {"identifier": m, "timestamp": T0 + i, "latitude": 45.0, "longitude": 9.0} for m in "ABC" for i in range(2)
+    ]
+    with pytest.raises(BulkWriteError) as failed:
+        repository.insert_documents(documents())
+    assert is_transient(failed.value)
+    assert repository.latest_positions._switch.writes == 1  # the lost upsert was not retried alone
+    repository.insert_documents(documents())  # the loop's retry
+    assert repository.newest_timestamps("ABC") == {"A": T0 + 1, "B": T0 + 1, "C": T0 + 1}
+
+
 @pytest.mark.parametrize("collection", ["usage_last_readings", "usage_daily", "usage_deltas"])
 def test_usage_gives_a_write_concern_error_to_the_loop(mongo_db, collection):
     handler, repository, _ = make(mongo_db)
