@@ -120,9 +120,15 @@ def check_majority_write(database: Any) -> None:
     of probes. Bound it with ``pymongo.timeout(...)``: without one, the wait for a majority lasts
     as long as the client's ``timeoutMS``."""
     from pymongo import WriteConcern
+    from pymongo.errors import DuplicateKeyError
 
     collection = database[READINESS_COLLECTION].with_options(write_concern=WriteConcern("majority"))
-    collection.update_one({"_id": "ready"}, {"$set": {"checked_at": datetime.now(UTC)}}, upsert=True)
+    try:
+        collection.update_one({"_id": "ready"}, {"$set": {"checked_at": datetime.now(UTC)}}, upsert=True)
+    except DuplicateKeyError:
+        # Two probes created the document at once (the first burst of parallel /ready requests,
+        # from two web processes: one in 20 answered 503): it exists now, so this updates it.
+        collection.update_one({"_id": "ready"}, {"$set": {"checked_at": datetime.now(UTC)}}, upsert=True)
 
 
 def is_transient_error(exc: BaseException) -> bool:

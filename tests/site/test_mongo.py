@@ -247,3 +247,30 @@ def test_client_settings_come_from_the_environment():
         "appname": "c40-web",
         "tls": True,
     }
+
+
+class CreatedByAnotherProbe:
+    """The readiness collection of a probe that loses the race to create the document: another
+    probe (another web process) inserts it first, and this upsert's insert hits its _id."""
+
+    def __init__(self, collection) -> None:
+        self.collection, self.raced = collection, False
+
+    def with_options(self, **options):
+        return self
+
+    def update_one(self, *args, **kwargs):
+        if not self.raced:
+            self.raced = True
+            self.collection.insert_one({"_id": "ready"})
+            raise DuplicateKeyError("E11000 duplicate key error", 11000)
+        return self.collection.update_one(*args, **kwargs)
+
+
+def test_the_readiness_write_survives_two_probes_creating_its_document_at_once(mongo_db):
+    from telemetry_site.mongo import READINESS_COLLECTION, check_majority_write
+
+    racing = CreatedByAnotherProbe(mongo_db[READINESS_COLLECTION])
+    check_majority_write({READINESS_COLLECTION: racing})
+    assert racing.raced
+    assert "checked_at" in mongo_db[READINESS_COLLECTION].find_one({"_id": "ready"})

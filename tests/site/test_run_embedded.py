@@ -35,14 +35,19 @@ def logged_in_session(base: str, password: str) -> requests.Session:
     return session
 
 
-def statuses_of_parallel_requests(stack: EmbeddedStack, url: str) -> list[int]:
+def answers_to_parallel_requests(stack: EmbeddedStack, url: str) -> list[tuple[int, str]]:
     """``PARALLEL`` requests at once: the admin pages with the printed login (a browser session),
-    everything else with the printed token."""
+    everything else with the printed token. Each answer's status, and the body of any but a 200."""
     base = f"http://127.0.0.1:{stack.web_port}"
     session = logged_in_session(base, stack.password) if "/admin/" in url else requests.Session()
     headers = {} if "/admin/" in url else {"Authorization": f"Token {stack.token}"}
+
+    def get(_: int) -> tuple[int, str]:
+        response = session.get(url, headers=headers, timeout=60)
+        return response.status_code, "" if response.status_code == 200 else response.text[:500]
+
     with ThreadPoolExecutor(PARALLEL) as pool:
-        return list(pool.map(lambda _: session.get(url, headers=headers, timeout=60).status_code, range(PARALLEL)))
+        return list(pool.map(get, range(PARALLEL)))
 
 
 def assert_stopped_in_order(stack: EmbeddedStack, seconds: float, processes: list[int]) -> None:
@@ -74,7 +79,8 @@ def test_a_newcomer_runs_the_main_job_requests_every_url_stops_and_restarts_it(t
         urls = stack.urls
         assert len(urls) == 9 + len(metrics)  # home, API, health, ready, admin, ops, docs; metrics
         for url in urls:
-            assert statuses_of_parallel_requests(stack, url) == [200] * PARALLEL, url
+            answers = answers_to_parallel_requests(stack, url)
+            assert [status for status, _ in answers] == [200] * PARALLEL, (url, {body for _, body in answers})
         # The archiver runs too: the simulated positions reach the Parquet archive under the run folder.
         archived = tmp_path / "run" / "archive" / "positions"
         deadline = time.monotonic() + 120
