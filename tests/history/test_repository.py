@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
-from pymongo.errors import OperationFailure
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from equipment_history.business import MS_PER_DAY, Position, extract_positions, position_documents
 from equipment_history.handlers import PositionHistoryHandler
@@ -42,6 +42,44 @@ def test_changed_retention_rebuilds_the_ttl_index(mongo_db):
     repository_for(mongo_db, retention_days=7)
     repository_for(mongo_db, retention_days=3)  # a restart with a new HISTORY_RETENTION_DAYS
     assert mongo_db.positions.index_information()[TTL_INDEX]["expireAfterSeconds"] == 3 * 86400
+
+
+def test_newest_positions_expire_with_the_positions_and_are_found_by_time(mongo_db):
+    repository_for(mongo_db, retention_days=7)
+    indexes = mongo_db.positions_latest.index_information()
+    assert (indexes[TTL_INDEX]["key"], indexes[TTL_INDEX]["expireAfterSeconds"]) == ([("event_time", 1)], 7 * 86400)
+    assert indexes["timestamp"]["key"] == [("timestamp", 1)]
+    repository_for(mongo_db, retention_days=3)
+    assert mongo_db.positions_latest.index_information()[TTL_INDEX]["expireAfterSeconds"] == 3 * 86400
+
+
+class LosesTheInsertRace:
+    """The newest-positions collection of a history consumer that loses a race: before its first
+    bulk write lands, another consumer creates the first machine's document (with an older
+    position), so that upsert's insert fails on _id (11000) while the others are applied."""
+
+    def __init__(self, collection) -> None:
+        self.collection, self.raced = collection, False
+
+    def __getattr__(self, name):
+        return getattr(self.collection, name)
+
+    def bulk_write(self, operations, ordered=True):
+        if self.raced:
+            return self.collection.bulk_write(operations, ordered=ordered)
+        self.raced = True
+        first = operations[0]._filter["_id"]
+        self.collection.insert_one({"_id": first, "identifier": first, "timestamp": 0})
+        self.collection.bulk_write(operations[1:], ordered=ordered)
+        raise BulkWriteError({"writeErrors": [{"index": 0, "code": 11000, "errmsg": "E11000"}], "nInserted": 0})
+
+
+def test_a_newest_position_lost_to_another_consumers_insert_is_written_again(mongo_db):
+    repository = repository_for(mongo_db)
+    repository.latest_positions = LosesTheInsertRace(repository.latest_positions)
+    repository.insert([position("A", NOW - 5), position("A", NOW - 2), position("B", NOW - 3)])
+    assert repository.latest_positions.raced
+    assert repository.newest_timestamps(["A", "B"]) == {"A": NOW - 2, "B": NOW - 3}
 
 
 def test_duplicates_and_replays_change_nothing_and_cost_one_insert_per_batch(mongo_db):
