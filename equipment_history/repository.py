@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
@@ -53,10 +52,6 @@ def position_from_document(document: dict) -> Position:
         points_of_interest=tuple(document.get("points_of_interest") or ()),
         base=document.get("base"),
     )
-
-
-def _ms_to_date(value: int) -> datetime:
-    return event_time(value)
 
 
 def advance_latest(document: dict[str, Any]) -> UpdateOne:
@@ -119,7 +114,7 @@ class PositionRepository:
         self.latest_positions.create_index([("timestamp", ASCENDING)], name="timestamp")
         if self.latest_positions.find_one({}, {"_id": 1}) is None and self.collection.find_one({}, {"_id": 1}):
             # Positions stored before the newest ones were kept: derive them once.
-            self._advance_latest(self.collection.aggregate(self._newest_pipeline({})))
+            self._advance_latest(self.collection.find())
 
     def insert(self, positions: Iterable[Position]) -> int:
         """Insert in one unordered bulk write; returns how many were new (duplicates are skipped)."""
@@ -190,14 +185,6 @@ class PositionRepository:
             return 0
         return self.collection.count_documents({"identifier": identifier, "timestamp": {"$gte": start, "$lt": end}})
 
-    def _newest_pipeline(self, match: dict) -> list[dict]:
-        return [
-            {"$match": match},
-            {"$sort": {"identifier": ASCENDING, "timestamp": DESCENDING}},
-            {"$group": {"_id": "$identifier", "latest": {"$first": "$$ROOT"}}},
-            {"$replaceRoot": {"newRoot": "$latest"}},  # not $replaceWith: litemongo lacks it
-        ]
-
     def _latest_documents(self, start: int, end: int, poi: str | None) -> list[dict]:
         """The newest position of each machine in ``[start, end)``, ordered by identifier.
 
@@ -206,14 +193,12 @@ class PositionRepository:
         unique (identifier, timestamp) index; one whose newest is earlier has nothing in the window.
         """
         found = []
-        for newest in self.latest_positions.find({"timestamp": {"$gte": start}}, _PROJECTION):
+        for newest in self.latest_positions.find({"timestamp": {"$gte": start}}):
             if newest["timestamp"] < end:
                 found.append(newest)
                 continue
             cursor = (
-                self.collection.find(
-                    {"identifier": newest["identifier"], "timestamp": {"$gte": start, "$lt": end}}, _PROJECTION
-                )
+                self.collection.find({"identifier": newest["identifier"], "timestamp": {"$gte": start, "$lt": end}})
                 .sort("timestamp", DESCENDING)
                 .limit(1)
             )
@@ -229,7 +214,5 @@ class PositionRepository:
 
     def latest(self, start: int, end: int, poi: str | None = None, skip: int = 0, limit: int = 100) -> list[Position]:
         """The newest position of each machine in ``[start, end)``, ordered by identifier."""
-        if limit <= 0:
-            return []
         page = self._latest_documents(start, end, poi)[skip : skip + limit]
         return [position_from_document(document) for document in page]

@@ -303,7 +303,23 @@ def test_latest_per_machine_is_the_newest_position_in_the_window_whatever_the_ba
 
 
 def test_newest_positions_are_derived_once_from_positions_stored_before_they_were_kept(mongo_db):
-    mongo_db.positions.insert_many([position_document(position("A", NOW - 10)), position_document(position("A", NOW))])
+    stored = [position("A", NOW - 10), position("A", NOW), position("B", NOW - 5), position("C", NOW - 1)]
+    mongo_db.positions.insert_many([position_document(p) for p in stored])
     repository = repository_for(mongo_db)
-    assert repository.newest_timestamps(["A", "B"]) == {"A": NOW}
-    assert [p.timestamp for p in repository.latest(NOW - 100, NOW + 1)] == [NOW]
+    assert repository.newest_timestamps(["A", "B", "D"]) == {"A": NOW, "B": NOW - 5}
+    assert [(p.identifier, p.timestamp) for p in repository.latest(NOW - 100, NOW + 1)] == [
+        ("A", NOW),
+        ("B", NOW - 5),
+        ("C", NOW - 1),
+    ]
+
+
+def test_a_machine_newer_than_the_window_answers_with_its_newest_position_inside_it(mongo_db):
+    repository = repository_for(mongo_db)
+    start, end = NOW - 100_000, NOW - 50_000
+    repository.insert(
+        [position("A", start + t, points_of_interest=("North",)) for t in (10, 30, 20)]
+        + [position("A", end + 5, points_of_interest=("South",)), position("B", start + 1)]
+    )
+    assert [(p.identifier, p.timestamp) for p in repository.latest(start, end)] == [("A", start + 30), ("B", start + 1)]
+    assert [p.identifier for p in repository.latest(start, end, poi="North")] == ["A"]
