@@ -77,7 +77,7 @@ def test_a_newcomer_runs_the_main_job_requests_every_url_stops_and_restarts_it(t
         metrics = {line.split()[1]: line.split()[2] for line in stack.banner if line.startswith("  metrics ")}
         assert set(metrics) == {"web", *SERVICES}
         urls = stack.urls
-        assert len(urls) == 9 + len(metrics)  # home, API, health, ready, admin, ops, docs; metrics
+        assert len(urls) == 10 + len(metrics)  # home, 3 API, health, ready, admin, ops, 2 docs; metrics
         for url in urls:
             answers = answers_to_parallel_requests(stack, url)
             assert [status for status, _ in answers] == [200] * PARALLEL, (url, {body for _, body in answers})
