@@ -24,7 +24,8 @@ def test_threads_read_and_write_one_litemongo_database_in_parallel(tmp_path):
 
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(request, range(8)))
-    assert all(1 < count <= 9 and found == count for count, found in answers)
+    # Other threads write between the two reads: the second sees at least what the first counted.
+    assert all(1 < count <= found <= 9 for count, found in answers)
     assert repository.count(FleetFilter()) == 9
     # A second database object (another process, in production) sees every thread's writes.
     other = CurrentStateRepository(open_database(f"litemongo://{tmp_path}", "c40"))
