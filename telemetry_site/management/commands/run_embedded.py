@@ -136,6 +136,10 @@ def gunicorn_command(bind: str, workers: int) -> list[str]:
         "-m",
         "gunicorn",
         "telemetry_site.wsgi",
+        # Production's settings (one /metrics for every worker, docs/OPERATIONS.md), with the flags
+        # below in place of its bind, workers, worker class and 20 s grace.
+        "--config",
+        str(Path(settings.BASE_DIR) / "deploy" / "gunicorn.conf.py"),
         "--chdir",
         str(settings.BASE_DIR),
         "--bind",
