@@ -323,3 +323,16 @@ def test_a_machine_newer_than_the_window_answers_with_its_newest_position_inside
     )
     assert [(p.identifier, p.timestamp) for p in repository.latest(start, end)] == [("A", start + 30), ("B", start + 1)]
     assert [p.identifier for p in repository.latest(start, end, poi="North")] == ["A"]
+
+
+def test_a_newest_position_only_moves_forward_and_a_duplicate_keeps_the_first_stored(mongo_db):
+    repository = repository_for(mongo_db)
+    repository.insert([position("A", NOW - 10, points_of_interest=("North",))])
+    repository.insert([position("A", NOW - 20, points_of_interest=("South",))])  # a late batch
+    assert [(p.timestamp, p.points_of_interest) for p in repository.latest(NOW - 100, NOW)] == [(NOW - 10, ("North",))]
+    # Two copies of one position in a batch, as positions keep it: the first stored wins.
+    repository.insert(
+        [position("B", NOW - 5, points_of_interest=("East",)), position("B", NOW - 5, points_of_interest=())]
+    )
+    assert repository.latest(NOW - 100, NOW, poi="East")[0].identifier == "B"
+    assert repository.latest(NOW - 100, NOW, poi="East") == repository.between("B", NOW - 100, NOW, 10)
