@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from equipment_history.business import MS_PER_DAY, Position, event_time
@@ -15,6 +15,16 @@ from equipment_history.business import MS_PER_DAY, Position, event_time
 DUPLICATE_KEY = 11000
 TTL_INDEX = "event_time_ttl"
 _PROJECTION = {"_id": 0, "event_time": 0}
+LATEST_FIELDS = (
+    "identifier",
+    "timestamp",
+    "event_time",
+    "latitude",
+    "longitude",
+    "address",
+    "points_of_interest",
+    "base",
+)
 
 
 def position_document(position: Position) -> dict[str, Any]:
@@ -44,13 +54,33 @@ def position_from_document(document: dict) -> Position:
     )
 
 
-def _ms_to_date(value: int) -> datetime:
-    return event_time(value)
+def advance_latest(document: dict[str, Any]) -> UpdateOne:
+    """An atomic upsert of a machine's newest position that only ever moves forward in event time.
+
+    The comparison runs inside the server (an aggregation-pipeline update), so two history consumers
+    writing the same machine cannot put an older position back.
+    """
+    newer = {"$lt": [{"$ifNull": ["$timestamp", -math.inf]}, document["timestamp"]]}
+    return UpdateOne(
+        {"_id": document["identifier"]},
+        [{"$set": {name: {"$cond": [newer, {"$literal": document.get(name)}, f"${name}"]} for name in LATEST_FIELDS}}],
+        upsert=True,
+    )
 
 
 class PositionRepository:
-    def __init__(self, database: Any, collection: str = "positions", retention_days: int = 30) -> None:
+    def __init__(
+        self,
+        database: Any,
+        collection: str = "positions",
+        retention_days: int = 30,
+        latest_collection: str | None = None,
+    ) -> None:
         self.collection = database[collection]
+        # Each machine's newest position, kept beside the positions: "the latest position of each
+        # machine in a window" then reads one document per machine instead of sorting every
+        # position of the window (today's, for locations/today: seconds on the embedded store).
+        self.latest_positions = database[latest_collection or f"{collection}_latest"]
         self.retention_days = retention_days
 
     @property
@@ -73,6 +103,18 @@ class PositionRepository:
         self.collection.create_index(
             [("event_time", ASCENDING)], name=TTL_INDEX, expireAfterSeconds=self.retention_seconds
         )
+        # A newest position leaves with the position itself, so it never names one that is gone.
+        latest_ttl = self.latest_positions.index_information().get(TTL_INDEX)
+        if latest_ttl is not None and latest_ttl.get("expireAfterSeconds") != self.retention_seconds:
+            with contextlib.suppress(OperationFailure):
+                self.latest_positions.drop_index(TTL_INDEX)
+        self.latest_positions.create_index(
+            [("event_time", ASCENDING)], name=TTL_INDEX, expireAfterSeconds=self.retention_seconds
+        )
+        self.latest_positions.create_index([("timestamp", ASCENDING)], name="timestamp")
+        if self.latest_positions.find_one({}, {"_id": 1}) is None and self.collection.find_one({}, {"_id": 1}):
+            # Positions stored before the newest ones were kept: derive them once.
+            self._advance_latest(self.collection.find())
 
     def insert(self, positions: Iterable[Position]) -> int:
         """Insert in one unordered bulk write; returns how many were new (duplicates are skipped)."""
@@ -84,14 +126,45 @@ class PositionRepository:
         if not documents:
             return 0
         try:
-            return len(self.collection.insert_many(documents, ordered=False).inserted_ids)
+            inserted = len(self.collection.insert_many(documents, ordered=False).inserted_ids)
         except BulkWriteError as exc:
             # Unordered: every non-duplicate was inserted; a duplicate is a replay and changes nothing.
             details = exc.details
             errors = details.get("writeErrors", [])
             if details.get("writeConcernErrors") or any(error.get("code") != DUPLICATE_KEY for error in errors):
                 raise
-            return details.get("nInserted", 0)
+            inserted = details.get("nInserted", 0)
+        # After the positions: a failure here leaves the batch uncommitted, and its replay (the
+        # inserts then duplicates) advances the newest positions again.
+        self._advance_latest(documents)
+        return inserted
+
+    def _advance_latest(self, documents: Iterable[dict[str, Any]]) -> None:
+        newest: dict[str, dict[str, Any]] = {}
+        for document in documents:
+            known = newest.get(document["identifier"])
+            if known is None or document["timestamp"] > known["timestamp"]:
+                newest[document["identifier"]] = document
+        if not newest:
+            return
+        operations = [advance_latest(document) for document in newest.values()]
+        try:
+            self.latest_positions.bulk_write(operations, ordered=False)
+        except BulkWriteError as exc:
+            # Two processes upserting the same new machine: one insert loses the race on _id; the
+            # document now exists, so the same conditional update applies cleanly. Not when the
+            # write concern failed too: the batch goes back to the loop, which retries it.
+            errors = exc.details.get("writeErrors", [])
+            if exc.details.get("writeConcernErrors") or not errors:
+                raise
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            self.latest_positions.bulk_write([operations[error["index"]] for error in errors], ordered=False)
+
+    def newest_timestamps(self, identifiers: Iterable[str]) -> dict[str, int]:
+        """The event time of each machine's newest stored position (machines without one are left out)."""
+        ids = list(identifiers)
+        return {doc["_id"]: doc["timestamp"] for doc in self.latest_positions.find({"_id": {"$in": ids}})}
 
     def between(self, identifier: str, start: int, end: int, limit: int, skip: int = 0) -> list[Position]:
         """Up to ``limit`` positions of one machine with ``start <= timestamp < end``, oldest first,
@@ -112,34 +185,34 @@ class PositionRepository:
             return 0
         return self.collection.count_documents({"identifier": identifier, "timestamp": {"$gte": start, "$lt": end}})
 
-    def _latest_pipeline(self, start: int, end: int, poi: str | None) -> list[dict]:
-        pipeline: list[dict] = [
-            {"$match": {"event_time": {"$gte": _ms_to_date(start), "$lt": _ms_to_date(end)}}},
-            {"$sort": {"identifier": ASCENDING, "timestamp": DESCENDING}},
-            {"$group": {"_id": "$identifier", "latest": {"$first": "$$ROOT"}}},
-            {"$replaceRoot": {"newRoot": "$latest"}},  # not $replaceWith: litemongo lacks it
-        ]
+    def _latest_documents(self, start: int, end: int, poi: str | None) -> list[dict]:
+        """The newest position of each machine in ``[start, end)``, ordered by identifier.
+
+        A machine whose newest position overall falls in the window has it as its answer; one whose
+        newest is later (the window lies in its past) is asked for its newest in the window, from the
+        unique (identifier, timestamp) index; one whose newest is earlier has nothing in the window.
+        """
+        found = []
+        for newest in self.latest_positions.find({"timestamp": {"$gte": start}}):
+            if newest["timestamp"] < end:
+                found.append(newest)
+                continue
+            cursor = (
+                self.collection.find({"identifier": newest["identifier"], "timestamp": {"$gte": start, "$lt": end}})
+                .sort("timestamp", DESCENDING)
+                .limit(1)
+            )
+            found.extend(cursor)
         if poi is not None:
-            # Filter after picking the latest: "machines that are at this site now", not "the last
+            # Filtered after picking the latest: "machines that are at this site now", not "the last
             # time each machine was at this site".
-            pipeline.append({"$match": {"points_of_interest": poi}})
-        return pipeline
+            found = [document for document in found if poi in (document.get("points_of_interest") or ())]
+        return sorted(found, key=lambda document: document["identifier"])
 
     def count_latest(self, start: int, end: int, poi: str | None = None) -> int:
-        result = list(self.collection.aggregate([*self._latest_pipeline(start, end, poi), {"$count": "n"}]))
-        return result[0]["n"] if result else 0
+        return len(self._latest_documents(start, end, poi))
 
     def latest(self, start: int, end: int, poi: str | None = None, skip: int = 0, limit: int = 100) -> list[Position]:
         """The newest position of each machine in ``[start, end)``, ordered by identifier."""
-        if limit <= 0:
-            return []
-        pipeline = [
-            *self._latest_pipeline(start, end, poi),
-            {"$sort": {"identifier": ASCENDING}},
-            {"$skip": skip},
-            {"$limit": limit},
-            {"$project": _PROJECTION},
-        ]
-        # A large fleet's day may exceed the in-memory sort limit; MongoDB 6.0+ then spills to disk by
-        # default (allowDiskUseByDefault), so no option is passed (the in-process engines warn on it).
-        return [position_from_document(document) for document in self.collection.aggregate(pipeline)]
+        page = self._latest_documents(start, end, poi)[skip : skip + limit]
+        return [position_from_document(document) for document in page]

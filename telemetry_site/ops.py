@@ -6,6 +6,7 @@ or committing anything, so looking never disturbs the consumers.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,29 +41,96 @@ def partition_lag(partition: int, committed: int, low: int, high: int) -> Partit
     return PartitionLag(partition, known, high, max(0, high - start))
 
 
-def consumer_lag(factory: Any, services: dict[str, dict], timeout: float = 5.0) -> list[GroupLag]:
-    """Lag per partition of every service's consumer group on its topic."""
+# The ops clients live for one page: they ask the broker for little and do not wait for more. A
+# client's second connection (to the broker the bootstrap metadata names) waits reconnect.backoff.ms
+# (jittered): the consumers' 1 s cost every page 0.5 s; Tansu answers on the same address at once.
+CONNECT_QUICKLY = {"reconnect.backoff.ms": 10}
+READER_OPTIONS = {**CONNECT_QUICKLY, "fetch.wait.max.ms": 50, "fetch.max.bytes": 4 * 1024 * 1024}
+
+
+def end_offsets(consumer: Any, watermarks: dict[tuple[str, int], tuple[int, int]], timeout: float) -> dict:
+    """The offset after the last record of each partition, from its ``(low, high)`` watermarks.
+
+    On Kafka that is the high watermark. The embedded broker (Tansu) reports the base offset of
+    the partition's last record batch plus one instead (a batch of 25 records ended at "1"), so the
+    last batch is read: its last record's offset + 1 is the end on both brokers (on Kafka the read
+    returns the one record at high - 1). A partition whose read times out keeps its high watermark.
+    """
     from confluent_kafka import TopicPartition
 
-    results = []
-    for service, definition in services.items():
-        group = GroupLag(service, definition["GROUP_ID"], definition["TOPIC"])
-        results.append(group)
-        consumer = factory.consumer(group.group_id)
-        try:
-            metadata = consumer.list_topics(group.topic, timeout=timeout).topics.get(group.topic)
-            if metadata is None or metadata.error is not None or not metadata.partitions:
+    ends = {key: high for key, (_low, high) in watermarks.items()}
+    pending = {key for key, (low, high) in watermarks.items() if high > low}
+    if not pending:
+        return ends
+    consumer.assign([TopicPartition(topic, partition, ends[(topic, partition)] - 1) for topic, partition in pending])
+    deadline = time.monotonic() + timeout
+    while pending and (remaining := deadline - time.monotonic()) > 0:
+        # consume(n, timeout) waits for n messages or the whole timeout: wait for one message,
+        # then take what was fetched with it (a batch arrives whole).
+        first = consumer.poll(remaining)
+        for message in [first, *consumer.consume(10_000, timeout=0)] if first is not None else []:
+            if message.error() is None:
+                key = (message.topic(), message.partition())
+                ends[key] = max(ends[key], message.offset() + 1)
+                pending.discard(key)
+    consumer.unassign()
+    return ends
+
+
+def consumer_lag(factory: Any, services: dict[str, dict], timeout: float = 5.0) -> list[GroupLag]:
+    """Lag per partition of every service's consumer group on its topic.
+
+    One reader and one admin client serve every group: the committed offsets of all groups are
+    asked at once, and the end of a topic that several groups read is found once.
+    """
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+
+    results = [GroupLag(name, definition["GROUP_ID"], definition["TOPIC"]) for name, definition in services.items()]
+    consumer = factory.consumer(OPS_GROUP_ID, **READER_OPTIONS)
+    try:
+        metadata = consumer.list_topics(timeout=timeout).topics
+        partitions: dict[str, list[int]] = {}
+        for group in results:
+            topic = metadata.get(group.topic)
+            if topic is None or topic.error is not None or not topic.partitions:
                 group.error = f"topic {group.topic!r} not found"
+            else:
+                partitions[group.topic] = sorted(topic.partitions)
+        watermarks = {
+            (topic, partition): consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            for topic, numbers in partitions.items()
+            for partition in numbers
+        }
+        ends = end_offsets(consumer, watermarks, timeout)
+        admin = factory.admin(**CONNECT_QUICKLY)
+        asked = {
+            group.group_id: admin.list_consumer_group_offsets(
+                [
+                    ConsumerGroupTopicPartitions(
+                        group.group_id, [TopicPartition(group.topic, p) for p in partitions[group.topic]]
+                    )
+                ],
+                request_timeout=timeout,
+            )[group.group_id]
+            for group in results
+            if group.error is None
+        }
+        for group in results:
+            if group.error is not None:
                 continue
-            partitions = [TopicPartition(group.topic, p) for p in sorted(metadata.partitions)]
-            committed = consumer.committed(partitions, timeout=timeout)
-            for tp in committed:
-                low, high = consumer.get_watermark_offsets(TopicPartition(group.topic, tp.partition), timeout=timeout)
-                group.partitions.append(partition_lag(tp.partition, tp.offset, low, high))
-        except Exception as exc:  # the page still renders the other groups
-            group.error = str(exc)
-        finally:
-            consumer.close()
+            try:
+                committed = asked[group.group_id].result(timeout).topic_partitions
+            except Exception as exc:  # the page still renders the other groups
+                group.error = str(exc)
+                continue
+            for tp in sorted(committed, key=lambda tp: tp.partition):
+                low, _high = watermarks[(group.topic, tp.partition)]
+                group.partitions.append(partition_lag(tp.partition, tp.offset, low, ends[(group.topic, tp.partition)]))
+    except Exception as exc:  # the broker is down: every group says so
+        for group in results:
+            group.error = group.error or str(exc)
+    finally:
+        consumer.close()
     return results
 
 
@@ -114,25 +182,29 @@ def read_dead_letters(
     factory: Any, topic: str, partition: int = 0, offset: int | None = None, limit: int = 50, timeout: float = 5.0
 ) -> tuple[list[DeadLetter], int]:
     """Up to ``limit`` dead letters of one partition from ``offset`` (default: the oldest kept),
-    and the offset of the first one of the partition."""
+    and the offset of the first one of the partition.
+
+    The read stops at the partition's end (``end_offsets``), so a page does not wait for records
+    that are not there: the first visit of an empty topic took 5 s.
+    """
     from confluent_kafka import TopicPartition
 
-    consumer = factory.consumer(OPS_GROUP_ID)
+    consumer = factory.consumer(OPS_GROUP_ID, **READER_OPTIONS)
     try:
-        low, _high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+        end = end_offsets(consumer, {(topic, partition): (low, high)}, timeout)[(topic, partition)]
         start = low if offset is None else max(offset, low)
-        consumer.assign([TopicPartition(topic, partition, start)])
-        letters: list[DeadLetter] = []
-        # End offsets are not trusted to stop the read (some brokers report them per batch), so
-        # read until the limit or until the partition has had nothing more for a moment.
-        wait = timeout
-        while len(letters) < limit:
-            batch = consumer.consume(limit - len(letters), timeout=wait)
-            good = [m for m in batch if m.error() is None]
-            if not good:
-                break
-            letters += [_dead_letter(m) for m in good]
-            wait = 0.5
-        return letters, low
+        found: dict[int, DeadLetter] = {}
+        if start < end:
+            consumer.assign([TopicPartition(topic, partition, start)])
+            deadline = time.monotonic() + timeout
+            while len(found) < limit and (remaining := deadline - time.monotonic()) > 0:
+                first = consumer.poll(remaining)
+                for message in [first, *consumer.consume(limit, timeout=0)] if first is not None else []:
+                    if message.error() is None and start <= message.offset() and message.partition() == partition:
+                        found.setdefault(message.offset(), _dead_letter(message))
+                if found and max(found) + 1 >= end:
+                    break
+        return [found[key] for key in sorted(found)][:limit], low
     finally:
         consumer.close()

@@ -14,6 +14,7 @@ SHARD_KEYS: dict[str, dict[str, int | str]] = {
     # the first day and no machine range becomes hot.
     "current_state": {"_id": "hashed"},
     "usage_last_readings": {"_id": "hashed"},
+    "positions_latest": {"_id": "hashed"},
     # One document per reading or day of a machine, each unique on (identifier, time): MongoDB
     # enforces a unique index across shards only when the shard key prefixes it, and only on a
     # ranged key, so the key is the unique index itself. One machine's range is one shard's read.
@@ -24,6 +25,6 @@ SHARD_KEYS: dict[str, dict[str, int | str]] = {
     "equipment_registry": {"identifier": 1},
 }
 
-# A handful of documents each (usage_repricings: one per registry version that re-priced usage):
-# they stay on their database's primary shard.
-UNSHARDED = ("consumer_progress", "readiness", "usage_repricings")
+# A handful of documents each (usage_repricings: one per registry version that re-priced usage;
+# simulator_runs: the embedded stack's simulated fleet): they stay on their database's primary shard.
+UNSHARDED = ("consumer_progress", "readiness", "usage_repricings", "simulator_runs")

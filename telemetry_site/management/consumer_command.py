@@ -76,7 +76,12 @@ class ConsumerCommand(BaseCommand):
                 server.shutdown()
                 server.server_close()
             logs.bind(service=None)
+        by_topic: dict[str, list[str]] = {}
+        for (topic, partition), offset in sorted(stats.committed.items()):
+            by_topic.setdefault(topic, []).append(f"{partition}:{offset}")
+        committed = "; ".join(f"{topic} {' '.join(offsets)}" for topic, offsets in by_topic.items())
         self.stdout.write(
             f"{name}: {stats.messages} messages in {stats.batches} batches, {stats.processed} processed, "
-            f"{stats.dead_lettered} dead-lettered, {stats.retries} retries"
+            f"{stats.dead_lettered} dead-lettered, {stats.retries} retries; "
+            f"last commits: {committed or 'none (nothing consumed)'}"
         )

@@ -98,3 +98,51 @@ def test_operator_logs_in_sees_lag_and_opens_a_dead_letter(
         finally:
             browser.close()
     assert (ARTIFACTS / "ops-overview.png").stat().st_size > 10_000
+
+
+def test_admin_ops_views_and_api_docs_load_from_this_server_alone(
+    chromium_path, live_server, kafka, mongo_db, settings, transactional_db, monkeypatch
+):
+    """Every request the pages make goes to the server itself: any other host is blocked and
+    counted (ReDoc's page asked Google Fonts for its fonts)."""
+    User.objects.create_user("operator", password="s3cret-pass", is_staff=True)
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    elsewhere: list[str] = []
+    served: list[str] = []
+
+    def only_this_server(route) -> None:
+        url = route.request.url
+        if url.startswith(live_server.url + "/"):
+            served.append(url)
+            route.continue_()
+        else:
+            elsewhere.append(url)
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.route("**/*", only_this_server)
+            page.goto(f"{live_server.url}/")
+            assert "c40 telemetry backend" in page.locator("h1").inner_text()
+            page.goto(f"{live_server.url}/admin/login/?next=/admin/")
+            page.fill("#id_username", "operator")
+            page.fill("#id_password", "s3cret-pass")
+            page.click("input[type=submit]")
+            page.wait_for_url(f"{live_server.url}/admin/")
+            for path in ("/admin/ops/", "/admin/ops/dead-letters/", "/admin/ops/silent/"):
+                page.goto(f"{live_server.url}{path}", wait_until="networkidle")
+                assert page.locator("#content h1").count() == 1, path
+            page.goto(f"{live_server.url}/api/docs/", wait_until="networkidle")
+            page.wait_for_selector(".opblock", timeout=20_000)  # Swagger UI rendered the operations
+            page.screenshot(path=str(ARTIFACTS / "api-docs.png"))
+            page.goto(f"{live_server.url}/api/redoc/", wait_until="networkidle")
+            page.wait_for_selector("[data-section-id]", timeout=20_000)  # ReDoc rendered the sections
+            page.screenshot(path=str(ARTIFACTS / "api-redoc.png"))
+        finally:
+            browser.close()
+    assert elsewhere == []
+    assert any("/static/" in url for url in served)  # the scripts and styles came from here

@@ -1,15 +1,19 @@
 """PositionRepository and PositionHistoryHandler on the in-process engine (or a real server)."""
 
 import time
+import uuid
 from datetime import UTC, datetime
 
-from pymongo.errors import OperationFailure
+from hypothesis import HealthCheck, given
+from hypothesis import strategies as st
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from equipment_history.business import MS_PER_DAY, Position, extract_positions, position_documents
 from equipment_history.handlers import PositionHistoryHandler
 from equipment_history.repository import TTL_INDEX, PositionRepository, position_document
 from telemetry_site.consumer import Record
 from tests.factories import telemetry
+from tests.properties import property_settings
 
 # Recent event times: the TTL index (which mongomock-ng enforces too) would expire old ones.
 NOW = int(time.time() * 1000)
@@ -38,6 +42,44 @@ def test_changed_retention_rebuilds_the_ttl_index(mongo_db):
     repository_for(mongo_db, retention_days=7)
     repository_for(mongo_db, retention_days=3)  # a restart with a new HISTORY_RETENTION_DAYS
     assert mongo_db.positions.index_information()[TTL_INDEX]["expireAfterSeconds"] == 3 * 86400
+
+
+def test_newest_positions_expire_with_the_positions_and_are_found_by_time(mongo_db):
+    repository_for(mongo_db, retention_days=7)
+    indexes = mongo_db.positions_latest.index_information()
+    assert (indexes[TTL_INDEX]["key"], indexes[TTL_INDEX]["expireAfterSeconds"]) == ([("event_time", 1)], 7 * 86400)
+    assert indexes["timestamp"]["key"] == [("timestamp", 1)]
+    repository_for(mongo_db, retention_days=3)
+    assert mongo_db.positions_latest.index_information()[TTL_INDEX]["expireAfterSeconds"] == 3 * 86400
+
+
+class LosesTheInsertRace:
+    """The newest-positions collection of a history consumer that loses a race: before its first
+    bulk write lands, another consumer creates the first machine's document (with an older
+    position), so that upsert's insert fails on _id (11000) while the others are applied."""
+
+    def __init__(self, collection) -> None:
+        self.collection, self.raced = collection, False
+
+    def __getattr__(self, name):
+        return getattr(self.collection, name)
+
+    def bulk_write(self, operations, ordered=True):
+        if self.raced:
+            return self.collection.bulk_write(operations, ordered=ordered)
+        self.raced = True
+        first = operations[0]._filter["_id"]
+        self.collection.insert_one({"_id": first, "identifier": first, "timestamp": 0})
+        self.collection.bulk_write(operations[1:], ordered=ordered)
+        raise BulkWriteError({"writeErrors": [{"index": 0, "code": 11000, "errmsg": "E11000"}], "nInserted": 0})
+
+
+def test_a_newest_position_lost_to_another_consumers_insert_is_written_again(mongo_db):
+    repository = repository_for(mongo_db)
+    repository.latest_positions = LosesTheInsertRace(repository.latest_positions)
+    repository.insert([position("A", NOW - 5), position("A", NOW - 2), position("B", NOW - 3)])
+    assert repository.latest_positions.raced
+    assert repository.newest_timestamps(["A", "B"]) == {"A": NOW - 2, "B": NOW - 3}
 
 
 def test_duplicates_and_replays_change_nothing_and_cost_one_insert_per_batch(mongo_db):
@@ -223,3 +265,74 @@ def test_the_consumers_one_pass_documents_equal_the_stored_shape_of_the_extracte
     assert position_documents(records) == expected
     assert [type(d["latitude"]) for d in position_documents(records)] == [float] * len(expected)
     assert position_documents([]) == []
+
+
+@property_settings(40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    batches=st.lists(
+        st.lists(
+            st.tuples(st.sampled_from("ABC"), st.integers(0, 40), st.sampled_from([(), ("North",), ("South",)])),
+            max_size=6,
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    window=st.tuples(st.integers(-2, 42), st.integers(0, 44)),
+    poi=st.sampled_from([None, "North", "South"]),
+)
+def test_latest_per_machine_is_the_newest_position_in_the_window_whatever_the_batches(mongo_db, batches, window, poi):
+    """The kept newest positions answer exactly as sorting every position of the window would,
+    whatever order the batches (several consumers, replays) arrived in."""
+    repository = PositionRepository(mongo_db, collection=f"p{uuid.uuid4().hex[:8]}")
+    repository.ensure_indexes()
+    base = NOW - 100_000
+    stored: dict[tuple[str, int], Position] = {}
+    for batch in batches:
+        positions = [position(m, base + t * 10, points_of_interest=p, latitude=float(t)) for m, t, p in batch]
+        repository.insert(positions)
+        for item in positions:
+            stored.setdefault(item.key, item)  # the first stored wins, the unique index keeps it
+    start, end = base + window[0] * 10, base + window[1] * 10
+    newest: dict[str, Position] = {}
+    for item in sorted(stored.values(), key=lambda p: p.timestamp):
+        if start <= item.timestamp < end:
+            newest[item.identifier] = item
+    expected = [newest[m] for m in sorted(newest) if poi is None or poi in newest[m].points_of_interest]
+    assert repository.latest(start, end, poi) == expected
+    assert repository.count_latest(start, end, poi) == len(expected)
+
+
+def test_newest_positions_are_derived_once_from_positions_stored_before_they_were_kept(mongo_db):
+    stored = [position("A", NOW - 10), position("A", NOW), position("B", NOW - 5), position("C", NOW - 1)]
+    mongo_db.positions.insert_many([position_document(p) for p in stored])
+    repository = repository_for(mongo_db)
+    assert repository.newest_timestamps(["A", "B", "D"]) == {"A": NOW, "B": NOW - 5}
+    assert [(p.identifier, p.timestamp) for p in repository.latest(NOW - 100, NOW + 1)] == [
+        ("A", NOW),
+        ("B", NOW - 5),
+        ("C", NOW - 1),
+    ]
+
+
+def test_a_machine_newer_than_the_window_answers_with_its_newest_position_inside_it(mongo_db):
+    repository = repository_for(mongo_db)
+    start, end = NOW - 100_000, NOW - 50_000
+    repository.insert(
+        [position("A", start + t, points_of_interest=("North",)) for t in (10, 30, 20)]
+        + [position("A", end + 5, points_of_interest=("South",)), position("B", start + 1)]
+    )
+    assert [(p.identifier, p.timestamp) for p in repository.latest(start, end)] == [("A", start + 30), ("B", start + 1)]
+    assert [p.identifier for p in repository.latest(start, end, poi="North")] == ["A"]
+
+
+def test_a_newest_position_only_moves_forward_and_a_duplicate_keeps_the_first_stored(mongo_db):
+    repository = repository_for(mongo_db)
+    repository.insert([position("A", NOW - 10, points_of_interest=("North",))])
+    repository.insert([position("A", NOW - 20, points_of_interest=("South",))])  # a late batch
+    assert [(p.timestamp, p.points_of_interest) for p in repository.latest(NOW - 100, NOW)] == [(NOW - 10, ("North",))]
+    # Two copies of one position in a batch, as positions keep it: the first stored wins.
+    repository.insert(
+        [position("B", NOW - 5, points_of_interest=("East",)), position("B", NOW - 5, points_of_interest=())]
+    )
+    assert repository.latest(NOW - 100, NOW, poi="East")[0].identifier == "B"
+    assert repository.latest(NOW - 100, NOW, poi="East") == repository.between("B", NOW - 100, NOW, 10)

@@ -76,6 +76,25 @@ def test_overview_shows_lag_per_partition_and_progress(staff_client, kafka, json
     assert "key k" in body
 
 
+def test_lag_counts_records_when_the_broker_counts_batches(staff_client, kafka, json_codec, mongo_db, settings):
+    """Tansu reports the end of a partition as the base offset of its last batch + 1: 25 records
+    sent in one batch "ended" at 1. The overview reads the last batch and counts records."""
+    producer = kafka.producer()
+    for i in range(25):
+        producer.produce(settings.TELEMETRY_TOPIC, value=json_codec.encode(telemetry("EX1", T0 + i)), partition=0)
+    assert producer.flush(10) == 0
+    for i in range(4):  # a second batch, on top
+        producer.produce(settings.TELEMETRY_TOPIC, value=json_codec.encode(telemetry("EX1", T0 + 100 + i)), partition=0)
+    assert producer.flush(10) == 0
+    response = staff_client.get("/admin/ops/")
+    lag = {g["lag"].service: g for g in response.context["services"]}["usage"]["lag"]
+    assert [(p.partition, p.committed, p.end, p.lag) for p in lag.partitions][:2] == [
+        (0, None, 29, 29),
+        (1, None, 0, 0),
+    ]
+    assert lag.total == 29
+
+
 def test_dead_letters_are_browsable_with_error_and_origin(staff_client, kafka, json_codec, mongo_db, settings):
     producer = kafka.producer()
     produce_one_by_one(producer, settings.TELEMETRY_TOPIC, [b"not json at all", json_codec.encode(telemetry())])

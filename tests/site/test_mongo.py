@@ -136,6 +136,22 @@ def test_positions_give_a_write_concern_error_to_the_loop(mongo_db, kind):
     assert sorted(doc["timestamp"] for doc in mongo_db.positions.find()) == [T0, T0 + 1, T0 + 2]
 
 
+@pytest.mark.parametrize("kind", ["write_concern", "write_concern_mixed"])
+def test_newest_positions_give_a_write_concern_error_to_the_loop(mongo_db, kind):
+    repository = PositionRepository(mongo_db)
+    repository.ensure_indexes()
+    repository.latest_positions = fail_next_write(repository.latest_positions, kind)
+    documents = lambda: [  # noqa: E731 - fresh documents per attempt, as the handler builds them
+        {"identifier": m, "timestamp": T0 + i, "latitude": 45.0, "longitude": 9.0} for m in "ABC" for i in range(2)
+    ]
+    with pytest.raises(BulkWriteError) as failed:
+        repository.insert_documents(documents())
+    assert is_transient(failed.value)
+    assert repository.latest_positions._switch.writes == 1  # the lost upsert was not retried alone
+    repository.insert_documents(documents())  # the loop's retry
+    assert repository.newest_timestamps("ABC") == {"A": T0 + 1, "B": T0 + 1, "C": T0 + 1}
+
+
 @pytest.mark.parametrize("collection", ["usage_last_readings", "usage_daily", "usage_deltas"])
 def test_usage_gives_a_write_concern_error_to_the_loop(mongo_db, collection):
     handler, repository, _ = make(mongo_db)
@@ -231,3 +247,30 @@ def test_client_settings_come_from_the_environment():
         "appname": "c40-web",
         "tls": True,
     }
+
+
+class CreatedByAnotherProbe:
+    """The readiness collection of a probe that loses the race to create the document: another
+    probe (another web process) inserts it first, and this upsert's insert hits its _id."""
+
+    def __init__(self, collection) -> None:
+        self.collection, self.raced = collection, False
+
+    def with_options(self, **options):
+        return self
+
+    def update_one(self, *args, **kwargs):
+        if not self.raced:
+            self.raced = True
+            self.collection.insert_one({"_id": "ready"})
+            raise DuplicateKeyError("E11000 duplicate key error", 11000)
+        return self.collection.update_one(*args, **kwargs)
+
+
+def test_the_readiness_write_survives_two_probes_creating_its_document_at_once(mongo_db):
+    from telemetry_site.mongo import READINESS_COLLECTION, check_majority_write
+
+    racing = CreatedByAnotherProbe(mongo_db[READINESS_COLLECTION])
+    check_majority_write({READINESS_COLLECTION: racing})
+    assert racing.raced
+    assert "checked_at" in mongo_db[READINESS_COLLECTION].find_one({"_id": "ready"})

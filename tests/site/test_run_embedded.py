@@ -1,113 +1,111 @@
-"""The README's run command starts a working stack and stops it leaving no process behind."""
+"""What a newcomer does with ``make run``, on the real main job (3 machines instead of 50): wait
+for the startup message, open every printed URL 20 times at once with the printed login, press
+Ctrl-C, start again (nothing stored is replayed, the data is still there), press Ctrl-C again."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
+import re
 import time
-import urllib.request
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
-from telemetry_site.codecs import JsonCodec
+from benchmarks.first_run import EmbeddedStack, descendants, is_alive, published
 from telemetry_site.embedded import free_port
-from telemetry_site.kafka import KafkaClientFactory
-from tests.factories import T0, produce, telemetry
-from tests.processes import ROOT
+from telemetry_site.mongo import open_database
 
 pytestmark = pytest.mark.broker
 
-
-def children_of(pid: int) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
-
-
-def get_json(url: str, token: str | None = None) -> dict:
-    request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"} if token else {})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return json.loads(response.read())
+MACHINES = 3
+PARALLEL = 20
+SERVICES = ("current", "history", "usage", "registry", "archive")
 
 
-def test_run_embedded_serves_what_is_produced_and_stops_cleanly(tmp_path):
-    kafka_port, web_port = free_port(), free_port()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp_path),
-        "C40_RUN_DIR": str(tmp_path / "run"),
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
-        "KAFKA_CONSUMER_OPTIONS": json.dumps({"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}),
-        "CONSUMER_BATCH_WAIT_SECONDS": "0.2",
-        "PYTHONUNBUFFERED": "1",
-    }
-    stack = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "run_embedded",
-            "--web",
-            f"127.0.0.1:{web_port}",
-            "--partitions",
-            "2",
-            "--machines",
-            "3",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+def logged_in_session(base: str, password: str) -> requests.Session:
+    session = requests.Session()
+    session.get(f"{base}/admin/login/", timeout=30)
+    response = session.post(
+        f"{base}/admin/login/?next=/admin/",
+        data={"username": "admin", "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        headers={"Referer": f"{base}/admin/login/"},
+        timeout=30,
     )
-    descendants: list[int] = []
-    try:
-        base = f"http://127.0.0.1:{web_port}"
-        deadline = time.monotonic() + 60
-        banner = []
-        for line in stack.stdout:  # the banner is printed once the web server answers
-            banner.append(line)
-            if line.startswith("Press Ctrl-C"):
-                break
-        login = next(line for line in banner if "login" in line)
-        password, token = login.split("admin / ")[1].split()[0], login.split("API token: ")[1].strip()
-        assert password and len(token) == 40
-        assert get_json(f"{base}/ready")["status"] == "ready"
-        descendants = children_of(stack.pid)
-        assert len(descendants) >= 3  # broker, a consumer per service, web
+    assert response.ok and "/admin/login/" not in response.url, "the printed login does not log in"
+    return session
 
-        factory = KafkaClientFactory({"bootstrap.servers": f"127.0.0.1:{kafka_port}"})
-        records = [telemetry(f"SIM{i}", T0 + i) for i in range(5)]
-        produce(factory.producer(), "data.c40.equipment.enriched", JsonCodec("c40_enriched.avsc"), records)
-        seen: set[str] = set()
-        while time.monotonic() < deadline + 120 and len(seen) < 8:
-            seen = {m["identifier"] for m in get_json(f"{base}/api/v1/current/", token)["results"]}
-            time.sleep(0.5)
-        # Our five machines, and the three of the fleet simulator the stack started.
-        assert {f"SIM{i}" for i in range(5)} < seen
-        assert len(seen) == 8
+
+def answers_to_parallel_requests(stack: EmbeddedStack, url: str) -> list[tuple[int, str]]:
+    """``PARALLEL`` requests at once: the admin pages with the printed login (a browser session),
+    everything else with the printed token. Each answer's status, and the body of any but a 200."""
+    base = f"http://127.0.0.1:{stack.web_port}"
+    session = logged_in_session(base, stack.password) if "/admin/" in url else requests.Session()
+    headers = {} if "/admin/" in url else {"Authorization": f"Token {stack.token}"}
+
+    def get(_: int) -> tuple[int, str]:
+        response = session.get(url, headers=headers, timeout=60)
+        return response.status_code, "" if response.status_code == 200 else response.text[:500]
+
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        return list(pool.map(get, range(PARALLEL)))
+
+
+def assert_stopped_in_order(stack: EmbeddedStack, seconds: float, processes: list[int]) -> None:
+    assert stack.process.returncode == 0, stack.output
+    assert seconds < 10, f"Ctrl-C took {seconds:.1f} s:\n{stack.output}"
+    assert "did not stop" not in stack.output, stack.output
+    for service in SERVICES:
+        # Each consumer's closing line, echoed at the stop, names its last commits.
+        assert re.search(rf"^  {service}: .*; last commits: ", stack.output, re.MULTILINE), stack.output
+        assert "commit failed" not in stack.log(f"consumer-{service}.log")
+    assert [pid for pid in processes if is_alive(pid)] == []
+
+
+def test_a_newcomer_runs_the_main_job_requests_every_url_stops_and_restarts_it(tmp_path):
+    stack = EmbeddedStack(
+        tmp_path / "run",
+        free_port(),
+        free_port(),
+        ["--machines", str(MACHINES), "--partitions", "2", "--backfill-days", "0.01"],
+    )
+    stack.start()
+    try:
+        processes = descendants(stack.process.pid)
+        assert len(processes) >= 7  # broker, four consumers, the simulator, gunicorn and its workers
+        assert stack.wait_for_machines(MACHINES, 120)[1] is not None, "the simulated machines never appeared"
         # Every consumer serves its metrics on the port the banner printed, and the web server its own.
-        metrics = {line.split()[1]: line.split()[2] for line in banner if line.startswith("  metrics ")}
-        assert set(metrics) == {"web", "current", "history", "usage", "registry", "archive"}
-        with urllib.request.urlopen(metrics["current"], timeout=5) as response:
-            assert 'c40_consumer_messages_processed_total{partition="' in response.read().decode()
-        # The archiver runs too: our five positions reach the Parquet archive under the run folder.
-        archived = tmp_path / "run" / "archive" / "positions" / "date=2025-11-24"
-        while time.monotonic() < deadline + 150 and not list(archived.glob("*.parquet")):
+        metrics = {line.split()[1]: line.split()[2] for line in stack.banner if line.startswith("  metrics ")}
+        assert set(metrics) == {"web", *SERVICES}
+        urls = stack.urls
+        assert len(urls) == 10 + len(metrics)  # home, 3 API, health, ready, admin, ops, 2 docs; metrics
+        for url in urls:
+            answers = answers_to_parallel_requests(stack, url)
+            assert [status for status, _ in answers] == [200] * PARALLEL, (url, {body for _, body in answers})
+        # The archiver runs too: the simulated positions reach the Parquet archive under the run folder.
+        archived = tmp_path / "run" / "archive" / "positions"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(archived.glob("date=*/*.parquet")):
             time.sleep(0.5)
-        assert list(archived.glob("*.parquet")), "".join(banner)
+        assert list(archived.glob("date=*/*.parquet")), "no position reached the archive"
     finally:
-        stack.send_signal(signal.SIGINT)
-        output, _ = stack.communicate(timeout=60)
-    assert stack.returncode == 0, "".join(banner) + output
-    assert "Stopped." in output
-    assert [pid for pid in descendants if is_alive(pid)] == []
+        seconds = stack.stop()
+    assert_stopped_in_order(stack, seconds, processes)
+    store = open_database(f"litemongo://{tmp_path / 'run' / 'litemongo'}", "c40")
+    positions = store["positions"].count_documents({})
+    assert positions > 0
 
-
-def is_alive(pid: int) -> bool:
+    stack.start()
     try:
-        return "zombie" not in Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
+        processes = descendants(stack.process.pid)
+        # The data is still there before anything new arrives.
+        assert stack.machines_visible() == MACHINES
+    finally:
+        seconds = stack.stop()
+    assert_stopped_in_order(stack, seconds, processes)
+    simulator = stack.log("simulator.log")
+    first, again = published(simulator)
+    # The first run published its backfill (0.01 day, ~860 messages); the restart resumed and
+    # published only what the store lacked (the seconds it was stopped and ran), not a replay.
+    assert "Resuming the fleet" in simulator
+    assert again < first / 4, simulator
+    assert store["positions"].count_documents({}) >= positions

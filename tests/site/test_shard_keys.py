@@ -112,7 +112,7 @@ def test_position_inserts_carry_the_shard_key(mongo_db):
     handler = PositionHistoryHandler(repository)
     for batch in (stream()[:6], stream()[6:]):
         handler.handle(records(batch))
-    assert kinds(database.log) == {("positions", "insert")}
+    assert kinds(database.log) == {("positions", "insert"), ("positions_latest", "UpdateOne")}
     assert untargeted(database.log) == []
 
 

@@ -7,8 +7,11 @@ Two ways to run, which combine:
   that the fleet sends about R messages per second while every engine runs.
 
 With both, the past N days go out as fast as possible and the simulation then continues in real
-time. The behaviour of the fleet lives in the pure ``telemetry_site.simulator``; this command only
-parses options, encodes, publishes, paces and reports. SIGINT/SIGTERM request a stop: what was
+time. ``--resume`` (with ``--rate``) continues the fleet recorded in the store instead of starting a new
+one: what the store already holds is not published again (``telemetry_site.fleet_resume``).
+
+The behaviour of the fleet lives in the pure ``telemetry_site.simulator``; this command only parses
+options, encodes, publishes, paces and reports. SIGINT/SIGTERM request a stop: what was
 produced is flushed and the command exits 0.
 """
 
@@ -162,6 +165,15 @@ class Command(BaseCommand):
         )
         parser.add_argument("--time-zone", default="Europe/Rome", help="local time of the shifts")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar on a terminal")
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help=(
+                "with --rate: continue the fleet recorded in the store (same seed and start), "
+                "publishing per machine only what every service has not stored yet; a first run, or one with "
+                "other options, starts a new fleet and records it"
+            ),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from django.conf import settings
@@ -180,6 +192,8 @@ class Command(BaseCommand):
             raise CommandError("--end only goes with --backfill-days alone (a real-time run ends in the present)")
         if rate_per_second is not None and options["step_seconds"] is not None:
             raise CommandError("--rate sets the reporting interval; leave out --step-seconds")
+        if options["resume"] and rate_per_second is None:
+            raise CommandError("--resume goes with --rate (it continues a live fleet)")
         if rate_per_second is not None:
             # Every machine reports once per step while its engine runs.
             step_seconds = max(MIN_STEP_SECONDS, machines / rate_per_second)
@@ -190,6 +204,9 @@ class Command(BaseCommand):
         real_time = days is None or rate_per_second is not None
         end_ms = None if real_time else (parse_moment(options["end"]) if options["end"] else started)
         start_ms = started if days is None else (end_ms or started) - round(days * MS_PER_DAY)
+        resumed = False
+        if options["resume"]:
+            start_ms, resumed = self.recorded_start(options, step_seconds, start_ms)
         try:
             simulator = FleetSimulator(
                 machines=machines,
@@ -206,6 +223,26 @@ class Command(BaseCommand):
             )
         except (ValueError, LookupError) as exc:  # ZoneInfoNotFoundError is a KeyError
             raise CommandError(str(exc)) from exc
+        stored_until: dict[str, int] = {}
+        if resumed:
+            from telemetry_site.fleet_resume import resume_points
+
+            telemetry_services = [
+                name
+                for name, definition in settings.TELEMETRY_SERVICES.items()
+                if definition["TOPIC"] == settings.TELEMETRY_TOPIC
+            ]
+            stored_until = resume_points([machine.identifier for machine in simulator.machines], telemetry_services)
+            self.stdout.write(
+                f"Resuming the fleet started at {datetime.fromtimestamp(start_ms / 1000).astimezone().isoformat()}: "
+                + (
+                    f"{len(stored_until)} of {machines} machines are stored, the oldest up to "
+                    f"{datetime.fromtimestamp(min(stored_until.values()) / 1000).astimezone().isoformat()}; "
+                    "only later events are published"
+                    if stored_until
+                    else "the store holds none of its machines; publishing everything again"
+                )
+            )
 
         telemetry_codec, registry_codec = backends.codecs["telemetry"], backends.codecs["registry"]
         telemetry_topic, registry_topic = settings.TELEMETRY_TOPIC, settings.REGISTRY_TOPIC
@@ -230,9 +267,13 @@ class Command(BaseCommand):
 
         # What was actually published: the simulator also counts the event a stop left unsent.
         published = SimulationCounters()
+        already_stored = 0
         wall_started = time.monotonic()
         try:
             for event in simulator.events(until_ms=end_ms):
+                if stored_until and event.timestamp <= stored_until.get(event.key, -1):
+                    already_stored += 1  # the store has it: a restart publishes only what it lacks
+                    continue
                 if real_time:
                     # Hold each event back until its time comes; events of a backfill are already due.
                     while not stop.is_set() and (wait := (event.emitted_at - now_ms()) / 1000) > 0:
@@ -267,6 +308,7 @@ class Command(BaseCommand):
             f"{counts.telemetry} telemetry ({counts.duplicates} duplicates, {counts.late} late, "
             f"{counts.heartbeats} with the engine off, {counts.without_gps} without GPS), "
             f"{counts.registry} registry, {counts.garbage} garbage; {simulator.counters.resets} counter resets"
+            + (f"; {already_stored} already stored, not published again" if resumed else "")
             + (" (stopped by a signal)" if stop.is_set() else "")
         )
         if undelivered or publisher.failed:
@@ -275,3 +317,29 @@ class Command(BaseCommand):
                 f"failed ({publisher.first_error or 'no error reported'}); is the broker at "
                 f"{backends.kafka['default'].bootstrap_servers} up?"
             )
+
+    def recorded_start(self, options: dict[str, Any], step_seconds: float, new_start_ms: int) -> tuple[int, bool]:
+        """The start of the fleet recorded in the store if it was run with the same options (True), else
+        ``new_start_ms``, recorded for the next run (False)."""
+        from telemetry_site import backends
+        from telemetry_site.fleet_resume import SimulatorRunRepository
+
+        parameters = {
+            "machines": options["machines"],
+            "seed": options["seed"],
+            "step_seconds": step_seconds,
+            "time_zone": options["time_zone"],
+            "around_the_clock": options["around_the_clock"],
+            **{
+                name: options[name]
+                for name in ("reset_rate", "duplicate_rate", "late_rate", "late_by_seconds", "garbage_rate")
+            },
+        }
+        runs = SimulatorRunRepository(backends.databases["default"])
+        recorded = runs.get()
+        if recorded is not None and recorded["parameters"] == parameters and recorded["start_ms"] <= new_start_ms:
+            return recorded["start_ms"], True
+        if recorded is not None:
+            self.stdout.write("The store holds a fleet simulated with other options: starting a new one")
+        runs.save(parameters, new_start_ms)
+        return new_start_ms, False

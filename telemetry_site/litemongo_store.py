@@ -1,0 +1,53 @@
+"""litemongo's SQLite store with one set of connections per thread.
+
+litemongo opens one SQLite connection per collection, and Python's sqlite3 refuses to use a
+connection in a thread other than the one that created it: under a threaded web server
+(``runserver``, a test's live server) the first parallel requests answered 500, and every request
+after them too. Here each thread opens its own connections on first use, the way separate
+processes already share the store: SQLite serialises the writers, and litemongo notices the commits
+of other connections (``PRAGMA data_version``) before it trusts its in-memory indexes. A thread's
+connections are closed when the thread ends and its thread-local storage is collected.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from litemongo import sqlite_store
+
+
+class PerThreadDatabaseStore(sqlite_store.DatabaseStore):
+    """A database whose collection stores (each an SQLite connection) belong to one thread each."""
+
+    def __init__(self, path: Path, codec_options: Any = None) -> None:
+        self._local = threading.local()
+        super().__init__(path, codec_options)
+
+    # litemongo keeps the open collection stores in ``_collections``; a property makes it per thread.
+    @property
+    def _collections(self) -> dict[str, sqlite_store.CollectionStore]:
+        try:
+            return self._local.collections
+        except AttributeError:
+            self._local.collections = {}
+            return self._local.collections
+
+    @_collections.setter
+    def _collections(self, value: dict[str, sqlite_store.CollectionStore]) -> None:
+        self._local.collections = value
+
+
+class PerThreadServerStore(sqlite_store.ServerStore):
+    """litemongo's ``ServerStore`` handing out ``PerThreadDatabaseStore``s (shared, thread-safe)."""
+
+    def __init__(self, dirpath: str | Path = "") -> None:
+        self._lock = threading.Lock()
+        super().__init__(dirpath)
+
+    def __getitem__(self, db_name: str) -> PerThreadDatabaseStore:
+        with self._lock:
+            if db_name not in self._databases:
+                self._databases[db_name] = PerThreadDatabaseStore(self._dirpath / db_name)
+            return self._databases[db_name]

@@ -1,0 +1,32 @@
+"""The embedded store (litemongo) used from many threads at once, as a threaded web server does."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from equipment_current.business import fold_state_updates
+from equipment_current.repository import CurrentStateRepository, FleetFilter
+from telemetry_site.mongo import open_database
+from tests.factories import T0, telemetry
+
+
+def test_threads_read_and_write_one_litemongo_database_in_parallel(tmp_path):
+    repository = CurrentStateRepository(open_database(f"litemongo://{tmp_path}", "c40"))
+    repository.ensure_indexes()  # opened in this thread, used below from others
+    repository.apply(fold_state_updates([telemetry("M00", T0)]).values())
+    start = threading.Barrier(8)
+
+    def request(worker: int) -> tuple[int, int]:
+        start.wait(10)  # every thread touches the store at the same moment
+        repository.apply(fold_state_updates([telemetry(f"M{worker + 1:02d}", T0 + worker)]).values())
+        return repository.count(FleetFilter()), len(repository.find(FleetFilter(), 0, 100))
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(request, range(8)))
+    # Other threads write between the two reads: the second sees at least what the first counted.
+    assert all(1 < count <= found <= 9 for count, found in answers)
+    assert repository.count(FleetFilter()) == 9
+    # A second database object (another process, in production) sees every thread's writes.
+    other = CurrentStateRepository(open_database(f"litemongo://{tmp_path}", "c40"))
+    assert sorted(state["_id"] for state in other.find(FleetFilter())) == [f"M{i:02d}" for i in range(9)]
