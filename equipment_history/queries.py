@@ -19,6 +19,8 @@ from equipment_history.business import (
     retention_boundary,
 )
 
+KEEP_FOREVER = 0  # ``retention_days`` of a store that never expires positions (repository.KEEP_FOREVER)
+
 
 class HotPositions(Protocol):
     """What this read needs of ``PositionRepository``."""
@@ -67,7 +69,9 @@ def position_page(
     """
     low = start if after is None else max(start, after + 1)
     hot = repository.between(identifier, low, end, limit + 1)
-    window = archive_range(start, end, after, retention_boundary(now_ms, repository.retention_days), overlap_ms)
+    window = None
+    if repository.retention_days != KEEP_FOREVER:  # kept forever: the hot store holds every range
+        window = archive_range(start, end, after, retention_boundary(now_ms, repository.retention_days), overlap_ms)
     archived: list[Position] = []
     detail = None
     if window is None:

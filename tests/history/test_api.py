@@ -147,13 +147,13 @@ def test_a_cursor_with_characters_outside_base64url_is_400(client, track):
 
 @pytest.fixture
 def old_positions(request, settings):
-    """A history with no archive and a retention of 30,000 days: positions of the 1970s stay."""
+    """A history with no archive that keeps positions forever (retention 0): those of the 1970s stay."""
     settings.HISTORY_ARCHIVES = {"default": {"BACKEND": "equipment_history.archive.HttpArchiveClient"}}
     settings.TELEMETRY_REPOSITORIES = {
         **settings.TELEMETRY_REPOSITORIES,
         "positions": {
             "BACKEND": "equipment_history.repository.PositionRepository",
-            "OPTIONS": {"database": "default", "collection": "positions", "retention_days": 30_000},
+            "OPTIONS": {"database": "default", "collection": "positions", "retention_days": 0},
         },
     }
     request.getfixturevalue("mongo_db")

@@ -33,13 +33,15 @@ def ms(text: str) -> int:
 
 @pytest.fixture
 def machine(history):
-    """EX001's positions: all of them offered to the hot store (the TTL index removes the old
-    ones), and the old ones plus the seam in the archive, marked by their address."""
+    """EX001's positions: all of them offered to the hot store (the retention sweep removes the old
+    ones, as the TTL index does on a server), and the old ones plus the seam in the archive, marked
+    by their address."""
     positions = [
         Position("EX001", t, 45.0 + i / 1000, 9.0 + i / 1000, "hot", ("Site",), "MI01")
         for i, t in enumerate(TIMESTAMPS)
     ]
     history.repository.insert(positions)
+    history.repository.delete_expired(int(time.time() * 1000))
     history.archive.positions["EX001"] = [
         {
             "timestamp": p.timestamp,

@@ -4,18 +4,29 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from equipment_history.business import MS_PER_DAY, Position, extract_positions, position_documents
 from equipment_history.handlers import PositionHistoryHandler
-from equipment_history.repository import TTL_INDEX, PositionRepository, position_document
+from equipment_history.repository import (
+    EVENT_TIME_INDEX,
+    KEEP_FOREVER,
+    SWEEP_EXPIRY,
+    TTL_EXPIRY,
+    TTL_INDEX,
+    PositionRepository,
+    position_document,
+    position_id,
+)
 from telemetry_site.consumer import Record
 from tests.factories import telemetry
+from tests.processes import real_mongo_uri
 from tests.properties import property_settings
 
-# Recent event times: the TTL index (which mongomock-ng enforces too) would expire old ones.
+# Recent event times: the TTL index of a real server would expire old ones.
 NOW = int(time.time() * 1000)
 
 
@@ -29,28 +40,177 @@ def position(identifier: str = "EX001", timestamp: int = NOW, **kwargs) -> Posit
     return Position(identifier, timestamp, kwargs.pop("latitude", 45.0), kwargs.pop("longitude", 9.0), **kwargs)
 
 
-def test_indexes_unique_key_and_ttl_from_retention(mongo_db):
-    repository_for(mongo_db, retention_days=7)
+class ServerIndexes:
+    """A mongomock-ng database with what a MongoDB server does with indexes and the embedded engines
+    do not: ``collMod`` changes a TTL index's ``expireAfterSeconds`` in place, and creating an index
+    whose name exists with other options fails with IndexOptionsConflict (code 85). With ``stale``,
+    this process read the indexes before another process created the TTL index: it does not see it
+    until its own ``create_index`` of it on that collection. Records the commands, the conflicts and the
+    index drops the repository asks for."""
+
+    def __init__(self, inner, stale: bool = False):
+        self.inner = inner
+        self.commands: list[dict] = []
+        self.drops: list[str] = []
+        self.conflicts: list[str] = []
+        self.stale: set[str] = {"positions", "positions_latest"} if stale else set()
+
+    def __getitem__(self, name):
+        return ServerIndexCollection(self, self.inner[name])
+
+    def command(self, command):
+        self.commands.append(command)
+        spec = command["index"]
+        collection = self.inner[command["collMod"]]
+        key = collection.index_information()[spec["name"]]["key"]
+        collection.drop_index(spec["name"])  # the engine cannot change it in place; the server does
+        collection.create_index(key, name=spec["name"], expireAfterSeconds=spec["expireAfterSeconds"])
+        return {"ok": 1.0}
+
+
+class ServerIndexCollection:
+    def __init__(self, database: ServerIndexes, inner):
+        self.database, self.inner, self.name = database, inner, inner.name
+
+    def index_information(self):
+        indexes = self.inner.index_information()
+        if self.name in self.database.stale:
+            indexes.pop(TTL_INDEX, None)
+        return indexes
+
+    def create_index(self, keys, **options):
+        if options.get("name") == TTL_INDEX:  # its own create of the index it did not see
+            self.database.stale.discard(self.name)
+        try:
+            return self.inner.create_index(keys, **options)
+        except OperationFailure as exc:
+            self.database.conflicts.append(self.name)
+            raise OperationFailure(str(exc), code=85) from exc
+
+    def drop_index(self, name):
+        self.database.drops.append(name)
+        return self.inner.drop_index(name)
+
+    def __getattr__(self, name):  # reads and writes: the engine's own
+        return getattr(self.inner, name)
+
+
+def server_repository(mongo_db, retention_days: int, stale: bool = False) -> tuple[PositionRepository, ServerIndexes]:
+    database = ServerIndexes(mongo_db, stale)
+    repository = PositionRepository(database, retention_days=retention_days, expiry=TTL_EXPIRY)
+    repository.ensure_indexes()
+    return repository, database
+
+
+def test_a_server_gets_the_unique_key_and_a_ttl_index_from_the_retention(mongo_db):
+    server_repository(mongo_db, retention_days=7)
     indexes = mongo_db.positions.index_information()
     assert indexes["identifier_timestamp"]["unique"] is True
     assert indexes["identifier_timestamp"]["key"] == [("identifier", 1), ("timestamp", 1)]
     assert indexes[TTL_INDEX]["key"] == [("event_time", 1)]
     assert indexes[TTL_INDEX]["expireAfterSeconds"] == 7 * 86400
+    assert EVENT_TIME_INDEX not in indexes
 
 
-def test_changed_retention_rebuilds_the_ttl_index(mongo_db):
-    repository_for(mongo_db, retention_days=7)
-    repository_for(mongo_db, retention_days=3)  # a restart with a new HISTORY_RETENTION_DAYS
+def test_a_changed_retention_changes_the_ttl_index_in_place_with_collmod(mongo_db):
+    server_repository(mongo_db, retention_days=7)
+    _, database = server_repository(mongo_db, retention_days=3)  # a restart with a new HISTORY_RETENTION_DAYS
+    assert database.commands == [
+        {"collMod": name, "index": {"name": TTL_INDEX, "expireAfterSeconds": 3 * 86400}}
+        for name in ("positions", "positions_latest")
+    ]
+    assert database.drops == []  # no drop and rebuild
+    assert mongo_db.positions.index_information()[TTL_INDEX]["expireAfterSeconds"] == 3 * 86400
+    _, again = server_repository(mongo_db, retention_days=3)  # the same setting: nothing to do
+    assert (again.commands, again.drops) == ([], [])
+
+
+def test_a_start_that_loses_the_race_to_another_retention_converges_by_collmod(mongo_db):
+    server_repository(mongo_db, retention_days=7)  # the other process, first
+    # This one read the indexes before the other created the TTL index, so its create conflicts (85).
+    _, database = server_repository(mongo_db, retention_days=3, stale=True)
+    assert database.conflicts == ["positions", "positions_latest"]
+    assert [command["index"]["expireAfterSeconds"] for command in database.commands] == [3 * 86400] * 2
+    assert database.drops == []
+    assert mongo_db.positions.index_information()[TTL_INDEX]["expireAfterSeconds"] == 3 * 86400
+    _, same = server_repository(mongo_db, retention_days=3, stale=True)  # same retention: no conflict
+    assert (same.conflicts, same.commands) == ([], [])
+
+
+def test_an_engine_without_collmod_drops_and_rebuilds_the_ttl_index(mongo_db):
+    PositionRepository(mongo_db, retention_days=7, expiry=TTL_EXPIRY).ensure_indexes()
+    PositionRepository(mongo_db, retention_days=3, expiry=TTL_EXPIRY).ensure_indexes()  # no collMod here
     assert mongo_db.positions.index_information()[TTL_INDEX]["expireAfterSeconds"] == 3 * 86400
 
 
+def test_keep_forever_on_a_server_replaces_the_ttl_index_by_a_plain_one(mongo_db):
+    server_repository(mongo_db, retention_days=7)
+    repository, database = server_repository(mongo_db, retention_days=KEEP_FOREVER)
+    indexes = mongo_db.positions.index_information()
+    assert TTL_INDEX not in indexes and "expireAfterSeconds" not in indexes[EVENT_TIME_INDEX]
+    assert database.drops == [TTL_INDEX, TTL_INDEX]  # the positions and the newest positions
+    repository.insert([position(timestamp=1000)])  # 1970
+    assert repository.delete_expired(NOW) == 0
+    assert [p.timestamp for p in repository.between("EX001", 0, NOW, 10)] == [1000]
+
+
+def test_the_embedded_engines_get_no_ttl_index_and_expire_by_sweep(mongo_db):
+    if real_mongo_uri():
+        pytest.skip("a real server expires by its TTL index")
+    repository = repository_for(mongo_db, retention_days=1)
+    assert repository.expiry == SWEEP_EXPIRY
+    indexes = mongo_db.positions.index_information()
+    assert TTL_INDEX not in indexes and indexes[EVENT_TIME_INDEX]["key"] == [("event_time", 1)]
+    repository.insert([position(timestamp=NOW - 2 * MS_PER_DAY), position(timestamp=NOW - MS_PER_DAY + 5000)])
+    assert mongo_db.positions.count_documents({}) == 2  # nothing expires on insert or read
+    assert repository.delete_expired(NOW) == 1
+    assert [p.timestamp for p in repository.between("EX001", 0, NOW, 10)] == [NOW - MS_PER_DAY + 5000]
+    assert repository.delete_expired(NOW + 5000) == 0  # exactly one day old: not yet
+    assert repository.delete_expired(NOW + 5001) == 1
+
+
+def test_an_embedded_store_made_with_a_ttl_index_loses_it(mongo_db):
+    if real_mongo_uri():
+        pytest.skip("a real server keeps its TTL index")
+    mongo_db.positions.create_index([("event_time", 1)], name=TTL_INDEX, expireAfterSeconds=86400)
+    repository_for(mongo_db)
+    assert TTL_INDEX not in mongo_db.positions.index_information()
+
+
+def test_positions_get_deterministic_ids(mongo_db):
+    repository = repository_for(mongo_db)
+    repository.insert([position("EX001", NOW), position("EX002", NOW - 1)])
+    assert sorted(d["_id"] for d in mongo_db.positions.find({}, {"_id": 1})) == [
+        position_id("EX001", NOW),
+        position_id("EX002", NOW - 1),
+    ]
+    assert position_id("EX001", NOW) == f"EX001|{NOW}"
+
+
+def test_a_replay_of_a_position_stored_with_an_object_id_is_still_a_duplicate(mongo_db):
+    repository = repository_for(mongo_db)
+    mongo_db.positions.insert_one(position_document(position(timestamp=NOW - 1)))  # before deterministic ids
+    assert repository.insert([position(timestamp=NOW - 1), position(timestamp=NOW)]) == 1
+    assert mongo_db.positions.count_documents({}) == 2
+
+
 def test_newest_positions_expire_with_the_positions_and_are_found_by_time(mongo_db):
-    repository_for(mongo_db, retention_days=7)
+    server_repository(mongo_db, retention_days=7)
     indexes = mongo_db.positions_latest.index_information()
     assert (indexes[TTL_INDEX]["key"], indexes[TTL_INDEX]["expireAfterSeconds"]) == ([("event_time", 1)], 7 * 86400)
     assert indexes["timestamp"]["key"] == [("timestamp", 1)]
-    repository_for(mongo_db, retention_days=3)
+    server_repository(mongo_db, retention_days=3)
     assert mongo_db.positions_latest.index_information()[TTL_INDEX]["expireAfterSeconds"] == 3 * 86400
+
+
+def test_the_sweep_expires_newest_positions_with_the_positions(mongo_db):
+    if real_mongo_uri():
+        pytest.skip("a real server expires by its TTL index")
+    repository = repository_for(mongo_db, retention_days=1)
+    assert mongo_db.positions_latest.index_information()[EVENT_TIME_INDEX]["key"] == [("event_time", 1)]
+    repository.insert([position("OLD", NOW - 2 * MS_PER_DAY), position("NEW", NOW - 1000)])
+    assert repository.delete_expired(NOW) == 1
+    assert repository.newest_timestamps(["OLD", "NEW"]) == {"NEW": NOW - 1000}
 
 
 class LosesTheInsertRace:
@@ -116,17 +276,6 @@ def test_between_is_half_open_sorted_and_limited(mongo_db):
     assert repository.between("NOPE", NOW - 10, NOW, 10) == []
     got = repository.between("B", NOW - 10, NOW, 10)
     assert got == [position("B", NOW - 3)]
-
-
-def test_positions_older_than_retention_are_expired_by_the_ttl_index(mongo_db):
-    repository = repository_for(mongo_db, retention_days=1)
-    repository.insert([position(timestamp=NOW - 2 * MS_PER_DAY), position(timestamp=NOW - 1000)])
-    # mongomock-ng applies TTL on access; a real server's TTL monitor runs every 60 s, so only
-    # the fresh position is asserted present there.
-    timestamps = [p.timestamp for p in repository.between("EX001", NOW - 3 * MS_PER_DAY, NOW, 10)]
-    assert NOW - 1000 in timestamps
-    if "mongomock" in type(mongo_db).__module__:
-        assert timestamps == [NOW - 1000]
 
 
 def test_latest_per_machine_in_a_window_filtered_by_point_of_interest(mongo_db):
