@@ -83,7 +83,7 @@ def test_the_sweep_command_has_nothing_to_do_when_nothing_expires(settings, mong
     positions_with(settings, 0)
     repositories["positions"].insert([Position("EX001", 1000, 45.0, 9.0)])
     out = StringIO()
-    call_command("expire_positions", "--every", "60", stdout=out)  # returns at once, no loop
+    call_command("expire_positions", stdout=out)
     assert "nothing to do" in out.getvalue()
     assert mongo_db.positions.count_documents({}) == 1
     with pytest.raises(CommandError, match="--every must be > 0"):

@@ -51,15 +51,23 @@ class Command(BaseCommand):
         repository = repositories[options["repository"]]
         if not isinstance(repository, PositionRepository):
             raise CommandError(f"TELEMETRY_REPOSITORIES[{options['repository']!r}] is not a PositionRepository.")
+        idle = None
         if repository.uses_ttl_index:
-            self.stdout.write("The server's TTL index expires positions; nothing to do.")
-            return
-        if repository.retention_days == KEEP_FOREVER:
-            self.stdout.write("Retention is 0 (keep forever); nothing to do.")
+            idle = "The server's TTL index expires positions; nothing to do."
+        elif repository.retention_days == KEEP_FOREVER:
+            idle = "Retention is 0 (keep forever); nothing to do."
+        if idle is not None and every is None:
+            self.stdout.write(idle)
             return
         stop = threading.Event()
         previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
+            if idle is not None:
+                # Periodic and idle: wait to be stopped, so that a supervisor (run_embedded) that
+                # treats an exit as a failure runs the same process list on every store.
+                self.report(idle)
+                stop.wait()
+                return
             sweep_expired_positions(repository, every, stop, self.report)
         finally:
             for sig, handler in previous.items():
