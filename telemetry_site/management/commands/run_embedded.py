@@ -253,6 +253,8 @@ class Command(BaseCommand):
                 metrics = {"METRICS_PORT": str(ports[name]), "METRICS_ADDRESS": "127.0.0.1"} if name in ports else {}
                 log_name = f"consumer-{name}.log"
                 spawn(workers, f"consumer {name}", consumer_command(name, definition), log_name, **metrics)
+            # The embedded store has no TTL monitor: expired positions go every 5 minutes (docs/STORAGE.md).
+            spawn(workers, "retention sweep", ["expire_positions", "--every", "300"], "expire-positions.log")
             if options["machines"] > 0:
                 # Some history as fast as possible, then live data at any hour; a restart publishes
                 # only what the store lacks (docs/SIMULATOR.md).
