@@ -31,6 +31,7 @@ from telemetry_site.codecs import TransientError
 DUPLICATE_KEY = 11000
 # The fields of a registry record that price usage: a record that changes none of them changes no cost.
 PRICE_FIELDS = ("hourly_rate", "km_rate", "currency")
+CORRECTED = {"corrected_by": {"$type": "number"}}  # the partial index's filter, repeated by its queries
 GROUP_FIELDS = {"day": "date", "poi": "source", "identifier": "identifier"}
 
 
@@ -56,6 +57,15 @@ def reference_from_document(document: dict) -> Reference:
         km_at=document.get("km_at"),
         pois=tuple(document.get("pois") or ()),
     )
+
+
+def ledger_document(entry: Entry) -> dict[str, Any]:
+    """The stored entry: its deterministic ``_id`` and fields, without a null ``corrected_by`` (only
+    corrected entries belong in the partial index on it)."""
+    document = {"_id": entry.id, **entry.to_dict()}
+    if document["corrected_by"] is None:
+        del document["corrected_by"]
+    return document
 
 
 class ConcurrentCorrection(TransientError):
@@ -134,15 +144,29 @@ class UsageRepository:
         self.repricings = database[repricings_collection]
 
     def ensure_indexes(self) -> None:
+        # An entry's _id is entry_id(identifier, interval_end): the key already makes a replay a
+        # duplicate, so the (identifier, interval_end) index needs no uniqueness of its own (a store
+        # made before loses the unique one). With interval_start as its third key, the late-reading
+        # lookup of ``spanning_entries`` is decided in the index: only the spanning entries are read.
+        if "identifier_interval_end" in self.deltas.index_information():
+            self.deltas.drop_index("identifier_interval_end")
         self.deltas.create_index(
-            [("identifier", ASCENDING), ("interval_end", ASCENDING)], unique=True, name="identifier_interval_end"
+            [("identifier", ASCENDING), ("interval_end", ASCENDING), ("interval_start", ASCENDING)],
+            name="identifier_interval_end_start",
         )
         self.deltas.create_index([("identifier", ASCENDING), ("dates", ASCENDING)], name="identifier_dates")
         self.deltas.create_index(
             [("identifier", ASCENDING), ("interval_start", ASCENDING)], name="identifier_interval_start"
         )
+        # Only the few corrected entries: a partial index (a sparse one indexed every entry, whose
+        # corrected_by was stored as null). Entries are now stored without a null corrected_by.
+        corrected = self.deltas.index_information().get("identifier_corrected_by")
+        if corrected is not None and "partialFilterExpression" not in corrected:
+            self.deltas.drop_index("identifier_corrected_by")
         self.deltas.create_index(
-            [("identifier", ASCENDING), ("corrected_by", ASCENDING)], name="identifier_corrected_by", sparse=True
+            [("identifier", ASCENDING), ("corrected_by", ASCENDING)],
+            name="identifier_corrected_by",
+            partialFilterExpression=CORRECTED,
         )
         self.deltas.create_index(
             [("identifier", ASCENDING), ("repriced_by", ASCENDING)], name="identifier_repriced_by", sparse=True
@@ -172,24 +196,30 @@ class UsageRepository:
         for identifier, times in sorted(wanted.items()):
             if times:
                 clauses.append({"identifier": identifier, "interval_start": {"$in": sorted(set(times))}})
-                clauses.append({"identifier": identifier, "corrected_by": {"$in": sorted(set(times))}})
+                clauses.append(
+                    {"identifier": identifier, "corrected_by": {"$in": sorted(set(times)), **CORRECTED["corrected_by"]}}
+                )
         if not clauses:
             return {}
         return {doc["_id"]: Entry.from_dict(doc) for doc in self.deltas.find({"$or": clauses})}
 
     def spanning_entries(self, wanted: dict[str, list[int]]) -> list[Entry]:
         """The chained entries whose interval spans each late reading (start < t < end), and each
-        machine's first entry when it is after a late reading, in one query. Each clause is a range
-        on the (identifier, interval_end) index from t to the machine's newest entry."""
-        clauses: list[dict[str, Any]] = []
+        machine's first entry when it is after a late reading: one query per machine with late
+        readings. Each clause walks the (identifier, interval_end, interval_start) index from t and
+        is decided there (interval_start < t, or null), so only the entries that span t are fetched;
+        the machine's identifier outside the ``$or`` lets the embedded engine look at that machine's
+        entries only, not the whole ledger."""
+        found: dict[str, Entry] = {}
         for identifier, times in sorted(wanted.items()):
+            clauses: list[dict[str, Any]] = []
             for ts in sorted(set(times)):
-                chained = {"identifier": identifier, "interval_end": {"$gt": ts}, "flags": {"$nin": list(UNCHAINED)}}
+                chained = {"interval_end": {"$gt": ts}, "flags": {"$nin": list(UNCHAINED)}}
                 clauses.append({**chained, "interval_start": {"$lt": ts}})
                 clauses.append({**chained, "interval_start": None, "flags": FIRST})
-        if not clauses:
-            return []
-        found = {doc["_id"]: Entry.from_dict(doc) for doc in self.deltas.find({"$or": clauses})}
+            if clauses:
+                for doc in self.deltas.find({"identifier": identifier, "$or": clauses}):
+                    found[doc["_id"]] = Entry.from_dict(doc)
         return sorted(found.values(), key=lambda entry: (entry.identifier, entry.end.timestamp))
 
     def entries_after(self, identifier: str, timestamp: int, limit: int) -> list[Entry]:
@@ -217,7 +247,7 @@ class UsageRepository:
             # The shard key (identifier, interval_end) in the filter: a sharded ledger targets one
             # shard (docs/SCALING.md); the _id says the same, which mongos cannot route on.
             key = {"_id": old.id, "identifier": old.identifier, "interval_end": old.end.timestamp}
-            operations.append(ReplaceOne({**key, **condition}, {"_id": new.id, **new.to_dict()}))
+            operations.append(ReplaceOne({**key, **condition}, ledger_document(new)))
         if not operations:
             return 0
         result = self.deltas.bulk_write(operations, ordered=True)
@@ -296,7 +326,7 @@ class UsageRepository:
     def insert_entries(self, entries: Iterable[Entry]) -> int:
         """Insert ledger entries; those already stored (a replay) are left alone. Returns how many
         were new."""
-        operations = [InsertOne({"_id": entry.id, **entry.to_dict()}) for entry in entries]
+        operations = [InsertOne(ledger_document(entry)) for entry in entries]
         if not operations:
             return 0
         try:

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from pymongo.errors import BulkWriteError
 
-from equipment_usage.business import Rates, Reading, Reference, UsageRules, record_id, too_late_entry
+from equipment_usage.business import FIRST, Entry, Rates, Reading, Reference, UsageRules, record_id, too_late_entry
 from equipment_usage.handlers import EquipmentRegistryHandler, UsageHandler
 from equipment_usage.repository import (
     EquipmentRegistryRepository,
@@ -386,27 +386,60 @@ def test_indexes_serve_the_ledger_daily_and_registry_queries(mongo_db):
 
     def indexes(collection):
         return {
-            name: (info["key"], bool(info.get("unique")), bool(info.get("sparse")))
+            name: (info["key"], bool(info.get("unique")), bool(info.get("sparse")), info.get("partialFilterExpression"))
             for name, info in mongo_db[collection].index_information().items()
             if name != "_id_"
         }
 
+    # No sparse index (a sparse index on a field stored as null indexes everything); the ledger's
+    # uniqueness is its deterministic _id.
     assert indexes("usage_deltas") == {
-        "identifier_interval_end": ([("identifier", 1), ("interval_end", 1)], True, False),
-        "identifier_dates": ([("identifier", 1), ("dates", 1)], False, False),
-        "identifier_interval_start": ([("identifier", 1), ("interval_start", 1)], False, False),
-        "identifier_corrected_by": ([("identifier", 1), ("corrected_by", 1)], False, True),
-        "identifier_repriced_by": ([("identifier", 1), ("repriced_by", 1)], False, True),
+        "identifier_interval_end_start": (
+            [("identifier", 1), ("interval_end", 1), ("interval_start", 1)],
+            False,
+            False,
+            None,
+        ),
+        "identifier_dates": ([("identifier", 1), ("dates", 1)], False, False, None),
+        "identifier_interval_start": ([("identifier", 1), ("interval_start", 1)], False, False, None),
+        "identifier_corrected_by": (
+            [("identifier", 1), ("corrected_by", 1)],
+            False,
+            False,
+            {"corrected_by": {"$type": "number"}},
+        ),
+        "identifier_repriced_by": ([("identifier", 1), ("repriced_by", 1)], False, True, None),
     }
-    assert indexes("usage_repricings") == {"logged_at": ([("logged_at", -1)], False, False)}
+    assert indexes("usage_repricings") == {"logged_at": ([("logged_at", -1)], False, False, None)}
     assert indexes("usage_daily") == {
-        "identifier_date": ([("identifier", 1), ("date", 1)], False, False),
-        "source_date": ([("source", 1), ("date", 1)], False, False),
-        "date": ([("date", 1)], False, False),
+        "identifier_date": ([("identifier", 1), ("date", 1)], False, False, None),
+        "source_date": ([("source", 1), ("date", 1)], False, False, None),
+        "date": ([("date", 1)], False, False, None),
     }
     assert indexes("equipment_registry") == {
-        "identifier_last_update": ([("identifier", 1), ("last_update", -1)], True, False),
+        "identifier_last_update": ([("identifier", 1), ("last_update", -1)], True, False, None),
     }
+
+
+def test_a_ledger_made_with_the_unique_and_sparse_indexes_gets_the_new_ones(mongo_db):
+    deltas = mongo_db.usage_deltas
+    deltas.create_index([("identifier", 1), ("interval_end", 1)], unique=True, name="identifier_interval_end")
+    deltas.create_index([("identifier", 1), ("corrected_by", 1)], name="identifier_corrected_by", sparse=True)
+    make(mongo_db)
+    make(mongo_db)  # a second start changes nothing
+    info = deltas.index_information()
+    assert "identifier_interval_end" not in info and "identifier_interval_end_start" in info
+    assert info["identifier_corrected_by"]["partialFilterExpression"] == {"corrected_by": {"$type": "number"}}
+    assert not info["identifier_corrected_by"].get("sparse")
+
+
+def test_only_corrected_entries_store_corrected_by(mongo_db):
+    _, repository, _ = make(mongo_db)
+    entry = Entry("EX1", None, Reading("EX1", 1000, 1.0, 1.0), None, None, (FIRST,))
+    repository.insert_entries([entry, replace(entry, end=Reading("EX1", 2000, 1.0, 1.0), corrected_by=1500)])
+    stored = {doc["interval_end"]: doc for doc in mongo_db.usage_deltas.find()}
+    assert "corrected_by" not in stored[1000] and stored[2000]["corrected_by"] == 1500
+    assert Entry.from_dict(stored[1000]) == entry
 
 
 def test_newest_registry_records_only_of_the_machines_asked_for(mongo_db):
