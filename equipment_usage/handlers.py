@@ -209,6 +209,7 @@ class UsageHandler:
                 outcome.too_late += sum(1 for entry in correction.entries if not entry.chained)
 
         new_references, corrected_references = [], []
+        appended: list[Entry] = []  # the chains extended forward: their daily totals are added to
         for identifier, machine_forward in forward.items():
             stored_reference = references.get(identifier)
             correction = corrections.get(identifier)  # most machines have none: no empty Correction per machine
@@ -217,6 +218,7 @@ class UsageHandler:
                 corrected_reference or stored_reference, machine_forward, self.rules, rates.get(identifier, ())
             )
             outcome.entries.extend(result.entries)
+            appended.extend(result.entries)
             outcome.duplicates += len(result.behind)
             if result.reference is not None and result.reference != (corrected_reference or stored_reference):
                 new_references.append(result.reference)
@@ -239,7 +241,16 @@ class UsageHandler:
         outcome.repriced = self.reprice_if_rates_changed(published, outcome, newest)
         touched = [*published, *outcome.repriced, *(old for old, _ in replacements)]
         outcome.days = {(entry.identifier, day) for entry in touched if entry.counted for day in entry.dates}
-        self.repository.recompute_daily(outcome.days)
+        # Totals of forward entries are added to; those a correction or a replay touched are
+        # recomputed from the ledger.
+        forward_ids = {id(entry) for entry in appended}
+        rebuilt = {
+            (entry.identifier, day)
+            for entry in touched
+            if entry.counted and id(entry) not in forward_ids
+            for day in entry.dates
+        }
+        self.repository.update_daily(appended, rebuilt)
         records = [record for entry in [*published, *outcome.repriced] for record in correction_records(entry)]
         outcome.published = self.publisher.publish(records)
         return outcome

@@ -119,6 +119,28 @@ def repricing_condition(old: Entry) -> dict[str, Any]:
     return condition
 
 
+def add_to_daily(daily_id: str, part: dict[str, Any]) -> UpdateOne:
+    """An upsert adding ``part`` (the sums of a batch's new entries for one daily total) to the
+    total, only if its watermark is older than the first of those entries: applied twice, it
+    changes nothing the second time (and the upsert fails with a duplicate key, so the caller can
+    tell)."""
+    priced = part["priced"]
+    cost = {"$add": [{"$ifNull": ["$cost", 0.0]}, part["cost"]]} if priced else {"$ifNull": ["$cost", None]}
+    stage = {
+        "identifier": {"$literal": part["identifier"]},
+        "date": {"$literal": part["date"]},
+        "source": {"$literal": part["source"]},
+        "hours": {"$add": [{"$ifNull": ["$hours", 0.0]}, part["hours"]]},
+        "km": {"$add": [{"$ifNull": ["$km", 0.0]}, part["km"]]},
+        "cost": cost,
+        "deltas": {"$add": [{"$ifNull": ["$deltas", 0]}, part["deltas"]]},
+        "unpriced": {"$add": [{"$ifNull": ["$unpriced", 0]}, part["deltas"] - priced]},
+        "currencies": {"$setUnion": [{"$ifNull": ["$currencies", []]}, {"$literal": sorted(part["currencies"])}]},
+        "through": {"$literal": part["last"]},
+    }
+    return UpdateOne({"_id": daily_id, "through": {"$lt": part["first"]}}, [{"$set": stage}], upsert=True)
+
+
 @dataclass(frozen=True)
 class UsageFilter:
     """Filters of the usage search; None means "any". Dates are local ``YYYY-MM-DD``, inclusive."""
@@ -350,6 +372,65 @@ class UsageRepository:
             self.last_readings.bulk_write([operations[error["index"]] for error in errors], ordered=False)
         return len(operations)
 
+    def update_daily(self, appended: Iterable[Entry], recompute: Iterable[tuple[str, str]] = ()) -> int:
+        """Bring the daily totals up to date after a batch, reading only the totals it changes.
+
+        ``appended`` are the entries the batch added after their machines' references (the chain
+        extended forward): each (identifier, date, source) total adds their parts in one conditional
+        upsert, if its watermark ``through`` (the newest interval end it counts) is older than the
+        first of them. A total whose watermark is not older (a replay after a crash, or another
+        process that got there first) or that predates the watermark is recomputed from the ledger,
+        as are the ``recompute`` pairs (those a late reading's correction or a replay touched).
+        Recomputing every touched (identifier, date) from the ledger read each machine's whole day
+        per batch: on the embedded engine, the batch time grew through each day (docs/PERFORMANCE.md).
+        Returns how many totals were written."""
+        recompute = set(recompute)
+        parts: dict[str, dict[str, Any]] = {}
+        for entry in appended:
+            if not entry.counted:
+                continue
+            end = entry.end.timestamp
+            for day in entry.days:
+                if (entry.identifier, day.date) in recompute:
+                    continue
+                for share in day.sources:
+                    daily_id = f"{entry.identifier}|{day.date}|{share.source}"
+                    part = parts.get(daily_id)
+                    if part is None:
+                        part = parts[daily_id] = {
+                            "key": (entry.identifier, day.date),
+                            "identifier": entry.identifier,
+                            "date": day.date,
+                            "source": share.source,
+                            "hours": 0.0,
+                            "km": 0.0,
+                            "cost": 0.0,
+                            "deltas": 0,
+                            "priced": 0,
+                            "currencies": set(),
+                            "first": end,
+                            "last": end,
+                        }
+                    part["hours"] += share.hours or 0.0
+                    part["km"] += share.km or 0.0
+                    if share.cost is not None:
+                        part["cost"] += share.cost
+                        part["priced"] += 1
+                    part["deltas"] += 1
+                    if entry.currency:
+                        part["currencies"].add(entry.currency)
+                    part["first"], part["last"] = min(part["first"], end), max(part["last"], end)
+        operations = [add_to_daily(daily_id, part) for daily_id, part in parts.items()]
+        keys = [part["key"] for part in parts.values()]
+        if operations:
+            try:
+                self.daily.bulk_write(operations, ordered=False)
+            except BulkWriteError as exc:
+                # The upsert of a total whose watermark is not behind its new parts met the existing
+                # total (duplicate _id): that total is rebuilt from the ledger instead.
+                recompute.update(keys[error["index"]] for error in _raise_unless_duplicates(exc))
+        return len(operations) + self.recompute_daily(recompute)
+
     def recompute_daily(self, pairs: Iterable[tuple[str, str]]) -> int:
         """Recompute the totals of the (identifier, date) pairs from the ledger: one aggregation,
         one bulk upsert. Never increments, so recomputing twice gives the same totals."""
@@ -372,6 +453,7 @@ class UsageRepository:
                     "deltas": {"$sum": 1},
                     "priced": {"$sum": {"$cond": [{"$eq": [{"$ifNull": ["$days.sources.cost", None]}, None]}, 0, 1]}},
                     "currencies": {"$addToSet": "$currency"},
+                    "through": {"$max": "$interval_end"},
                 }
             },
         ]
@@ -391,6 +473,7 @@ class UsageRepository:
                 "deltas": group["deltas"],
                 "unpriced": group["deltas"] - group["priced"],
                 "currencies": sorted(c for c in group["currencies"] if c),
+                "through": group["through"],
             }
             daily_id = f"{key['identifier']}|{key['date']}|{key['source']}"
             shard_key = {"identifier": key["identifier"], "date": key["date"]}  # docs/SCALING.md
