@@ -421,3 +421,34 @@ def test_a_batch_outcome_counts_every_machine(mongo_db):
     # per machine: 31 h twice (1 duplicate), 2 h again (1 duplicate, too late already), 3 h too late,
     # 20 h late; EX3's 11 h late with nothing stored around it: too late
     assert (outcome.duplicates, outcome.too_late, outcome.late) == (4, 3, 2)
+
+
+class RecordingFinds:
+    """The real ledger collection; records the filter of every ``find``."""
+
+    def __init__(self, collection):
+        self.collection, self.filters = collection, []
+
+    def find(self, query, *args, **kwargs):
+        self.filters.append(query)
+        return self.collection.find(query, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.collection, name)
+
+
+def test_the_spanning_lookup_asks_each_machine_for_its_own_entries(mongo_db):
+    handler, repository = make(mongo_db)
+    first = [Reading(m, DAY0 + i * H, 10.0 + i, 100.0 + i) for m in ("EX1", "EX2") for i in (0, 2, 4)]
+    handler.process(first)
+    recording = repository.deltas = RecordingFinds(repository.deltas)
+    spans = repository.spanning_entries({"EX1": [DAY0 + H, DAY0 + 3 * H], "EX2": [DAY0 - H]})
+    assert [(s.identifier, s.start and s.start.timestamp, s.end.timestamp) for s in spans] == [
+        ("EX1", DAY0, DAY0 + 2 * H),
+        ("EX1", DAY0 + 2 * H, DAY0 + 4 * H),
+        ("EX2", None, DAY0),  # older than every stored reading: the machine's first entry
+    ]
+    # One query per machine, its identifier outside the $or: the embedded engine plans it by that
+    # machine's entries (it cannot plan an $or); on MongoDB each clause is an index range.
+    assert [(f["identifier"], len(f["$or"])) for f in recording.filters] == [("EX1", 4), ("EX2", 2)]
+    assert all("identifier" not in clause for f in recording.filters for clause in f["$or"])
