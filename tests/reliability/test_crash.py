@@ -24,8 +24,8 @@ from tests.reliability.support import (
 
 pytestmark = [pytest.mark.reliability, pytest.mark.broker]
 
-# CI sizes. litemongo's unique-index check scans the collection, so a history batch gets slower as
-# positions accumulate (~5 s per 100 at a few thousand): history runs a shorter stream in CI.
+# CI sizes. history and usage ran shorter streams because their batches slowed down as the store
+# grew (docs/RELIABILITY.md, "Sizes"); the sizes stay, to keep CI short.
 # RELIABILITY_MESSAGES=20000 is the full size (figures in docs/RELIABILITY.md).
 CI_MESSAGES = {"current": 20_000, "history": 600, "usage": 600}
 CI_BATCH = {"current": 100, "history": 20, "usage": 20}
@@ -51,34 +51,15 @@ def setup_stream(service, kafka, settings, codec, tmp_path, seed):
     return expected, ends, env, store
 
 
-# Seen once in three full CI runs on 2026-11-25 (usage only, embedded store): after a SIGKILL the
-# restarted consumer's create_index raised E11000 because litemongo held two ledger entries with
-# the same (identifier, interval_end): the SQLite-backed engine had not enforced the unique index
-# across the killed write. The usage ledger is the one collection rewritten in place by the
-# late-reading correction. On a real server (MONGO_URI=mongodb://...) the test is strict.
-LITEMONGO_KILL_CAVEAT = pytest.mark.xfail(
-    condition=real_mongo_uri() is None,
-    reason="litemongo may lose unique-index enforcement when a usage write is SIGKILLed (docs/RELIABILITY.md)",
-    strict=False,
-)
-
-
+# No expected failures (docs/RELIABILITY.md, "Closed: ..."): the usage caveat came from a unique
+# index the ledger no longer has (its _id is the key), the rebalance runs from batches that slowed
+# down with the store (TTL emulation, per-day re-aggregation), both gone.
 def crash_params() -> list:
-    return [
-        pytest.param(service, marks=LITEMONGO_KILL_CAVEAT) if service == "usage" else service
-        for service in telemetry_services()
-    ]
+    return telemetry_services()
 
 
 def rebalance_params() -> list:
-    # history's and usage's rebalance runs failed once each in the session's last full runs on the
-    # embedded store (cause not yet read; see docs/RELIABILITY.md): non-strict on litemongo only.
-    unsettled = pytest.mark.xfail(
-        condition=real_mongo_uri() is None,
-        reason="rebalance on the 600-message embedded-store stream not yet settled (docs/RELIABILITY.md)",
-        strict=False,
-    )
-    return [pytest.param(s, marks=unsettled) if s in ("history", "usage") else s for s in telemetry_services()]
+    return telemetry_services()
 
 
 @pytest.mark.parametrize("service", crash_params())
