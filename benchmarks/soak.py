@@ -144,7 +144,7 @@ def timed_requests(get: Callable[[], Any], requests: int, budget: float = 60.0) 
     return first, times
 
 
-def api_figures(now_ms: int, requests: int) -> Iterator[tuple[str, float, list[float]]]:
+def api_figures(now_ms: int, requests: int) -> Iterator[tuple[str, float, list[float], float]]:
     from datetime import UTC, datetime, timedelta
 
     from django.contrib.auth import get_user_model
@@ -172,9 +172,34 @@ def api_figures(now_ms: int, requests: int) -> Iterator[tuple[str, float, list[f
         ),
         ("ops overview (/admin/ops/)", "/admin/ops/", {}),
     ]
+    other = other_process_writer()
     for label, path, params in endpoints:
         first, times = timed_requests(lambda p=path, q=params: client.get(p, q), requests)
-        yield label, first, times
+        after_writes = []
+        for _ in range(3):
+            other()
+            started = time.perf_counter()
+            client.get(path, params)
+            after_writes.append(time.perf_counter() - started)
+        yield label, first, times, statistics.median(after_writes)
+
+
+def other_process_writer() -> Callable[[], None]:
+    """A function that changes (and restores) every collection the API reads through another
+    connection to the store, as a running consumer does: litemongo then rebuilds the reading
+    process's in-memory index of that collection on its next query."""
+    from django.conf import settings
+
+    from telemetry_site.mongo import open_database
+
+    database = open_database(settings.MONGO_URI, settings.MONGO_DB)
+
+    def write() -> None:
+        for name in ("current_state", "positions", "usage_daily", "consumer_progress"):
+            database[name].insert_one({"_id": "soak-other-process"})
+            database[name].delete_one({"_id": "soak-other-process"})
+
+    return write
 
 
 def store_figures(store: Path) -> tuple[dict[str, int], int]:
@@ -287,15 +312,15 @@ def run(machines: int, days: float, requests: int, keep: str | None, api_only: b
         )
 
         print(
-            f"\n| API (up to {requests} requests each, in-process test client) | first request ms | p50 ms | p95 ms "
-            "| target p95 < 300 ms |"
+            f"\n| API (up to {requests} requests each, in-process test client) | first request ms | p50 ms "
+            "| p95 ms | target p95 < 300 ms | after another process's write, ms (median of 3) |"
         )
-        print("|---|---|---|---|---|")
-        for label, first, times in api_figures(end_ms, requests):
+        print("|---|---|---|---|---|---|")
+        for label, first, times, after_write in api_figures(end_ms, requests):
             p95 = percentile(times, 0.95)
             print(
                 f"| {label} ({len(times)} requests) | {ms(first)} | {ms(statistics.median(times))} | {ms(p95)} "
-                f"| {'PASS' if p95 < 0.3 else 'FAIL'} |",
+                f"| {'PASS' if p95 < 0.3 else 'FAIL'} | {ms(after_write)} |",
                 flush=True,
             )
 
