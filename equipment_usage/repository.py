@@ -25,7 +25,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, DeleteMany, InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
-from equipment_usage.business import FIRST, UNCHAINED, Entry, Rates, Reference, RepricingScope, entry_id
+from equipment_usage.business import FIRST, UNCHAINED, Entry, Rates, Reference, RepricingScope
 from telemetry_site.codecs import TransientError
 
 DUPLICATE_KEY = 11000
@@ -210,38 +210,42 @@ class UsageRepository:
     def behind_entries(self, wanted: dict[str, list[int]]) -> dict[str, Entry]:
         """For readings at or behind their machine's reference (event times by identifier), in one
         query: their own entries, the entries that start at them (their successors, if the chain
-        already runs through them) and the entries a correction by them replaced. By entry id."""
+        already runs through them) and the entries a correction by them replaced. By entry id.
+
+        Every clause names its machine (an own entry is ``interval_end`` = its time: the same
+        document as its ``_id``), and the machines are repeated outside the ``$or``: a sharded
+        cluster routes it to their shards only, and the embedded engine, which cannot plan an
+        ``$or``, reads those machines' entries instead of the whole ledger."""
         clauses: list[dict[str, Any]] = []
-        ids = sorted(entry_id(identifier, ts) for identifier, times in wanted.items() for ts in times)
-        if ids:
-            clauses.append({"_id": {"$in": ids}})
         for identifier, times in sorted(wanted.items()):
             if times:
-                clauses.append({"identifier": identifier, "interval_start": {"$in": sorted(set(times))}})
-                clauses.append(
-                    {"identifier": identifier, "corrected_by": {"$in": sorted(set(times)), **CORRECTED["corrected_by"]}}
-                )
+                at = sorted(set(times))
+                clauses.append({"identifier": identifier, "interval_end": {"$in": at}})
+                clauses.append({"identifier": identifier, "interval_start": {"$in": at}})
+                clauses.append({"identifier": identifier, "corrected_by": {"$in": at, **CORRECTED["corrected_by"]}})
         if not clauses:
             return {}
-        return {doc["_id"]: Entry.from_dict(doc) for doc in self.deltas.find({"$or": clauses})}
+        machines = sorted(identifier for identifier, times in wanted.items() if times)
+        query = {"identifier": {"$in": machines}, "$or": clauses}
+        return {doc["_id"]: Entry.from_dict(doc) for doc in self.deltas.find(query)}
 
     def spanning_entries(self, wanted: dict[str, list[int]]) -> list[Entry]:
         """The chained entries whose interval spans each late reading (start < t < end), and each
-        machine's first entry when it is after a late reading: one query per machine with late
-        readings. Each clause walks the (identifier, interval_end, interval_start) index from t and
-        is decided there (interval_start < t, or null), so only the entries that span t are fetched;
-        the machine's identifier outside the ``$or`` lets the embedded engine look at that machine's
-        entries only, not the whole ledger."""
-        found: dict[str, Entry] = {}
+        machine's first entry when it is after a late reading, in one query. Each clause walks the
+        (identifier, interval_end, interval_start) index from t and is decided there (interval_start
+        < t, or null), so only the entries that span t are fetched. The machines are repeated outside
+        the ``$or``, as in ``behind_entries``."""
+        clauses: list[dict[str, Any]] = []
         for identifier, times in sorted(wanted.items()):
-            clauses: list[dict[str, Any]] = []
             for ts in sorted(set(times)):
-                chained = {"interval_end": {"$gt": ts}, "flags": {"$nin": list(UNCHAINED)}}
+                chained = {"identifier": identifier, "interval_end": {"$gt": ts}, "flags": {"$nin": list(UNCHAINED)}}
                 clauses.append({**chained, "interval_start": {"$lt": ts}})
                 clauses.append({**chained, "interval_start": None, "flags": FIRST})
-            if clauses:
-                for doc in self.deltas.find({"identifier": identifier, "$or": clauses}):
-                    found[doc["_id"]] = Entry.from_dict(doc)
+        if not clauses:
+            return []
+        machines = sorted(identifier for identifier, times in wanted.items() if times)
+        query = {"identifier": {"$in": machines}, "$or": clauses}
+        found = {doc["_id"]: Entry.from_dict(doc) for doc in self.deltas.find(query)}
         return sorted(found.values(), key=lambda entry: (entry.identifier, entry.end.timestamp))
 
     def entries_after(self, identifier: str, timestamp: int, limit: int) -> list[Entry]:
