@@ -138,7 +138,15 @@ def add_to_daily(daily_id: str, part: dict[str, Any]) -> UpdateOne:
         "currencies": {"$setUnion": [{"$ifNull": ["$currencies", []]}, {"$literal": sorted(part["currencies"])}]},
         "through": {"$literal": part["last"]},
     }
-    return UpdateOne({"_id": daily_id, "through": {"$lt": part["first"]}}, [{"$set": stage}], upsert=True)
+    # identifier and date: the shard key of a sharded usage_daily (docs/SCALING.md), so the upsert
+    # targets one shard; the _id says the same, which mongos cannot route on.
+    watermark = {
+        "_id": daily_id,
+        "identifier": part["identifier"],
+        "date": part["date"],
+        "through": {"$lt": part["first"]},
+    }
+    return UpdateOne(watermark, [{"$set": stage}], upsert=True)
 
 
 @dataclass(frozen=True)
