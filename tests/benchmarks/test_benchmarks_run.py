@@ -58,3 +58,29 @@ def test_archive_benchmark_measures_files_per_day_and_the_api_on_the_archive():
     assert results["MiB per day (Parquet, zstd)"].value > 0
     assert results["history API p95, range wholly in the archive"].value > 0
     assert "| archive" in format_table(list(results.values()))
+
+
+def test_the_soak_benchmark_takes_nearest_rank_percentiles_and_days_batches_by_their_newest_event():
+    from types import SimpleNamespace
+
+    from benchmarks.soak import DAY_MS, TimedBatches, percentile, summary
+
+    assert percentile([3.0, 1.0, 2.0, 4.0], 0.5) == 2.0 and percentile([3.0, 1.0, 2.0, 4.0], 0.95) == 4.0
+    assert percentile(list(range(1, 101)), 0.95) == 95 and math.isnan(percentile([], 0.5))
+    assert summary([0.1, 0.2, 0.3]) == "200 / 300 / 300" and summary([]) == "-"
+
+    class Consumer:
+        def consume(self, *args, **kwargs):
+            return ["message"]
+
+        def commit(self, *args, **kwargs):
+            return "committed"
+
+    handled = []
+    timed = TimedBatches(Consumer(), SimpleNamespace(handle=handled.append), start_ms=1_000)
+    for newest in (1_000 + DAY_MS - 1, 1_000 + DAY_MS):
+        timed.consume()
+        timed.handle([SimpleNamespace(value={"timestamp": 1_000}), SimpleNamespace(value={"timestamp": newest})])
+        assert timed.commit() == "committed"
+    timed.commit()  # a commit without a batch in hand counts nothing
+    assert [day for day, _ in timed.batches] == [0, 1] and len(handled) == 2
