@@ -32,6 +32,7 @@ DUPLICATE_KEY = 11000
 # The fields of a registry record that price usage: a record that changes none of them changes no cost.
 PRICE_FIELDS = ("hourly_rate", "km_rate", "currency")
 CORRECTED = {"corrected_by": {"$type": "number"}}  # the partial index's filter, repeated by its queries
+REPRICED = {"repriced_by": {"$type": "string"}}  # likewise
 GROUP_FIELDS = {"day": "date", "poi": "source", "identifier": "identifier"}
 
 
@@ -60,11 +61,12 @@ def reference_from_document(document: dict) -> Reference:
 
 
 def ledger_document(entry: Entry) -> dict[str, Any]:
-    """The stored entry: its deterministic ``_id`` and fields, without a null ``corrected_by`` (only
-    corrected entries belong in the partial index on it)."""
+    """The stored entry: its deterministic ``_id`` and fields, without a null ``corrected_by`` or
+    ``repriced_by`` (only corrected or re-priced entries belong in the partial indexes on them)."""
     document = {"_id": entry.id, **entry.to_dict()}
-    if document["corrected_by"] is None:
-        del document["corrected_by"]
+    for name in ("corrected_by", "repriced_by"):  # partial indexes: absent, not null, when there is none
+        if document.get(name, 0) is None:
+            del document[name]
     return document
 
 
@@ -198,8 +200,13 @@ class UsageRepository:
             name="identifier_corrected_by",
             partialFilterExpression=CORRECTED,
         )
+        repriced = self.deltas.index_information().get("identifier_repriced_by")
+        if repriced is not None and "partialFilterExpression" not in repriced:
+            self.deltas.drop_index("identifier_repriced_by")
         self.deltas.create_index(
-            [("identifier", ASCENDING), ("repriced_by", ASCENDING)], name="identifier_repriced_by", sparse=True
+            [("identifier", ASCENDING), ("repriced_by", ASCENDING)],
+            name="identifier_repriced_by",
+            partialFilterExpression=REPRICED,
         )
         self.repricings.create_index([("logged_at", DESCENDING)], name="logged_at")
         self.daily.create_index([("identifier", ASCENDING), ("date", ASCENDING)], name="identifier_date")
@@ -310,7 +317,9 @@ class UsageRepository:
                     starts["$lt"] = scope.end
                 clauses.append({"identifier": scope.identifier, "interval_start": starts, "counted": True})
         for identifier, keys in sorted((repriced_by or {}).items()):
-            clauses.append({"identifier": identifier, "repriced_by": {"$in": sorted(set(keys))}})
+            clauses.append(
+                {"identifier": identifier, "repriced_by": {"$in": sorted(set(keys)), **REPRICED["repriced_by"]}}
+            )
         ends: dict[str, set[int]] = {}
         for identifier, end in entries:
             ends.setdefault(identifier, set()).add(end)
@@ -318,7 +327,9 @@ class UsageRepository:
             clauses.append({"identifier": identifier, "interval_end": {"$in": sorted(times)}})
         if not clauses:
             return {}
-        return {doc["_id"]: Entry.from_dict(doc) for doc in self.deltas.find({"$or": clauses})}
+        # The machines outside the $or too: the embedded engine plans by them (as behind_entries).
+        query = {"identifier": {"$in": sorted({clause["identifier"] for clause in clauses})}, "$or": clauses}
+        return {doc["_id"]: Entry.from_dict(doc) for doc in self.deltas.find(query)}
 
     def write_repriced(self, replacements: Iterable[tuple[Entry, Entry]]) -> int:
         """Replace stored entries by their re-priced versions, each only if the stored one still has
@@ -335,7 +346,7 @@ class UsageRepository:
                     "interval_end": old.end.timestamp,
                     **repricing_condition(old),
                 },
-                new.to_dict(),
+                ledger_document(new),
             )
             for old, new in replacements
         ]

@@ -408,7 +408,12 @@ def test_indexes_serve_the_ledger_daily_and_registry_queries(mongo_db):
             False,
             {"corrected_by": {"$type": "number"}},
         ),
-        "identifier_repriced_by": ([("identifier", 1), ("repriced_by", 1)], False, True, None),
+        "identifier_repriced_by": (
+            [("identifier", 1), ("repriced_by", 1)],
+            False,
+            False,
+            {"repriced_by": {"$type": "string"}},
+        ),
     }
     assert indexes("usage_repricings") == {"logged_at": ([("logged_at", -1)], False, False, None)}
     assert indexes("usage_daily") == {
@@ -425,12 +430,15 @@ def test_a_ledger_made_with_the_unique_and_sparse_indexes_gets_the_new_ones(mong
     deltas = mongo_db.usage_deltas
     deltas.create_index([("identifier", 1), ("interval_end", 1)], unique=True, name="identifier_interval_end")
     deltas.create_index([("identifier", 1), ("corrected_by", 1)], name="identifier_corrected_by", sparse=True)
+    deltas.create_index([("identifier", 1), ("repriced_by", 1)], name="identifier_repriced_by", sparse=True)
     make(mongo_db)
     make(mongo_db)  # a second start changes nothing
     info = deltas.index_information()
     assert "identifier_interval_end" not in info and "identifier_interval_end_start" in info
     assert info["identifier_corrected_by"]["partialFilterExpression"] == {"corrected_by": {"$type": "number"}}
     assert not info["identifier_corrected_by"].get("sparse")
+    assert info["identifier_repriced_by"]["partialFilterExpression"] == {"repriced_by": {"$type": "string"}}
+    assert not info["identifier_repriced_by"].get("sparse")
 
 
 def test_only_corrected_entries_store_corrected_by(mongo_db):
@@ -439,6 +447,7 @@ def test_only_corrected_entries_store_corrected_by(mongo_db):
     repository.insert_entries([entry, replace(entry, end=Reading("EX1", 2000, 1.0, 1.0), corrected_by=1500)])
     stored = {doc["interval_end"]: doc for doc in mongo_db.usage_deltas.find()}
     assert "corrected_by" not in stored[1000] and stored[2000]["corrected_by"] == 1500
+    assert "repriced_by" not in stored[1000] and "repriced_by" not in stored[2000]
     assert Entry.from_dict(stored[1000]) == entry
 
 
