@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymongo import ASCENDING, UpdateOne
-from pymongo.errors import BulkWriteError
 
 from equipment_current.business import StateUpdate
-
-DUPLICATE_KEY = 11000
+from telemetry_site.mongo import bulk_upsert
 
 
 @dataclass(frozen=True)
@@ -63,19 +61,7 @@ class CurrentStateRepository:
         operations = [upsert_newer_sections(update) for update in updates]
         if not operations:
             return 0
-        try:
-            self.collection.bulk_write(operations, ordered=False)
-        except BulkWriteError as exc:
-            # Two processes upserting the same new machine: one insert loses the race on _id.
-            # Its document now exists, so the same conditional update applies cleanly. Not when
-            # the write concern failed too: the writes that went through may be rolled back, so
-            # the whole batch goes back to the loop, which retries it (consumer.is_transient).
-            errors = exc.details.get("writeErrors", [])
-            if exc.details.get("writeConcernErrors") or not errors:
-                raise
-            if any(error.get("code") != DUPLICATE_KEY for error in errors):
-                raise
-            self.collection.bulk_write([operations[error["index"]] for error in errors], ordered=False)
+        bulk_upsert(self.collection, operations)
         return len(operations)
 
     def get(self, identifier: str) -> dict | None:

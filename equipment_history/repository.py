@@ -11,8 +11,8 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from equipment_history.business import MS_PER_DAY, Position, event_time
+from telemetry_site.mongo import DUPLICATE_KEY, bulk_upsert
 
-DUPLICATE_KEY = 11000
 INDEX_OPTIONS_CONFLICT = 85  # an index of that name exists with other options (a concurrent start)
 INDEX_NOT_FOUND = 27
 TTL_INDEX = "event_time_ttl"
@@ -234,18 +234,7 @@ class PositionRepository:
         if not newest:
             return
         operations = [advance_latest(document) for document in newest.values()]
-        try:
-            self.latest_positions.bulk_write(operations, ordered=False)
-        except BulkWriteError as exc:
-            # Two processes upserting the same new machine: one insert loses the race on _id; the
-            # document now exists, so the same conditional update applies cleanly. Not when the
-            # write concern failed too: the batch goes back to the loop, which retries it.
-            errors = exc.details.get("writeErrors", [])
-            if exc.details.get("writeConcernErrors") or not errors:
-                raise
-            if any(error.get("code") != DUPLICATE_KEY for error in errors):
-                raise
-            self.latest_positions.bulk_write([operations[error["index"]] for error in errors], ordered=False)
+        bulk_upsert(self.latest_positions, operations)
 
     def newest_timestamps(self, identifiers: Iterable[str]) -> dict[str, int]:
         """The event time of each machine's newest stored position (machines without one are left out)."""

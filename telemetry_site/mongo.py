@@ -131,6 +131,27 @@ def check_majority_write(database: Any) -> None:
         collection.update_one({"_id": "ready"}, {"$set": {"checked_at": datetime.now(UTC)}}, upsert=True)
 
 
+def bulk_upsert(collection: Any, operations: list[Any]) -> None:
+    """Run conditional upserts in one unordered bulk write, re-running those that lost a race.
+
+    Two processes upserting the same new document: one insert loses on ``_id`` (duplicate key).
+    The document exists now, so the same conditional update applies cleanly the second time. Not
+    when the write concern failed too: the writes that went through may be rolled back, so the
+    error goes back to the loop, which retries the whole batch (``is_transient_error``).
+    """
+    from pymongo.errors import BulkWriteError
+
+    try:
+        collection.bulk_write(operations, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if exc.details.get("writeConcernErrors") or not errors:
+            raise
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        collection.bulk_write([operations[error["index"]] for error in errors], ordered=False)
+
+
 def is_transient_error(exc: BaseException) -> bool:
     """Whether a pymongo error means "the database cannot take this now, try again", with nothing
     lost by retrying (every write of this project is idempotent).
