@@ -672,7 +672,7 @@ def test_a_letter_without_a_delivery_report_is_not_acknowledged():
             self.produced.append({"topic": topic, "value": value})
 
     delivered: set = set()
-    with pytest.raises(TransientError, match="not acknowledged"):
+    with pytest.raises(TransientError, match=r"errors \['not acknowledged'\]"):
         DeadLetterSink(Silent(), "dl", "s").send([(message(offset=3), "bad")], delivered)
     assert delivered == set()
 
@@ -719,3 +719,60 @@ def test_letters_resent_cut_are_flushed_again_with_the_timeout_and_undelivered_o
     with pytest.raises(TransientError, match="1 undelivered"):
         DeadLetterSink(producer, "dl", "s", timeout=3.0).send([(message(raw=b"y" * 6000), "bad")])
     assert producer.flushes == [3.0, 3.0]
+
+
+def test_describe_quotes_a_decode_error_as_is_and_anything_else_with_its_type():
+    from telemetry_site.consumer import describe
+
+    class Mute(Exception):
+        def __str__(self) -> str:
+            raise ValueError("Exceeds the limit for integer string conversion")
+
+    assert describe(DecodeError("not JSON: b'x'")) == "not JSON: b'x'"
+    assert describe(ValueError("boom")) == "ValueError: boom"
+    assert describe(Mute()) == "Mute: (no text)"
+
+
+def test_halving_and_refusing_are_logged_with_the_service_and_the_reason_cut_to_500_characters(log):
+    handler = Handler(failures=[ValueError("boom"), ValueError("x" * 600)])
+    loop(FakeConsumer([[message(offset=0), message(offset=1)]]), handler).run()
+    assert "current handler failed on 2 records, handling halves: ValueError: boom" in warnings(log)
+    (refusal,) = [r.getMessage() for r in log.records if r.levelno == logging.ERROR]
+    assert refusal == "current handler refused telemetry[0]@0, dead-lettering it: " + ("ValueError: " + "x" * 600)[:500]
+    long = Handler(failures=[ValueError("y" * 600)])
+    log.records.clear()
+    loop(FakeConsumer([[message(offset=0), message(offset=1)]]), long).run()
+    (halving,) = [m for m in warnings(log) if "handling halves" in m]
+    assert halving == "current handler failed on 2 records, handling halves: " + ("ValueError: " + "y" * 600)[:500]
+
+
+def test_a_batch_with_an_undecodable_message_and_a_refused_record_dead_letters_both():
+    producer = FakeProducer()
+    handler = Handler(failures=[ValueError("bad"), ValueError("bad")])
+    batch = [message(raw=b"x", offset=0), message(offset=1), message(offset=2)]
+    stats = loop(FakeConsumer([batch]), handler, producer=producer).run()
+    assert sorted(p["headers"]["dlq.origin.offset"] for p in producer.produced) == [b"0", b"1"]
+    assert (stats.processed, stats.dead_lettered) == (1, 2)
+
+
+def test_the_json_log_line_s_duration_is_in_milliseconds_to_a_tenth(log, monkeypatch):
+    clock = iter(n * 0.0123456 for n in range(1000))
+    monkeypatch.setattr("telemetry_site.consumer.time.monotonic", lambda: next(clock))
+    loop(FakeConsumer([[message(offset=0)]])).run()
+    (line,) = [r for r in log.records if hasattr(r, "duration_ms")]
+    assert line.duration_ms == round(line.duration_ms, 1) and line.duration_ms > 0
+
+
+def test_the_loop_stops_once_idle_for_exactly_the_timeout(monkeypatch):
+    monkeypatch.setattr("telemetry_site.consumer.time.monotonic", lambda: 100.0)
+    consumer = FakeConsumer([])
+    real_consume = consumer.consume
+
+    def consume(limit: int, timeout: float):
+        if len(consumer.asked) >= 3:
+            raise AssertionError("still polling after the idle timeout")
+        return real_consume(limit, timeout)
+
+    consumer.consume = consume
+    loop(consumer, idle_timeout=0.0).run()
+    assert consumer.asked == [500] and consumer.closed
