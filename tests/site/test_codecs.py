@@ -258,3 +258,35 @@ def test_a_registered_schema_that_is_not_avro_is_a_decode_error(registry):
     codec = ConfluentAvroCodec("c40_enriched.avsc", subject="s", registry=registry)
     with pytest.raises(DecodeError, match=f"^schema id {schema_id} is not a usable Avro schema"):
         codec.decode(b"\x00" + schema_id.to_bytes(4, "big") + b"abc")
+
+
+RATE = {"type": "record", "name": "Rate", "fields": [{"name": "a", "type": "int"}]}
+
+
+def test_record_shape_keeps_maps_and_arrays_of_records_and_nothing_for_those_of_primitives():
+    from telemetry_site.codecs import record_shape
+
+    assert record_shape({"type": "map", "values": RATE}) == ("map", ("record", {"a": None}))
+    assert record_shape({"type": "array", "items": RATE}) == ("array", ("record", {"a": None}))
+    assert record_shape({"type": "map", "values": "int"}) is None
+    assert record_shape({"type": "array", "items": "int"}) is None
+
+
+def test_project_drops_unnamed_fields_inside_the_values_of_a_map_of_records():
+    from telemetry_site.codecs import project, record_shape
+
+    shape = record_shape({"type": "map", "values": RATE})
+    assert project({"k": {"a": 1, "_id": 2}, "j": {"a": 3}}, shape) == {"k": {"a": 1}, "j": {"a": 3}}
+
+
+def test_project_keeps_a_union_s_primitive_array_branch_whole():
+    from telemetry_site.codecs import project, record_shape
+
+    shape = record_shape(["null", {"type": "array", "items": "int"}, RATE])
+    assert shape == ("record", {"a": None})
+    assert project([1, 2], shape) == [1, 2]
+
+
+def test_a_schema_violation_names_the_schema_and_the_validator_s_error():
+    with pytest.raises(DecodeError, match=r"^violates schema \S+: ValidationError: "):
+        JsonCodec("c40_enriched.avsc").decode(b'{"identifier": 5}')

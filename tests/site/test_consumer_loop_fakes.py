@@ -600,3 +600,179 @@ def test_the_reported_duration_is_the_time_the_batch_took_in_milliseconds_to_a_t
         # Between the handler's own time and the time from the poll to the report, rounded to 0.1 ms.
         assert handled[n] * 1000 - 0.05 <= report.duration_ms <= (reported_at - polled_at[n]) * 1000 + 0.05
         assert type(report.duration_ms) is float and round(report.duration_ms, 1) == report.duration_ms
+
+
+def test_a_dead_letter_carries_its_service_origin_and_failure_time_and_goes_to_the_sink_s_topic():
+    producer = FakeProducer()
+    before = now_ms()
+    DeadLetterSink(producer, "dl", "current").send([(FakeMessage(b"v", b"k", "telemetry.raw", 2, 7), "bad")])
+    after = now_ms()
+    (letter,) = producer.produced
+    assert letter["topic"] == "dl" and (letter["value"], letter["key"]) == (b"v", b"k")
+    headers = letter["headers"]
+    assert set(headers) == {
+        "dlq.error",
+        "dlq.service",
+        "dlq.origin.topic",
+        "dlq.origin.partition",
+        "dlq.origin.offset",
+        "dlq.failed_at",
+    }
+    assert (headers["dlq.service"], headers["dlq.origin.topic"]) == (b"current", b"telemetry.raw")
+    assert before <= int(headers["dlq.failed_at"]) <= after  # milliseconds since the epoch
+
+
+def test_a_reason_with_a_lone_surrogate_is_encoded_with_a_replacement_character():
+    producer = FakeProducer()
+    DeadLetterSink(producer, "dl", "s").send([(message(), "validation: EX\udcff unknown")])
+    assert producer.produced[0]["headers"]["dlq.error"] == b"validation: EX? unknown"
+
+
+def test_a_cut_dead_letter_without_a_value_or_key_keeps_none_and_hashes_the_empty_value():
+    producer = FakeProducer()
+    DeadLetterSink(producer, "dl", "s", max_bytes=0).send([(FakeMessage(None, None, "telemetry", 0, 1), "bad")])
+    (letter,) = producer.produced
+    assert (letter["value"], letter["key"]) == (None, None)
+    headers = letter["headers"]
+    assert headers["dlq.value.cut"] == b"true" and headers["dlq.value.size"] == b"0"
+    assert headers["dlq.value.sha256"] == sha256(b"").hexdigest().encode()
+    assert "dlq.key.size" not in headers
+    empty = FakeProducer()
+    DeadLetterSink(empty, "dl", "s", max_bytes=0).send([(FakeMessage(b"", None, "telemetry", 0, 1), "bad")])
+    assert empty.produced[0]["value"] == b""
+    assert empty.produced[0]["headers"]["dlq.value.sha256"] == sha256(b"").hexdigest().encode()
+
+
+def test_a_key_of_exactly_the_prefix_length_is_kept_whole_in_a_cut_letter():
+    producer = FakeProducer()
+    key = b"K" * 256
+    DeadLetterSink(producer, "dl", "s", max_bytes=0).send([(FakeMessage(b"v" * 2000, key, "telemetry", 0, 1), "bad")])
+    (letter,) = producer.produced
+    assert letter["key"] == key and letter["value"] == b"v" * 1024
+    assert "dlq.key.size" not in letter["headers"] and "dlq.key.sha256" not in letter["headers"]
+
+
+def test_a_letter_is_cut_only_past_max_bytes_counting_value_key_error_and_header_allowance():
+    # value + key + 4096 (error) + 512 (other headers) is what is checked against max_bytes.
+    def sent(value_bytes: int, **options) -> bool:
+        producer = FakeProducer()
+        DeadLetterSink(producer, "dl", "s", **options).send([(message(raw=b"x" * value_bytes, key=b"EX1"), "bad")])
+        return "dlq.value.cut" in producer.produced[0]["headers"]
+
+    assert not sent(10_000 - 4608 - 3, max_bytes=10_000)
+    assert sent(10_000 - 4608 - 3 + 1, max_bytes=10_000)
+    # The default limit is 900,000 bytes.
+    assert not sent(900_000 - 4608 - 3)
+    assert sent(900_000 - 4608 - 3 + 1)
+
+
+def test_a_letter_without_a_delivery_report_is_not_acknowledged():
+    class Silent(FakeProducer):
+        def produce(self, topic, value, key, headers=None, on_delivery=None):
+            self.produced.append({"topic": topic, "value": value})
+
+    delivered: set = set()
+    with pytest.raises(TransientError, match=r"errors \['not acknowledged'\]"):
+        DeadLetterSink(Silent(), "dl", "s").send([(message(offset=3), "bad")], delivered)
+    assert delivered == set()
+
+
+def test_a_full_local_queue_is_drained_with_a_bounded_poll_then_the_letter_produced():
+    class Full(FakeProducer):
+        polls: list = []
+        busy: int = 2
+
+        def produce(self, topic, value, key, headers=None, on_delivery=None):
+            if self.busy:
+                self.busy -= 1
+                raise BufferError("queue full")
+            super().produce(topic, value, key, headers, on_delivery)
+
+        def poll(self, timeout):
+            self.polls = [*self.polls, timeout]
+            return 0
+
+    producer = Full()
+    DeadLetterSink(producer, "dl", "s").send([(message(), "bad")])
+    assert len(producer.produced) == 1
+    assert len(producer.polls) == 2 and all(isinstance(t, float) and 0 < t <= 1 for t in producer.polls)
+
+
+def test_a_kafka_exception_without_arguments_in_produce_is_a_transient_failure():
+    class Refusing(FakeProducer):
+        def produce(self, topic, value, key, headers=None, on_delivery=None):
+            raise KafkaException()
+
+    with pytest.raises(TransientError, match="0 undelivered"):
+        DeadLetterSink(Refusing(), "dl", "s").send([(message(), "bad")])
+
+
+def test_letters_resent_cut_are_flushed_again_with_the_timeout_and_undelivered_ones_fail():
+    too_large = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE)
+
+    class SlowSecondFlush(FakeProducer):
+        def flush(self, timeout):
+            super().flush(timeout)
+            return 0 if len(self.flushes) == 1 else 1
+
+    producer = SlowSecondFlush(refuse=lambda letter: too_large if len(letter["value"]) > 4000 else None)
+    with pytest.raises(TransientError, match="1 undelivered"):
+        DeadLetterSink(producer, "dl", "s", timeout=3.0).send([(message(raw=b"y" * 6000), "bad")])
+    assert producer.flushes == [3.0, 3.0]
+
+
+def test_describe_quotes_a_decode_error_as_is_and_anything_else_with_its_type():
+    from telemetry_site.consumer import describe
+
+    class Mute(Exception):
+        def __str__(self) -> str:
+            raise ValueError("Exceeds the limit for integer string conversion")
+
+    assert describe(DecodeError("not JSON: b'x'")) == "not JSON: b'x'"
+    assert describe(ValueError("boom")) == "ValueError: boom"
+    assert describe(Mute()) == "Mute: (no text)"
+
+
+def test_halving_and_refusing_are_logged_with_the_service_and_the_reason_cut_to_500_characters(log):
+    handler = Handler(failures=[ValueError("boom"), ValueError("x" * 600)])
+    loop(FakeConsumer([[message(offset=0), message(offset=1)]]), handler).run()
+    assert "current handler failed on 2 records, handling halves: ValueError: boom" in warnings(log)
+    (refusal,) = [r.getMessage() for r in log.records if r.levelno == logging.ERROR]
+    assert refusal == "current handler refused telemetry[0]@0, dead-lettering it: " + ("ValueError: " + "x" * 600)[:500]
+    long = Handler(failures=[ValueError("y" * 600)])
+    log.records.clear()
+    loop(FakeConsumer([[message(offset=0), message(offset=1)]]), long).run()
+    (halving,) = [m for m in warnings(log) if "handling halves" in m]
+    assert halving == "current handler failed on 2 records, handling halves: " + ("ValueError: " + "y" * 600)[:500]
+
+
+def test_a_batch_with_an_undecodable_message_and_a_refused_record_dead_letters_both():
+    producer = FakeProducer()
+    handler = Handler(failures=[ValueError("bad"), ValueError("bad")])
+    batch = [message(raw=b"x", offset=0), message(offset=1), message(offset=2)]
+    stats = loop(FakeConsumer([batch]), handler, producer=producer).run()
+    assert sorted(p["headers"]["dlq.origin.offset"] for p in producer.produced) == [b"0", b"1"]
+    assert (stats.processed, stats.dead_lettered) == (1, 2)
+
+
+def test_the_json_log_line_s_duration_is_in_milliseconds_to_a_tenth(log, monkeypatch):
+    clock = iter(n * 0.0123456 for n in range(1000))
+    monkeypatch.setattr("telemetry_site.consumer.time.monotonic", lambda: next(clock))
+    loop(FakeConsumer([[message(offset=0)]])).run()
+    (line,) = [r for r in log.records if hasattr(r, "duration_ms")]
+    assert line.duration_ms == round(line.duration_ms, 1) and line.duration_ms > 0
+
+
+def test_the_loop_stops_once_idle_for_exactly_the_timeout(monkeypatch):
+    monkeypatch.setattr("telemetry_site.consumer.time.monotonic", lambda: 100.0)
+    consumer = FakeConsumer([])
+    real_consume = consumer.consume
+
+    def consume(limit: int, timeout: float):
+        if len(consumer.asked) >= 3:
+            raise AssertionError("still polling after the idle timeout")
+        return real_consume(limit, timeout)
+
+    consumer.consume = consume
+    loop(consumer, idle_timeout=0.0).run()
+    assert consumer.asked == [500] and consumer.closed

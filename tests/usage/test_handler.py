@@ -673,3 +673,12 @@ def test_a_total_written_before_watermarks_is_recomputed_not_added_to(mongo_db):
     repository.recompute_daily({(r.identifier, day) for r in readings for day in ("2025-11-24", "2025-11-25")})
     assert_same_daily(added, daily_totals(mongo_db))
     assert all("through" in total for total in added.values())
+
+
+def test_usage_rules_take_every_limit_from_the_settings(settings):
+    from equipment_usage.handlers import usage_rules
+
+    settings.USAGE_REPRICE_MAX_AGE_DAYS = 7.5
+    settings.USAGE_LATE_READING_MAX_AGE_DAYS = 3.0
+    rules = usage_rules()
+    assert (rules.reprice_max_age_days, rules.late_max_age_days) == (7.5, 3.0)
