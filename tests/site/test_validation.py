@@ -497,3 +497,20 @@ def test_character_problem_names_surrogates_to_the_end_of_their_range(character,
         f"U+{code:04X} at 2 is {kind}, which no API format can carry"
     )
     assert validation._character_problem("ok \ud7ff\ue000\ufffd\U0010ffff") is None
+
+
+def test_the_full_walk_takes_strings_of_the_maximum_length_and_counts_exact_bytes():
+    assert validation.walk_problems({"s": "x" * 5}, 16, 100, 5) == []
+    assert validation.walk_problems({"s": "x" * 6}, 16, 100, 5) == ["s: 6 characters, more than 5"]
+    record = {"ab": "cde", "é": 1.5, "i": 7, "n": None}  # 2 + 3 + 2 + 8 + 1 + 8 + 1 + 1
+    assert validation.walk_problems(record, 16, 26, 1024) == []
+    assert validation.walk_problems(record, 16, 25, 1024) == [
+        "record: more than 25 bytes (strings, keys, 8 per number)"
+    ]
+
+
+def test_counters_take_every_64_bit_integer_in_their_range():
+    odometry = {"identifier": "EX1", "timestamp": T0, "c40": {"odometry": {"km_tot": 2**63 - 1, "hours_tot": 5}}}
+    assert problems(odometry) == []
+    gps = {"identifier": "EX1", "timestamp": T0, "location": {"GPS": {"latitude": -(2**63), "longitude": 0}}}
+    assert problems(gps) == [f"location.GPS.latitude: {-(2**63)} is outside [-90.0, 90.0]"]
