@@ -376,3 +376,141 @@ def test_registry_rates_must_be_numbers_from_zero_to_the_maximum():
     ]
     assert rates(km_rate="1", hourly_rate=True) == ["hourly_rate: must be a number", "km_rate: must be a number"]
     assert validation.validate_registry({"km_rate": 10.0}, NOW, {"MAX_RATE": 5}) == ["km_rate: 10.0 is outside [0, 5]"]
+
+
+# --- The fast path's size and the path text, unit by unit -------------------------------------------
+
+
+def plain_size(value, max_depth=16, max_len=1024):
+    return validation._plain_size(value, 1, max_depth, max_len)
+
+
+def walked_size(value, max_depth=16, max_len=1024):
+    """The size the full walk counts: the least MAX_DOCUMENT_BYTES it accepts ``value`` under."""
+    assert validation.walk_problems(value, max_depth, 10**9, max_len) == []
+    low, high = 0, 10**9
+    while low < high:
+        middle = (low + high) // 2
+        if validation.walk_problems(value, max_depth, middle, max_len) == []:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [
+        ({}, 0),
+        ([], 0),
+        ({"ab": "cde"}, 5),  # every key and string, ASCII: a byte a character
+        ({"a": "x", "bc": "yz"}, 6),  # each key counted, not only the last
+        ({"é": "日本"}, 2 + 6),  # UTF-8 bytes of keys and strings
+        ({"\xa0\u2028": "\u2028\xa0"}, 5 + 5),  # servable though not isprintable, key and value
+        ({"f": 1.5, "z": 0.0, "n": -2.5e300}, 3 + 24),  # 8 per float
+        ({"i": 7, "j": 2**63 - 1, "k": -(2**63)}, 3 + 24),  # 8 per integer, the range's ends included
+        ({"t": True, "f": False, "n": None}, 3 + 3),  # 1 per boolean or null
+        ([None, True, 1, 1.0, "s"], 1 + 1 + 8 + 8 + 1),
+        ({"x": {}, "y": []}, 2),  # empty containers inside: nothing but their keys
+        ({"x": [{"y": [1]}], "z": "w"}, 1 + 1 + 8 + 1 + 1),
+        ("abc", 3),  # a record that is not a container: its value alone, no key
+        ("é", 2),
+        (5, 8),
+        (2.5, 8),
+        (None, 1),
+        (True, 1),
+    ],
+)
+def test_the_fast_path_counts_the_size_the_full_walk_counts(value, size):
+    assert plain_size(value) == size == walked_size(value)
+    assert validation.storable_problems(value, {"MAX_DOCUMENT_BYTES": size}) == []
+    if size:
+        assert validation.storable_problems(value, {"MAX_DOCUMENT_BYTES": size - 1}) != []
+
+
+def test_the_fast_path_takes_strings_up_to_the_maximum_length_and_nesting_up_to_the_maximum_depth():
+    assert plain_size({"s": "x" * 5}, max_len=5) == 6 and plain_size({"s": "x" * 6}, max_len=5) == -1
+    assert plain_size("x" * 5, max_len=5) == 5 and plain_size("x" * 6, max_len=5) == -1
+    assert plain_size({"x": {}}, max_depth=2) == 1 and plain_size({"x": {"y": {}}}, max_depth=2) == -1
+    assert plain_size([[]], max_depth=2) == 0 and plain_size([[[]]], max_depth=2) == -1
+    assert plain_size({"x": [{}]}, max_depth=3) == 1 and plain_size({"x": [{"y": []}]}, max_depth=3) == -1
+    assert plain_size("x", max_depth=1) == 1 and plain_size({"x": 1}, max_depth=1) == 9  # a scalar is no container
+    assert storable({"x": {}}, MAX_DEPTH=2) == [] and storable([[]], MAX_DEPTH=2) == []
+    assert plain_size({}, max_depth=0) == -1 and plain_size([], max_depth=0) == -1  # the record is one level
+    assert storable({}, MAX_DEPTH=0) == ["record: nested more than 0 levels deep"] == storable([], MAX_DEPTH=0)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {1: "x"},  # a key that is not a string
+        {"a\x00": 1},  # a key with a character no format carries
+        {"k": "a\x7f"},  # such a string
+        {"k": "\ud800"},
+        "\x85",
+        {"k": "x" * 1025},  # too long
+        {"k": math.nan},
+        {"k": math.inf},
+        [-math.inf],
+        {"k": 2**63},  # an integer past 64 bits
+        {"k": -(2**63) - 1},
+        {"k": b"bytes"},  # a type no codec produces
+        {"k": (1, 2)},
+        {"k": [1, {"x": math.nan}]},  # a problem further down
+        [[{"a": 1}, 2**64]],
+        {"x": {"x": {}}},  # deeper than MAX_DEPTH (2 here)
+        [[[]]],
+    ],
+)
+def test_the_fast_path_answers_minus_one_for_whatever_breaks_a_rule(value):
+    assert validation._plain_size(value, 1, 2, 1024) == -1
+    assert validation.walk_problems(value, 2, 10**9, 1024) != []
+
+
+def test_path_text_shows_keys_escaped_and_cut():
+    path_text = validation._path_text
+    assert path_text(()) == "record"
+    assert path_text(("location", "pointsOfInterest", 0, "name")) == "location.pointsOfInterest[0].name"
+    assert path_text(("é", "日本", 3)) == "é.日本[3]"  # servable keys as they are
+    assert path_text(("a\x00b", "c\ud800", "tab\t")) == "a\\x00b.c\\ud800.tab\\t"  # the others escaped
+    assert path_text(("\x85x",)) == "\\x85x"
+    assert path_text(("k" * 40,)) == "k" * 40 and path_text(("k" * 41,)) == "k" * 40 + "…"
+    assert path_text(("\x01" * 20,)) == "\\x01" * 10 + "…"  # cut after escaping
+    assert storable({"k" * 40: {"a": 2**64}}) == [f"{'k' * 40}.a: an integer of 20 digits does not fit in 64 bits"]
+    assert storable({"é": [2**64]}) == ["é[0]: an integer of 20 digits does not fit in 64 bits"]
+
+
+@pytest.mark.parametrize(
+    ("character", "kind"),
+    [
+        ("\ud800", "a lone surrogate"),
+        ("\udbff", "a lone surrogate"),
+        ("\udc00", "a lone surrogate"),
+        ("\udfff", "a lone surrogate"),
+        ("\x00", "a control character or non-character"),
+        ("\ufffe", "a control character or non-character"),
+    ],
+)
+def test_character_problem_names_surrogates_to_the_end_of_their_range(character, kind):
+    code = ord(character)
+    assert validation._character_problem("ok" + character) == (
+        f"U+{code:04X} at 2 is {kind}, which no API format can carry"
+    )
+    assert validation._character_problem("ok \ud7ff\ue000\ufffd\U0010ffff") is None
+
+
+def test_the_full_walk_takes_strings_of_the_maximum_length_and_counts_exact_bytes():
+    assert validation.walk_problems({"s": "x" * 5}, 16, 100, 5) == []
+    assert validation.walk_problems({"s": "x" * 6}, 16, 100, 5) == ["s: 6 characters, more than 5"]
+    record = {"ab": "cde", "é": 1.5, "i": 7, "n": None}  # 2 + 3 + 2 + 8 + 1 + 8 + 1 + 1
+    assert validation.walk_problems(record, 16, 26, 1024) == []
+    assert validation.walk_problems(record, 16, 25, 1024) == [
+        "record: more than 25 bytes (strings, keys, 8 per number)"
+    ]
+
+
+def test_counters_take_every_64_bit_integer_in_their_range():
+    odometry = {"identifier": "EX1", "timestamp": T0, "c40": {"odometry": {"km_tot": 2**63 - 1, "hours_tot": 5}}}
+    assert problems(odometry) == []
+    gps = {"identifier": "EX1", "timestamp": T0, "location": {"GPS": {"latitude": -(2**63), "longitude": 0}}}
+    assert problems(gps) == [f"location.GPS.latitude: {-(2**63)} is outside [-90.0, 90.0]"]
