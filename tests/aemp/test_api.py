@@ -8,33 +8,19 @@ from datetime import UTC, datetime
 import pytest
 from rest_framework.test import APIClient
 
-from equipment_current.business import fold_state_updates
 from equipment_history.business import Position
 from equipment_usage.business import Reading, UsageRules
 from equipment_usage.handlers import UsageHandler
 from telemetry_site.backends import repositories
 from tests.aemp.conformance import ISO_NAMESPACE as NAMESPACE
 from tests.aemp.conformance import strict_json, strict_xml
+from tests.aemp.conftest import END, START, RecordingPublisher, apply
 from tests.factories import T0, telemetry
 
 BASE = "/aemp/v2/15143/-3"
 XML = {"HTTP_ACCEPT": "application/xml"}
 H = 3_600_000
 T0_ISO = "2025-11-24T16:00:00Z"
-START, END = "2025-11-24T00:00:00Z", "2025-11-25T00:00:00Z"
-
-
-class RecordingPublisher:
-    def __init__(self) -> None:
-        self.records: list = []
-
-    def publish(self, records: list) -> int:
-        self.records.extend(records)
-        return len(records)
-
-
-def apply(*records: dict) -> None:
-    repositories["current_state"].apply(fold_state_updates(records).values())
 
 
 def ns(path: str) -> str:
