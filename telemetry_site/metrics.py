@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -41,10 +43,38 @@ COMMIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+logger = logging.getLogger(__name__)
+
+
 def _default_registry() -> Any:
     from prometheus_client import REGISTRY
 
     return REGISTRY
+
+
+def once_per_registry(build: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``build(registry)`` run once per registry, however many threads ask at once.
+
+    ``functools.cache`` would not do: two threads that miss the cache together both build, and
+    the registry refuses the second family ("Duplicated timeseries"), which was a 500 on the first
+    parallel requests to every fresh threaded gunicorn worker (issue 32). A lock around the first
+    build only; later calls read the dict without it."""
+    built: dict[Any, Any] = {}
+    lock = threading.Lock()
+
+    @functools.wraps(build)
+    def families(registry: Any = None) -> Any:
+        try:
+            return built[registry]
+        except KeyError:
+            pass
+        with lock:
+            if registry not in built:
+                built[registry] = build(registry)
+            return built[registry]
+
+    families.cache_clear = built.clear  # type: ignore[attr-defined]
+    return families
 
 
 # --- the consumer loop ------------------------------------------------------------------------
@@ -67,7 +97,7 @@ class ConsumerFamilies:
     last_message_at: Any
 
 
-@functools.cache
+@once_per_registry
 def consumer_families(registry: Any = None) -> ConsumerFamilies:
     """The consumer metrics, registered once per registry (process-wide for the default one)."""
     from prometheus_client import Counter, Gauge, Histogram
@@ -343,7 +373,7 @@ class UsageFamilies:
     published: Any
 
 
-@functools.cache
+@once_per_registry
 def usage_families(registry: Any = None) -> UsageFamilies:
     from prometheus_client import Counter
 
@@ -394,7 +424,7 @@ class HttpFamilies:
     duration: Any
 
 
-@functools.cache
+@once_per_registry
 def http_families(registry: Any = None) -> HttpFamilies:
     from prometheus_client import Counter, Histogram
 
@@ -428,18 +458,27 @@ class PrometheusMiddleware:
     """Counts every request by route, method and status, and times it. First in MIDDLEWARE, so the
     time covers the others (sessions, authentication)."""
 
-    def __init__(self, get_response: Callable[[Any], Any]) -> None:
+    def __init__(self, get_response: Callable[[Any], Any], families: Callable[[], HttpFamilies] | None = None) -> None:
         self.get_response = get_response
+        self.families = families or http_families
+        self._failure_logged = False
 
     def __call__(self, request: Any) -> Any:
         started = time.perf_counter()
         response = self.get_response(request)
         elapsed = time.perf_counter() - started
-        families = http_families()
-        route = route_of(request)
-        method = request.method if request.method in HTTP_METHODS else "other"
-        families.requests.labels(route, method, str(response.status_code)).inc()
-        families.duration.labels(route, method).observe(elapsed)
+        try:
+            families = self.families()
+            route = route_of(request)
+            method = request.method if request.method in HTTP_METHODS else "other"
+            families.requests.labels(route, method, str(response.status_code)).inc()
+            families.duration.labels(route, method).observe(elapsed)
+        except Exception:
+            # Metrics are best-effort: a request is never lost to its own bookkeeping. Logged once
+            # per process (a broken registry would otherwise log on every request).
+            if not self._failure_logged:
+                self._failure_logged = True
+                logger.exception("Could not record the HTTP metrics of %s; serving the response anyway", request.path)
         return response
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
@@ -307,6 +310,64 @@ def test_http_requests_are_counted_by_route_pattern_never_by_path(client, settin
     assert 'c40_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/health"}' in text
     assert "EX-SECRET" not in text
     assert "/no/such/page" not in text
+
+
+class SlowRegistry(CollectorRegistry):
+    """A real registry whose registrations take a while, so that threads asking for the same
+    families at once overlap for sure (in a gunicorn worker they overlap by chance)."""
+
+    def register(self, collector):
+        time.sleep(0.002)
+        super().register(collector)
+
+
+@pytest.mark.parametrize("build", [metrics.http_families, metrics.consumer_families, metrics.usage_families])
+def test_fifty_threads_asking_for_fresh_families_at_once_get_one_set_and_no_error(build):
+    registry = SlowRegistry()
+    start = threading.Barrier(50)
+
+    def first_use(_):
+        start.wait()
+        return build(registry)
+
+    with ThreadPoolExecutor(50) as pool:
+        built = list(pool.map(first_use, range(50)))  # re-raises a "Duplicated timeseries" error
+    assert len({id(families) for families in built}) == 1
+    assert build(registry) is built[0]
+    # Each family registered once: one collector per field of the families' dataclass.
+    assert len(set(registry._collector_to_names)) == len(vars(built[0]))
+
+
+def test_a_metrics_failure_is_logged_once_and_never_turns_a_request_into_a_500(client, settings, caplog):
+    """The real middleware stack with the HTTP families broken: every request is answered as if
+    metrics did not exist, and the failure is logged the first time only."""
+
+    class BrokenFamilies(CollectorRegistry):
+        def register(self, collector):
+            raise ValueError("Duplicated timeseries in CollectorRegistry")
+
+    broken = BrokenFamilies()
+    settings.MIDDLEWARE = [
+        "tests.site.test_metrics.BrokenMetricsMiddleware" if name.endswith("PrometheusMiddleware") else name
+        for name in settings.MIDDLEWARE
+    ]
+    assert "tests.site.test_metrics.BrokenMetricsMiddleware" in settings.MIDDLEWARE
+    BrokenMetricsMiddleware.registry = broken
+    with caplog.at_level(logging.ERROR, logger="telemetry_site.metrics"):
+        statuses = [client.get("/health").status_code for _ in range(3)]
+        assert client.get("/no/such/page").status_code == 404
+    assert statuses == [200, 200, 200]
+    failures = [r for r in caplog.records if r.getMessage().startswith("Could not record the HTTP metrics")]
+    assert len(failures) == 1 and "Duplicated timeseries" in caplog.text
+
+
+class BrokenMetricsMiddleware(metrics.PrometheusMiddleware):
+    """The production middleware, given HTTP families built on a registry that refuses them."""
+
+    registry = None
+
+    def __init__(self, get_response):
+        super().__init__(get_response, families=lambda: metrics.http_families(self.registry))
 
 
 def test_json_logs_carry_the_extra_and_bound_fields_one_object_a_line():
