@@ -7,15 +7,33 @@ after them too. Here each thread opens its own connections on first use, the way
 processes already share the store: SQLite serialises the writers, and litemongo notices the commits
 of other connections (``PRAGMA data_version``) before it trusts its in-memory indexes. A thread's
 connections are closed when the thread ends and its thread-local storage is collected.
+
+A collection's file is set up by whichever connection opens it first; litemongo reads its format
+row and inserts it when missing, so two connections opening a new collection at once both inserted
+and the second failed ("UNIQUE constraint failed: info.key"). It showed as a 503 from /ready on the
+first parallel burst at a fresh store. ``RaceSafeCollectionStore`` reads the row again instead.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
 from litemongo import sqlite_store
+
+
+class RaceSafeCollectionStore(sqlite_store.CollectionStore):
+    """litemongo's collection store, safe when several connections create its file at once."""
+
+    def _init_info(self) -> int:
+        try:
+            return super()._init_info()
+        except sqlite3.IntegrityError:
+            # Another connection inserted the format row between our read and our insert: the row
+            # now exists, and a second read returns it.
+            return super()._init_info()
 
 
 class PerThreadDatabaseStore(sqlite_store.DatabaseStore):
@@ -37,6 +55,12 @@ class PerThreadDatabaseStore(sqlite_store.DatabaseStore):
     @_collections.setter
     def _collections(self, value: dict[str, sqlite_store.CollectionStore]) -> None:
         self._local.collections = value
+
+    def __getitem__(self, col_name: str) -> sqlite_store.CollectionStore:
+        collections = self._collections
+        if col_name not in collections:
+            collections[col_name] = RaceSafeCollectionStore(self._dirpath / col_name, codec_options=self._codec_options)
+        return collections[col_name]
 
 
 class PerThreadServerStore(sqlite_store.ServerStore):

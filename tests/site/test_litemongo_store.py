@@ -30,3 +30,21 @@ def test_threads_read_and_write_one_litemongo_database_in_parallel(tmp_path):
     # A second database object (another process, in production) sees every thread's writes.
     other = CurrentStateRepository(open_database(f"litemongo://{tmp_path}", "c40"))
     assert sorted(state["_id"] for state in other.find(FleetFilter())) == [f"M{i:02d}" for i in range(9)]
+
+
+def test_threads_opening_a_new_collection_at_once_all_succeed(tmp_path):
+    """Each thread has its own connection; the first ones to open a collection's new file all set
+    it up. The /ready probe of a fresh ``make run`` did exactly this on a parallel burst (issue 32)."""
+    database = open_database(f"litemongo://{tmp_path}", "c40")
+    for round_ in range(5):  # a new collection each round: the race is at its creation
+        start = threading.Barrier(16)
+
+        def first_touch(worker: int, name: str = f"fresh{round_}", start: threading.Barrier = start) -> int:
+            start.wait(10)
+            database[name].replace_one({"_id": worker}, {"_id": worker, "at": worker}, upsert=True)
+            return database[name].count_documents({})
+
+        with ThreadPoolExecutor(16) as pool:
+            counts = list(pool.map(first_touch, range(16)))  # re-raises "UNIQUE constraint failed"
+        assert all(1 <= count <= 16 for count in counts)
+        assert database[f"fresh{round_}"].count_documents({}) == 16
