@@ -241,7 +241,7 @@ def run(
     workers: int = 2,
     page_size: int = 100,
 ) -> list[Result]:
-    from telemetry_site.embedded import free_port
+    from devstack.embedded import free_port
 
     uri = engine_uri()
     real_server = uri != "mongomock://"
@@ -318,7 +318,7 @@ def run(
             server.kill()
         shutil.rmtree(run_dir, ignore_errors=True)
         if real_server:
-            from telemetry_site.mongo import open_database
+            from telemetry_site.databases import open_database
 
             open_database(uri, database_name).client.drop_database(database_name)
 

@@ -48,8 +48,8 @@ def throughput(messages: int, batch_size: int) -> list[Result]:
     from django.test.utils import override_settings
 
     from benchmarks.pipeline import pipeline_rate, reference_rate
+    from devstack.embedded import create_topics
     from telemetry_site import backends
-    from telemetry_site.embedded import create_topics
 
     suffix = uuid.uuid4().hex[:8]
     topic, dead_letters = f"bench-archive-{suffix}", f"bench-deadletter-{suffix}"
@@ -103,7 +103,7 @@ def throughput(messages: int, batch_size: int) -> list[Result]:
 
 def simulated_days(machines: int, days: int, start_ms: int) -> list[tuple[dict, int, int]]:
     """(record, Kafka partition, offset) of ``days`` days of the simulator's fleet, keyed by machine."""
-    from telemetry_site.simulator import TELEMETRY, FleetSimulator
+    from devstack.simulator import TELEMETRY, FleetSimulator
 
     simulator = FleetSimulator(machines=machines, seed=7, start_ms=start_ms, around_the_clock=True)
     offsets = [0] * PARTITIONS
@@ -122,7 +122,7 @@ def files_per_day(machines: int, days: int, folder: str, start_ms: int) -> tuple
     from equipment_history.archive_layout import date_of
     from equipment_history.archiver import PositionArchiveHandler
     from equipment_history.parquet_archive import ParquetPositionArchive
-    from telemetry_site.consumer import Record
+    from stream.consumer import Record
 
     stream = simulated_days(machines, days, start_ms)
     archive = ParquetPositionArchive(folder)
@@ -169,7 +169,7 @@ def api_p95(stream: list[Any], folder: str, requests: int) -> list[Result]:
     }
     database = {
         "default": {
-            "BACKEND": "telemetry_site.mongo.open_database",
+            "BACKEND": "telemetry_site.databases.open_database",
             "OPTIONS": {"uri": "mongomock://", "name": f"bench_{uuid.uuid4().hex[:8]}"},
         }
     }

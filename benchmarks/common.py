@@ -163,7 +163,7 @@ FILE_SERVICES = frozenset({"archive"})
 
 def avro_settings(registry_url: str | None = None) -> dict[str, Any]:
     """Settings of Avro codecs sharing one in-process ``mock://`` registry."""
-    from telemetry_site.stand_ins import mock_registry_settings
+    from devstack.stand_ins import mock_registry_settings
 
     return mock_registry_settings(registry_url or f"mock://bench-{uuid.uuid4().hex}")
 
@@ -174,7 +174,7 @@ def database_settings(engine: str | None, *, counted: bool, name: str | None = N
     if counted:
         backend = {"BACKEND": "benchmarks.counting.counting_database", "OPTIONS": {"engine": engine, "name": name}}
     else:
-        backend = {"BACKEND": "telemetry_site.mongo.open_database", "OPTIONS": {"uri": engine, "name": name}}
+        backend = {"BACKEND": "telemetry_site.databases.open_database", "OPTIONS": {"uri": engine, "name": name}}
     return {"TELEMETRY_DATABASES": {"default": backend}}
 
 
@@ -183,7 +183,7 @@ def database_settings(engine: str | None, *, counted: bool, name: str | None = N
 
 def fleet_records(count: int, machines: int = 200, seed: int = 1, step_seconds: float = 60.0) -> list[dict]:
     """``count`` telemetry records of a simulated fleet, in the order the boxes send them."""
-    from telemetry_site.simulator import TELEMETRY, FleetSimulator
+    from devstack.simulator import TELEMETRY, FleetSimulator
 
     simulator = FleetSimulator(machines=machines, seed=seed, start_ms=FLEET_START_MS, step_seconds=step_seconds)
     records: list[dict] = []
@@ -223,7 +223,7 @@ def rss_kib(pid: int | None = None) -> int:
 @contextlib.contextmanager
 def embedded_broker() -> Iterator[Any]:
     """Tansu on a free port for the duration of a benchmark."""
-    from telemetry_site.embedded import start_broker
+    from devstack.embedded import start_broker
 
     broker = start_broker(log_path=None)
     try:
@@ -236,7 +236,7 @@ def kafka_settings(bootstrap_servers: str) -> dict[str, Any]:
     return {
         "TELEMETRY_KAFKA": {
             "default": {
-                "BACKEND": "telemetry_site.kafka.KafkaClientFactory",
+                "BACKEND": "stream.kafka.KafkaClientFactory",
                 "OPTIONS": {"common": {"bootstrap.servers": bootstrap_servers}, "consumer": FAST_GROUP},
             }
         }
@@ -296,8 +296,8 @@ def avro_topic(messages: int, partitions: int) -> Iterator[dict[str, Any]]:
     worker process needs to read it (bootstrap servers, registry URL, schema id)."""
     from django.test.utils import override_settings
 
+    from devstack.embedded import create_topics
     from telemetry_site import backends
-    from telemetry_site.embedded import create_topics
 
     topic = f"bench-telemetry-{uuid.uuid4().hex[:8]}"
     registry = f"mock://bench-{uuid.uuid4().hex}"

@@ -201,7 +201,7 @@ def counting_database(engine: str | None = None, name: str = "c40", **options: A
     """Registry BACKEND: counted calls only (``engine=None``), or counted around ``open_database(engine)``."""
     if engine is None:
         return CountingDatabase(None, name)
-    from telemetry_site.mongo import open_database
+    from telemetry_site.databases import open_database
 
     return CountingDatabase(open_database(engine, name, **options), name)
 

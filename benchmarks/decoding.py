@@ -26,7 +26,7 @@ def encode_payloads(messages: int, machines: int = 200) -> tuple[list[bytes], ob
     """Wire-format payloads of ``messages`` simulated records, the project codec and the registry."""
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    from telemetry_site.codecs import ConfluentAvroCodec
+    from stream.codecs import ConfluentAvroCodec
 
     registry = SchemaRegistryClient.new_client({"url": f"mock://bench-{uuid.uuid4().hex}"})
     encoder = ConfluentAvroCodec("c40_enriched.avsc", f"{TOPIC}-value", registry)
@@ -41,7 +41,7 @@ def decoders(decoder: object, registry: object) -> dict[str, Callable[[bytes], o
     from confluent_kafka.schema_registry.avro import AvroDeserializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
-    from telemetry_site.codecs import load_schema, strip_logical_types
+    from stream.codecs import load_schema, strip_logical_types
 
     deserializer = AvroDeserializer(registry)
     context = SerializationContext(TOPIC, MessageField.VALUE)

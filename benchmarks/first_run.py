@@ -161,7 +161,7 @@ def published(simulator_log: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from telemetry_site.embedded import free_port
+    from devstack.embedded import free_port
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--machines", type=int, default=50)

@@ -90,7 +90,7 @@ def reference_rate(factory: Any, topic: str, messages: int, batch_size: int) -> 
     import fastavro
     from confluent_kafka import Consumer
 
-    from telemetry_site.codecs import load_schema, strip_logical_types
+    from stream.codecs import load_schema, strip_logical_types
 
     parsed = fastavro.parse_schema(strip_logical_types(load_schema("c40_enriched.avsc")))
     reader = fastavro.schemaless_reader
@@ -126,8 +126,8 @@ def pipeline_rate(
     from django.conf import settings
     from django.test.utils import override_settings
 
+    from stream.consumer import freeze_startup_objects
     from telemetry_site import backends
-    from telemetry_site.consumer import freeze_startup_objects
     from telemetry_site.services import build_consumer_loop
 
     services = {
@@ -216,9 +216,9 @@ def observer_cost(batch_size: int, partitions: int, batches: int = 1000) -> Resu
     client's own ``Message`` objects."""
     from confluent_kafka import Message, TopicPartition
 
-    from telemetry_site.consumer import ConsumerLoop, LoopStats
+    from stream.consumer import ConsumerLoop, LoopStats
+    from stream.observers import BatchTrace
     from telemetry_site.metrics import ConsumerMetrics, consumer_families
-    from telemetry_site.observers import BatchTrace
 
     assigned = [TopicPartition("bench", p) for p in range(partitions)]
 
@@ -267,8 +267,8 @@ def run(
 ) -> list[Result]:
     from django.test.utils import override_settings
 
+    from devstack.embedded import create_topics
     from telemetry_site import backends
-    from telemetry_site.embedded import create_topics
 
     results: list[Result] = []
     suffix = uuid.uuid4().hex[:8]

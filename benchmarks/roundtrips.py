@@ -32,8 +32,8 @@ def count_batch(service: str, size: int, machines: int) -> tuple[dict[str, int],
     from django.conf import settings
     from django.test.utils import override_settings
 
+    from stream.consumer import BatchReport, Record
     from telemetry_site import backends
-    from telemetry_site.consumer import BatchReport, Record
     from telemetry_site.services import build_handler, record_progress
 
     records = [

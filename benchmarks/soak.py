@@ -85,8 +85,8 @@ class TimedBatches:
 def publish_fleet(machines: int, start_ms: int, end_ms: int, topics: dict[str, str]) -> dict[str, int]:
     """Publish the simulator's events of ``[start_ms, end_ms)`` (seed 1), encoded by the configured
     codecs, keyed by machine, stamped with their event time. Returns messages per kind."""
+    from devstack.simulator import REGISTRY, TELEMETRY, FleetSimulator
     from telemetry_site import backends
-    from telemetry_site.simulator import REGISTRY, TELEMETRY, FleetSimulator
 
     codecs = {TELEMETRY: backends.codecs["telemetry"], REGISTRY: backends.codecs["registry"]}
     producer = backends.kafka["default"].producer(**{"linger.ms": 50})
@@ -112,7 +112,7 @@ def publish_fleet(machines: int, start_ms: int, end_ms: int, topics: dict[str, s
 
 def consume_service(name: str, messages: int, start_ms: int) -> tuple[list[tuple[int, float]], float]:
     """Run service ``name``'s real loop over the ``messages`` of its topic; its batches and seconds."""
-    from telemetry_site.consumer import freeze_startup_objects
+    from stream.consumer import freeze_startup_objects
     from telemetry_site.services import build_consumer_loop
 
     loop = build_consumer_loop(name, max_messages=messages, idle_timeout=120)
@@ -190,7 +190,7 @@ def other_process_writer() -> Callable[[], None]:
     process's in-memory index of that collection on its next query."""
     from django.conf import settings
 
-    from telemetry_site.mongo import open_database
+    from telemetry_site.databases import open_database
 
     database = open_database(settings.MONGO_URI, settings.MONGO_DB)
 
@@ -235,8 +235,8 @@ def run(machines: int, days: float, requests: int, keep: str | None, api_only: b
     from django.conf import settings
     from django.test.utils import override_settings
 
+    from devstack.embedded import create_topics
     from telemetry_site import backends
-    from telemetry_site.embedded import create_topics
 
     end_ms = int(time.time() * 1000)
     start_ms = end_ms - int(days * DAY_MS)

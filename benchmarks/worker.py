@@ -57,8 +57,8 @@ def consume(args: argparse.Namespace) -> dict[str, Any]:
 
     from benchmarks.common import avro_settings, database_settings, kafka_settings, rss_kib
     from benchmarks.pipeline import TimedConsumer
+    from stream.consumer import freeze_startup_objects
     from telemetry_site import backends
-    from telemetry_site.consumer import freeze_startup_objects
     from telemetry_site.services import build_consumer_loop
 
     services = {

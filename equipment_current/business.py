@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from telemetry_site.records import poi_names, section
+from stream.records import poi_names, section
 
 SECTIONS = (
     "base",

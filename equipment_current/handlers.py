@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from equipment_current.business import fold_state_updates
 from equipment_current.repository import CurrentStateRepository
-from telemetry_site.consumer import Record
+from stream.consumer import Record
 
 
 class CurrentStateHandler:

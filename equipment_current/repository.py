@@ -10,7 +10,7 @@ from typing import Any
 from pymongo import ASCENDING, UpdateOne
 
 from equipment_current.business import StateUpdate
-from telemetry_site.mongo import bulk_upsert
+from stream.mongo import bulk_upsert
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from equipment_history.archive_layout import archive_rows
 from equipment_history.parquet_archive import ParquetPositionArchive
-from telemetry_site.codecs import TransientError
-from telemetry_site.consumer import Record
+from stream.codecs import TransientError
+from stream.consumer import Record
 
 
 class PositionArchiveHandler:

@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telemetry_site.records import poi_names
+from stream.records import poi_names
 
 MS_PER_MINUTE = 60_000
 MS_PER_DAY = 86_400_000

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from equipment_history.business import position_documents
 from equipment_history.repository import PositionRepository
-from telemetry_site.consumer import Record
+from stream.consumer import Record
 
 
 class PositionHistoryHandler:

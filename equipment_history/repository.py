@@ -11,7 +11,7 @@ from pymongo import ASCENDING, DESCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from equipment_history.business import MS_PER_DAY, Position, event_time
-from telemetry_site.mongo import DUPLICATE_KEY, bulk_upsert
+from stream.mongo import DUPLICATE_KEY, bulk_upsert
 
 INDEX_OPTIONS_CONFLICT = 85  # an index of that name exists with other options (a concurrent start)
 INDEX_NOT_FOUND = 27

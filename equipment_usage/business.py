@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telemetry_site.records import poi_names, section
+from stream.records import poi_names, section
 
 MS_PER_HOUR = 3_600_000
 UNASSIGNED = "unassigned"

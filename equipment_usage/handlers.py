@@ -32,7 +32,7 @@ from equipment_usage.business import (
 from equipment_usage.publisher import UsagePublisher
 from equipment_usage.repository import PRICE_FIELDS, EquipmentRegistryRepository, UsageRepository
 from equipment_usage.repricing import Repricer, RepricingOutcome
-from telemetry_site.consumer import Record
+from stream.consumer import Record
 from telemetry_site.metrics import usage_batch
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from telemetry_site.codecs import TransientError
+from stream.codecs import TransientError
 from telemetry_site.metrics import usage_published
 
 

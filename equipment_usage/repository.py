@@ -26,7 +26,7 @@ from pymongo import ASCENDING, DESCENDING, DeleteMany, InsertOne, ReplaceOne, Up
 from pymongo.errors import BulkWriteError
 
 from equipment_usage.business import FIRST, UNCHAINED, Entry, Rates, Reference, RepricingScope
-from telemetry_site.codecs import TransientError
+from stream.codecs import TransientError
 
 DUPLICATE_KEY = 11000
 # The fields of a registry record that price usage: a record that changes none of them changes no cost.

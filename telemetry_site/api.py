@@ -23,7 +23,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     response = drf_exception_handler(exc, context)
     if response is not None:
         return response
-    from telemetry_site.mongo import is_transient_error
+    from stream.mongo import is_transient_error
 
     if is_transient_error(exc):
         return Response(

@@ -20,7 +20,7 @@ def check_mongodb(timeout: float) -> None:
     majority still answers pings while every consumer's ``w: majority`` write waits and fails."""
     import pymongo
 
-    from telemetry_site.mongo import check_majority_write
+    from stream.mongo import check_majority_write
 
     with pymongo.timeout(timeout):
         check_majority_write(backends.databases["default"])

@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from telemetry_site.consumer import ConsumerLoop
-from telemetry_site.observers import BatchTrace, LoopObserver
+from stream.consumer import ConsumerLoop
+from stream.observers import BatchTrace, LoopObserver
 
 # Reason classes of a dead letter: the reason's first word, when it is one of these.
 REASON_CLASSES = ("decode", "validation", "handler")

@@ -6,7 +6,6 @@ they share its header, breadcrumbs and styles.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.conf import settings
@@ -16,21 +15,20 @@ from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from telemetry_site import backends, ops
+from stream import ops
+from telemetry_site import backends
 from telemetry_site.api import ms_to_iso
 
 DEAD_LETTER_PAGE = 50
-SILENT_PAGE = 200
 
 
 # Kafka's partition numbers are 32-bit, its offsets 64-bit; a larger number is no 400 from the client
 # library (OverflowError) nor from MongoDB (which refuses ints beyond 8 bytes).
 MAX_PARTITION = 2**31 - 1
 MAX_OFFSET = 2**63 - 1
-MAX_SILENT_MINUTES = 10_000_000  # 19 years, as the API's stale_minutes
 
 
-def _int_param(
+def int_param(
     request: HttpRequest, name: str, default: int | None, minimum: int = 0, maximum: int = MAX_OFFSET
 ) -> int | None:
     raw = request.GET.get(name)
@@ -45,7 +43,7 @@ def _int_param(
     return value
 
 
-def _render(request: HttpRequest, template: str, title: str, **context: Any) -> HttpResponse:
+def render_ops_page(request: HttpRequest, template: str, title: str, **context: Any) -> HttpResponse:
     return render(request, template, {**admin.site.each_context(request), "title": title, **context})
 
 
@@ -65,18 +63,18 @@ def overview(request: HttpRequest) -> HttpResponse:
                 "last_event_at": ms_to_iso(last.get("last_event_at")),
             }
         )
-    return _render(request, "admin/ops/overview.html", "Telemetry operations", services=services)
+    return render_ops_page(request, "admin/ops/overview.html", "Telemetry operations", services=services)
 
 
 @staff_member_required
 def dead_letters(request: HttpRequest) -> HttpResponse:
-    partition = _int_param(request, "partition", 0, maximum=MAX_PARTITION)
-    offset = _int_param(request, "offset", None)
+    partition = int_param(request, "partition", 0, maximum=MAX_PARTITION)
+    offset = int_param(request, "offset", None)
     letters, first = ops.read_dead_letters(
         backends.kafka["default"], settings.DEAD_LETTER_TOPIC, partition, offset, DEAD_LETTER_PAGE
     )
     next_offset = letters[-1].offset + 1 if len(letters) == DEAD_LETTER_PAGE else None
-    return _render(
+    return render_ops_page(
         request,
         "admin/ops/dead_letters.html",
         f"Dead letters — {settings.DEAD_LETTER_TOPIC}",
@@ -96,40 +94,10 @@ def dead_letter(request: HttpRequest, partition: int, offset: int) -> HttpRespon
     if not letters or letters[0].offset != offset:
         raise Http404(f"No dead letter at partition {partition}, offset {offset}.")
     letter = letters[0]
-    return _render(
+    return render_ops_page(
         request,
         "admin/ops/dead_letter.html",
         f"Dead letter {partition}/{offset}",
         letter=letter,
         failed_at=ms_to_iso(int(letter.headers["dlq.failed_at"])) if "dlq.failed_at" in letter.headers else None,
-    )
-
-
-@staff_member_required
-def silent_machines(request: HttpRequest) -> HttpResponse:
-    from equipment_current.repository import FleetFilter
-
-    minutes = _int_param(request, "minutes", settings.CURRENT_STALE_MINUTES, minimum=1, maximum=MAX_SILENT_MINUTES)
-    now = int(time.time() * 1000)
-    repository = backends.repositories["current_state"]
-    filters = FleetFilter(stale_before=now - minutes * 60_000)
-    machines = [
-        {
-            "identifier": state["_id"],
-            "last_event_at": ms_to_iso(state.get("last_event_at")),
-            "silent_minutes": (now - state["last_event_at"]) // 60_000 if state.get("last_event_at") else None,
-            "brand": (state.get("description") or {}).get("brand"),
-            "model": (state.get("description") or {}).get("model"),
-            "address": (state.get("position") or {}).get("address"),
-        }
-        for state in repository.find(filters, 0, SILENT_PAGE)
-    ]
-    return _render(
-        request,
-        "admin/ops/silent.html",
-        f"Machines silent for more than {minutes} minutes",
-        machines=machines,
-        total=repository.count(filters),
-        minutes=minutes,
-        page_limit=SILENT_PAGE,
     )

@@ -1,6 +1,6 @@
 """Renderers that write a well-formed document whatever is stored.
 
-Validation refuses at the door what no renderer should have to carry (telemetry_site/validation.py:
+Validation refuses at the door what no renderer should have to carry (stream/validation.py:
 NUL, control characters and lone surrogates in identifiers and names, non-finite numbers). A
 document stored before those rules, or by another writer, may still hold them, so the renderers
 make the same promise on their own (docs/RELIABILITY.md, "Bad input"):

@@ -6,7 +6,7 @@ Each service is one consumer group reading one topic::
         "TOPIC": "data.c40.equipment.enriched",
         "GROUP_ID": "c40-equipment-current",
         "CODEC": "telemetry",                       # alias in TELEMETRY_CODECS
-        "VALIDATOR": "telemetry_site.validation.validate_telemetry",   # optional
+        "VALIDATOR": "stream.validation.validate_telemetry",   # optional
         "HANDLER": "equipment_current.handlers.CurrentStateHandler",
         "HANDLER_OPTIONS": {},                      # optional keyword arguments of the handler
         "BATCH_SIZE": 500,                          # optional, default CONSUMER_BATCH_SIZE
@@ -27,8 +27,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from stream.consumer import BatchReport, ConsumerLoop, DeadLetterSink
 from telemetry_site import backends
-from telemetry_site.consumer import BatchReport, ConsumerLoop, DeadLetterSink
 from telemetry_site.metrics import consumer_observer
 
 REQUIRED_KEYS = ("TOPIC", "GROUP_ID", "CODEC", "HANDLER")
@@ -53,7 +53,7 @@ def build_handler(name: str) -> Any:
 def build_validator(definition: dict[str, Any]) -> Any:
     """Every service's records must be storable and servable (``validation.storable_problems``);
     a service's ``VALIDATOR`` adds its own rules. Both get ``settings.TELEMETRY_VALIDATION``."""
-    from telemetry_site.validation import storable_problems
+    from stream.validation import storable_problems
 
     path = definition.get("VALIDATOR")
     rule = import_string(path) if path else None

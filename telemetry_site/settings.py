@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "devstack",  # the embedded stack's commands: run_embedded, simulate_fleet
     "equipment_current",
     "equipment_history",
     "equipment_usage",
@@ -126,6 +127,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "telemetry_site.urls"
+# The apps' ops pages, mounted under /admin/ops/ (telemetry_site/ops_urls.py): each a module with urlpatterns.
+TELEMETRY_OPS_URLS = ["equipment_current.ops_urls", "equipment_usage.ops_urls"]
 WSGI_APPLICATION = "telemetry_site.wsgi.application"
 
 TEMPLATES = [
@@ -248,7 +251,7 @@ MONGO_OPTIONS = env_json("MONGO_OPTIONS", {})
 
 TELEMETRY_DATABASES = {
     "default": {
-        "BACKEND": "telemetry_site.mongo.open_database",
+        "BACKEND": "telemetry_site.databases.open_database",
         "OPTIONS": {
             "uri": MONGO_URI,
             "name": MONGO_DB,
@@ -264,7 +267,7 @@ TELEMETRY_DATABASES = {
 
 TELEMETRY_REPOSITORIES = {
     "consumer_progress": {
-        "BACKEND": "telemetry_site.progress.ConsumerProgressRepository",
+        "BACKEND": "stream.progress.ConsumerProgressRepository",
         "OPTIONS": {"database": "default", "collection": "consumer_progress"},
     },
     "current_state": {
@@ -301,7 +304,7 @@ DEAD_LETTER_MAX_BYTES = env_int("DEAD_LETTER_MAX_BYTES", 900_000)
 
 TELEMETRY_KAFKA = {
     "default": {
-        "BACKEND": "telemetry_site.kafka.KafkaClientFactory",
+        "BACKEND": "stream.kafka.KafkaClientFactory",
         "OPTIONS": {
             # librdkafka properties shared by consumers and producers; KAFKA_OPTIONS (JSON) adds more
             # (security.protocol, sasl.*), KAFKA_CONSUMER_OPTIONS / KAFKA_PRODUCER_OPTIONS per role.
@@ -327,11 +330,11 @@ CONSUMER_RETRY_BACKOFF_MAX_SECONDS = env_float("CONSUMER_RETRY_BACKOFF_MAX_SECON
 # default, so the embedded stack runs on a fresh machine.
 SCHEMA_REGISTRY_URL = env("SCHEMA_REGISTRY_URL", "")
 TELEMETRY_CODEC = env("TELEMETRY_CODEC", "avro" if SCHEMA_REGISTRY_URL else "json")
-_CODEC_BACKENDS = {"avro": "telemetry_site.codecs.ConfluentAvroCodec", "json": "telemetry_site.codecs.JsonCodec"}
+_CODEC_BACKENDS = {"avro": "stream.codecs.ConfluentAvroCodec", "json": "stream.codecs.JsonCodec"}
 
 TELEMETRY_SCHEMA_REGISTRIES = {
     "default": {
-        "BACKEND": "telemetry_site.codecs.schema_registry_client",
+        "BACKEND": "stream.codecs.schema_registry_client",
         "OPTIONS": {"url": SCHEMA_REGISTRY_URL, **env_json("SCHEMA_REGISTRY_OPTIONS", {})},
     },
 }
@@ -351,7 +354,7 @@ TELEMETRY_CODECS = {
     "usage": _codec("usage.avsc", USAGE_TOPIC),
 }
 
-# --- Validation of decoded telemetry (pure rules in telemetry_site.validation) -------------------
+# --- Validation of decoded telemetry (pure rules in stream.validation) -------------------
 
 TELEMETRY_VALIDATION = {
     # Event time must fall in [now - MAX_AGE_DAYS, now + MAX_FUTURE_MINUTES].
@@ -374,21 +377,21 @@ TELEMETRY_SERVICES = {
         "TOPIC": TELEMETRY_TOPIC,
         "GROUP_ID": env("CURRENT_GROUP_ID", "c40-equipment-current"),
         "CODEC": "telemetry",
-        "VALIDATOR": "telemetry_site.validation.validate_telemetry",
+        "VALIDATOR": "stream.validation.validate_telemetry",
         "HANDLER": "equipment_current.handlers.CurrentStateHandler",
     },
     "usage": {
         "TOPIC": TELEMETRY_TOPIC,
         "GROUP_ID": env("USAGE_GROUP_ID", "c40-equipment-usage"),
         "CODEC": "telemetry",
-        "VALIDATOR": "telemetry_site.validation.validate_telemetry",
+        "VALIDATOR": "stream.validation.validate_telemetry",
         "HANDLER": "equipment_usage.handlers.UsageHandler",
     },
     "registry": {
         "TOPIC": REGISTRY_TOPIC,
         "GROUP_ID": env("REGISTRY_GROUP_ID", "c40-equipment-registry"),
         "CODEC": "registry",
-        "VALIDATOR": "telemetry_site.validation.validate_registry",
+        "VALIDATOR": "stream.validation.validate_registry",
         "HANDLER": "equipment_usage.handlers.EquipmentRegistryHandler",
     },
 }
@@ -449,7 +452,7 @@ TELEMETRY_SERVICES["history"] = {
     "TOPIC": TELEMETRY_TOPIC,
     "GROUP_ID": env("HISTORY_GROUP_ID", "c40-equipment-history"),
     "CODEC": "telemetry",
-    "VALIDATOR": "telemetry_site.validation.validate_telemetry",
+    "VALIDATOR": "stream.validation.validate_telemetry",
     "HANDLER": "equipment_history.handlers.PositionHistoryHandler",
 }
 
@@ -459,7 +462,7 @@ TELEMETRY_SERVICES["archive"] = {
     "TOPIC": TELEMETRY_TOPIC,
     "GROUP_ID": env("ARCHIVE_GROUP_ID", "c40-position-archive"),
     "CODEC": "telemetry",
-    "VALIDATOR": "telemetry_site.validation.validate_telemetry",
+    "VALIDATOR": "stream.validation.validate_telemetry",
     "HANDLER": "equipment_history.archiver.PositionArchiveHandler",
     "BATCH_SIZE": env_int("ARCHIVE_BATCH_SIZE", 5000),
     "BATCH_WAIT_SECONDS": env_float("ARCHIVE_BATCH_WAIT_SECONDS", 2.0),

@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
+from devstack.embedded import create_topics, start_broker
+from devstack.stand_ins import mock_registry_settings
 from telemetry_site import backends
-from telemetry_site.embedded import create_topics, start_broker
-from telemetry_site.stand_ins import mock_registry_settings
 from tests.factories import authenticated_api_client
 from tests.processes import FAST_GROUP, real_mongo_uri
 
@@ -23,7 +23,7 @@ def mongo_db(settings):
     uri = real_mongo_uri() or "mongomock://"
     name = f"c40_test_{uuid.uuid4().hex[:10]}"
     settings.TELEMETRY_DATABASES = {
-        "default": {"BACKEND": "telemetry_site.mongo.open_database", "OPTIONS": {"uri": uri, "name": name}}
+        "default": {"BACKEND": "telemetry_site.databases.open_database", "OPTIONS": {"uri": uri, "name": name}}
     }
     database = backends.databases["default"]
     yield database
@@ -52,7 +52,7 @@ def kafka(settings, broker):
     suffix = uuid.uuid4().hex[:8]
     settings.TELEMETRY_KAFKA = {
         "default": {
-            "BACKEND": "telemetry_site.kafka.KafkaClientFactory",
+            "BACKEND": "stream.kafka.KafkaClientFactory",
             "OPTIONS": {"common": {"bootstrap.servers": broker.bootstrap_servers}, "consumer": FAST_GROUP},
         }
     }

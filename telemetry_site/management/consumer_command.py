@@ -34,8 +34,8 @@ class ConsumerCommand(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from django.conf import settings
 
+        from stream.consumer import freeze_startup_objects
         from telemetry_site import logs, metrics
-        from telemetry_site.consumer import freeze_startup_objects
         from telemetry_site.services import build_consumer_loop
 
         name = self.service or options["service"]

@@ -13,7 +13,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 
-from telemetry_site.codecs import JsonCodec
+from stream.codecs import JsonCodec
 from tests.factories import T0, telemetry
 
 pytestmark = [pytest.mark.broker, pytest.mark.browser]
@@ -46,7 +46,7 @@ def test_operator_logs_in_sees_lag_and_opens_a_dead_letter(
 ):
     settings.TELEMETRY_CODECS = {
         **settings.TELEMETRY_CODECS,
-        "telemetry": {"BACKEND": "telemetry_site.codecs.JsonCodec", "OPTIONS": {"schema": "c40_enriched.avsc"}},
+        "telemetry": {"BACKEND": "stream.codecs.JsonCodec", "OPTIONS": {"schema": "c40_enriched.avsc"}},
     }
     codec = JsonCodec("c40_enriched.avsc")
     producer = kafka.producer()

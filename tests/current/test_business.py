@@ -6,7 +6,7 @@ from equipment_current.business import (
     is_stale,
     state_update,
 )
-from telemetry_site.records import poi_names
+from stream.records import poi_names
 from tests.factories import T0, telemetry
 
 

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from equipment_current.business import fold_state_updates
-from telemetry_site.codecs import JsonCodec
-from telemetry_site.mongo import open_database
+from stream.codecs import JsonCodec
+from telemetry_site.databases import open_database
 from tests.factories import T0, produce, telemetry
 from tests.processes import process_env, real_mongo_uri, start_command
 

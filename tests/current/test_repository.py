@@ -9,7 +9,7 @@ from pymongo.errors import BulkWriteError
 from equipment_current.business import fold_state_updates
 from equipment_current.handlers import CurrentStateHandler
 from equipment_current.repository import CurrentStateRepository, FleetFilter
-from telemetry_site.consumer import Record
+from stream.consumer import Record
 from tests.factories import T0, telemetry
 
 

@@ -16,7 +16,7 @@ from django.core.management import call_command
 
 from equipment_history.archive_layout import archive_rows, date_of
 from equipment_history.parquet_archive import ParquetPositionArchive, arrow_schema
-from telemetry_site.codecs import JsonCodec
+from stream.codecs import JsonCodec
 from tests.processes import process_env, quick_group_env
 from tests.reliability.support import (
     ConsumerProcess,
@@ -48,7 +48,7 @@ def json_telemetry(settings) -> JsonCodec:
     """This process encodes JSON, as the child processes (no schema registry) decode."""
     settings.TELEMETRY_CODECS = {
         **settings.TELEMETRY_CODECS,
-        "telemetry": {"BACKEND": "telemetry_site.codecs.JsonCodec", "OPTIONS": {"schema": "c40_enriched.avsc"}},
+        "telemetry": {"BACKEND": "stream.codecs.JsonCodec", "OPTIONS": {"schema": "c40_enriched.avsc"}},
     }
     return JsonCodec("c40_enriched.avsc")
 

@@ -20,8 +20,8 @@ from equipment_history.archive_layout import ArchiveFile, date_folder, date_of
 from equipment_history.archiver import PositionArchiveHandler
 from equipment_history.business import MS_PER_DAY, MS_PER_MINUTE, position_documents
 from equipment_history.parquet_archive import ArchiveLocation, ParquetPositionArchive, arrow_schema
+from stream.consumer import Record
 from telemetry_site.backends import repositories
-from telemetry_site.consumer import Record
 from tests.factories import T0, authenticated_api_client, telemetry
 from tests.properties import property_settings
 
@@ -377,8 +377,8 @@ def test_the_compaction_command_names_a_bad_date_and_reports_what_it_did(tmp_pat
 
 
 def test_a_storage_failure_is_transient_so_the_loop_retries_and_commits_nothing(tmp_path):
-    from telemetry_site.codecs import TransientError
-    from telemetry_site.consumer import is_transient
+    from stream.codecs import TransientError
+    from stream.consumer import is_transient
 
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the archive's folder should be")

@@ -21,7 +21,7 @@ from equipment_history.repository import (
     position_document,
     position_id,
 )
-from telemetry_site.consumer import Record
+from stream.consumer import Record
 from tests.factories import telemetry
 from tests.processes import real_mongo_uri
 from tests.properties import property_settings

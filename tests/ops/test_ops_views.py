@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.test import Client
 
 from equipment_current.business import fold_state_updates
+from stream.codecs import JsonCodec
 from telemetry_site import backends
-from telemetry_site.codecs import JsonCodec
 from tests.factories import T0, telemetry
 
 pytestmark = [pytest.mark.broker, pytest.mark.django_db]
@@ -28,7 +28,7 @@ def staff_client():
 def json_codec(settings):
     settings.TELEMETRY_CODECS = {
         **settings.TELEMETRY_CODECS,
-        "telemetry": {"BACKEND": "telemetry_site.codecs.JsonCodec", "OPTIONS": {"schema": "c40_enriched.avsc"}},
+        "telemetry": {"BACKEND": "stream.codecs.JsonCodec", "OPTIONS": {"schema": "c40_enriched.avsc"}},
     }
     return JsonCodec("c40_enriched.avsc")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from telemetry_site.codecs import JsonCodec
+from stream.codecs import JsonCodec
 
 
 @pytest.fixture
@@ -12,6 +12,6 @@ def json_telemetry(settings) -> JsonCodec:
     """The telemetry codec of this process is JSON too, like the child processes'."""
     settings.TELEMETRY_CODECS = {
         **settings.TELEMETRY_CODECS,
-        "telemetry": {"BACKEND": "telemetry_site.codecs.JsonCodec", "OPTIONS": {"schema": "c40_enriched.avsc"}},
+        "telemetry": {"BACKEND": "stream.codecs.JsonCodec", "OPTIONS": {"schema": "c40_enriched.avsc"}},
     }
     return JsonCodec("c40_enriched.avsc")

@@ -30,7 +30,7 @@ from pymongo.errors import (
     WriteConcernError,
 )
 
-from telemetry_site.mongo import open_database
+from telemetry_site.databases import open_database
 
 WRITES = frozenset(
     {"bulk_write", "insert_many", "insert_one", "update_one", "update_many", "replace_one", "delete_one", "delete_many"}

@@ -119,7 +119,7 @@ def use_fresh_database(settings: Any, prefix: str = "rel") -> Any:
 
     settings.TELEMETRY_DATABASES = {
         "default": {
-            "BACKEND": "telemetry_site.mongo.open_database",
+            "BACKEND": "telemetry_site.databases.open_database",
             "OPTIONS": {"uri": "mongomock://", "name": f"{prefix}_{uuid.uuid4().hex[:8]}"},
         }
     }
@@ -130,7 +130,7 @@ def reference_snapshot(settings: Any, service: str, records: Sequence[dict], bat
     """The final state of an uninterrupted run: the service's own handler and validator fed the
     stream in production order (Kafka keeps each machine's order; machines never interact), in a
     fresh in-process database. ``settings.TELEMETRY_DATABASES`` is restored afterwards."""
-    from telemetry_site.consumer import Record
+    from stream.consumer import Record
     from telemetry_site.services import build_handler, build_validator, service_definition
 
     previous = settings.TELEMETRY_DATABASES

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
+from devstack.embedded import create_topics, free_port, start_broker
 from telemetry_site import backends
-from telemetry_site.embedded import create_topics, free_port, start_broker
-from telemetry_site.mongo import open_database
+from telemetry_site.databases import open_database
 from tests.processes import process_env, quick_group_env, real_mongo_uri
 from tests.reliability.support import (
     PARTITIONS,
@@ -37,7 +37,7 @@ def own_broker(settings, tmp_path):
     suffix = uuid.uuid4().hex[:8]
     settings.TELEMETRY_KAFKA = {
         "default": {
-            "BACKEND": "telemetry_site.kafka.KafkaClientFactory",
+            "BACKEND": "stream.kafka.KafkaClientFactory",
             "OPTIONS": {"common": {"bootstrap.servers": broker.bootstrap_servers}},
         }
     }

@@ -16,7 +16,7 @@ import time
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
-from telemetry_site.mongo import open_database
+from telemetry_site.databases import open_database
 from tests.processes import process_env, real_mongo_uri, start_command
 from tests.reliability.support import committed_offsets, produce_positions
 

@@ -1,5 +1,5 @@
 """Poison messages: 1,000 malformed records of many kinds mixed into a valid Avro stream. Each is
-dead-lettered with its reason (decode error or a validation rule of telemetry_site.validation),
+dead-lettered with its reason (decode error or a validation rule of stream.validation),
 every valid record is processed, nothing crashes, and the state is that of the valid stream alone."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.broker]
 POISON = 1000
 VALID = 2000
 YEAR_MS = 365 * 86_400_000
-# Kinds the codec refuses; every other kind decodes and breaks a rule of telemetry_site.validation.
+# Kinds the codec refuses; every other kind decodes and breaks a rule of stream.validation.
 DECODE_ERRORS = frozenset(
     {"truncated-avro", "wrong-magic-byte", "unknown-schema-id", "empty", "trailing-bytes", "garbage-body"}
 )

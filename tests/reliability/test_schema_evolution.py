@@ -13,8 +13,8 @@ import fastavro
 import pytest
 from confluent_kafka.schema_registry import Schema
 
+from stream.codecs import load_schema, strip_logical_types
 from telemetry_site import backends
-from telemetry_site.codecs import load_schema, strip_logical_types
 from telemetry_site.services import build_consumer_loop
 from tests.reliability.support import (
     ci_size,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from telemetry_site.mongo import open_database
+from telemetry_site.databases import open_database
 from tests.processes import process_env, quick_group_env, real_mongo_uri
 from tests.reliability.support import (
     ConsumerProcess,

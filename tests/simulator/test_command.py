@@ -9,9 +9,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from devstack.simulator import FleetSimulator
+from stream.codecs import JsonCodec
 from telemetry_site import backends
-from telemetry_site.codecs import JsonCodec
-from telemetry_site.simulator import FleetSimulator
 
 END = 1_767_866_400_000  # 2026-01-08T10:00:00Z, a Thursday morning in Milan
 DAY = 86_400_000
@@ -28,8 +28,8 @@ def recorder(settings):
         return lambda: backends.kafka["default"].producers[-1]
 
     settings.TELEMETRY_CODECS = {
-        "telemetry": {"BACKEND": "telemetry_site.codecs.JsonCodec", "OPTIONS": {"schema": "c40_enriched.avsc"}},
-        "registry": {"BACKEND": "telemetry_site.codecs.JsonCodec", "OPTIONS": {"schema": "equipment_registry.avsc"}},
+        "telemetry": {"BACKEND": "stream.codecs.JsonCodec", "OPTIONS": {"schema": "c40_enriched.avsc"}},
+        "registry": {"BACKEND": "stream.codecs.JsonCodec", "OPTIONS": {"schema": "equipment_registry.avsc"}},
     }
     settings.TELEMETRY_TOPIC, settings.REGISTRY_TOPIC = "telemetry-topic", "registry-topic"
     return configure
@@ -126,7 +126,7 @@ def test_contradictory_or_bad_options_are_refused(recorder, args, message):
 def test_a_resumed_fleet_publishes_only_what_the_services_have_not_stored(recorder, mongo_db, settings):
     """``--resume`` (make run's restart): the same fleet from its recorded start, each machine's
     events after the newest one every telemetry service stored; other options start a new fleet."""
-    from telemetry_site.consumer import Record
+    from stream.consumer import Record
     from telemetry_site.services import build_handler
 
     producer = recorder()

@@ -8,7 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from telemetry_site.simulator import FleetSimulator
+from devstack.simulator import FleetSimulator
 from tests.factories import authenticated_api_client
 
 pytestmark = pytest.mark.broker

@@ -13,8 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastavro.validation import validate
 
-from telemetry_site.codecs import DecodeError, JsonCodec, load_schema, parse_schema_text
-from telemetry_site.simulator import (
+from devstack.simulator import (
     DRIVE,
     IDLE,
     OFF,
@@ -24,7 +23,8 @@ from telemetry_site.simulator import (
     SimulatedEvent,
     utc_ms,
 )
-from telemetry_site.validation import validate_telemetry
+from stream.codecs import DecodeError, JsonCodec, load_schema, parse_schema_text
+from stream.validation import validate_telemetry
 
 ROME = ZoneInfo("Europe/Rome")
 MONDAY = utc_ms(datetime(2026, 1, 5, tzinfo=ROME))  # local midnight starting a Monday

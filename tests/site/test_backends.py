@@ -55,7 +55,7 @@ def test_repository_gets_its_database_by_alias_and_its_indexes(mongo_db):
 
 def test_system_check_reports_a_bad_dotted_path_without_connecting(settings):
     settings.TELEMETRY_DATABASES = {
-        "default": {"BACKEND": "telemetry_site.mongo.open_databse", "OPTIONS": {"uri": "mongodb://10.255.255.1"}}
+        "default": {"BACKEND": "stream.mongo.open_databse", "OPTIONS": {"uri": "mongodb://10.255.255.1"}}
     }
     errors = [e for e in run_checks() if e.id == "telemetry.E001"]
     assert len(errors) == 1
@@ -68,7 +68,7 @@ def test_system_check_is_clean_on_the_shipped_settings():
 
 
 def test_unknown_mongo_scheme_says_how_to_fix_it():
-    from telemetry_site.mongo import open_database
+    from telemetry_site.databases import open_database
 
     with pytest.raises(ImproperlyConfigured, match="mongodb://host:27017"):
         open_database("postgres://x", "c40")

@@ -212,7 +212,7 @@ def test_ops_numbers_out_of_kafkas_and_mongodbs_range_are_refused_before_any_cal
     # No broker runs here: a request that reached Kafka would fail, not answer 400 or 404.
     settings.TELEMETRY_KAFKA = {
         "default": {
-            "BACKEND": "telemetry_site.kafka.KafkaClientFactory",
+            "BACKEND": "stream.kafka.KafkaClientFactory",
             "OPTIONS": {"common": {"bootstrap.servers": "127.0.0.1:9"}, "consumer": {}, "producer": {}},
         }
     }

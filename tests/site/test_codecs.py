@@ -11,7 +11,7 @@ from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from telemetry_site.codecs import (
+from stream.codecs import (
     ConfluentAvroCodec,
     DecodeError,
     JsonCodec,
@@ -264,7 +264,7 @@ RATE = {"type": "record", "name": "Rate", "fields": [{"name": "a", "type": "int"
 
 
 def test_record_shape_keeps_maps_and_arrays_of_records_and_nothing_for_those_of_primitives():
-    from telemetry_site.codecs import record_shape
+    from stream.codecs import record_shape
 
     assert record_shape({"type": "map", "values": RATE}) == ("map", ("record", {"a": None}))
     assert record_shape({"type": "array", "items": RATE}) == ("array", ("record", {"a": None}))
@@ -273,14 +273,14 @@ def test_record_shape_keeps_maps_and_arrays_of_records_and_nothing_for_those_of_
 
 
 def test_project_drops_unnamed_fields_inside_the_values_of_a_map_of_records():
-    from telemetry_site.codecs import project, record_shape
+    from stream.codecs import project, record_shape
 
     shape = record_shape({"type": "map", "values": RATE})
     assert project({"k": {"a": 1, "_id": 2}, "j": {"a": 3}}, shape) == {"k": {"a": 1}, "j": {"a": 3}}
 
 
 def test_project_keeps_a_union_s_primitive_array_branch_whole():
-    from telemetry_site.codecs import project, record_shape
+    from stream.codecs import project, record_shape
 
     shape = record_shape(["null", {"type": "array", "items": "int"}, RATE])
     assert shape == ("record", {"a": None})

@@ -40,9 +40,9 @@ from equipment_history.repository import PositionRepository
 from equipment_usage.handlers import EquipmentRegistryHandler, UsageHandler, usage_rules
 from equipment_usage.publisher import UsagePublisher
 from equipment_usage.repository import EquipmentRegistryRepository, UsageRepository
-from telemetry_site.codecs import JsonCodec
-from telemetry_site.consumer import ConsumerLoop, DeadLetterSink
-from telemetry_site.mongo import open_database
+from stream.codecs import JsonCodec
+from stream.consumer import ConsumerLoop, DeadLetterSink
+from telemetry_site.databases import open_database
 from telemetry_site.services import build_validator
 from tests.properties import property_settings
 from tests.site.kafka_fakes import FakeConsumer, FakeMessage, FakeProducer

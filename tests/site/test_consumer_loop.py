@@ -7,7 +7,7 @@ from confluent_kafka import TopicPartition
 from pymongo.errors import AutoReconnect
 
 from equipment_current.handlers import CurrentStateHandler
-from telemetry_site.codecs import JsonCodec
+from stream.codecs import JsonCodec
 from telemetry_site.services import build_consumer_loop
 from tests.factories import T0, produce, telemetry
 
@@ -36,7 +36,7 @@ class FlakyHandler:
 def json_codec(settings):
     settings.TELEMETRY_CODECS = {
         **settings.TELEMETRY_CODECS,
-        "telemetry": {"BACKEND": "telemetry_site.codecs.JsonCodec", "OPTIONS": {"schema": "c40_enriched.avsc"}},
+        "telemetry": {"BACKEND": "stream.codecs.JsonCodec", "OPTIONS": {"schema": "c40_enriched.avsc"}},
     }
     settings.CONSUMER_RETRY_BACKOFF_SECONDS = 0.05
     return JsonCodec("c40_enriched.avsc")

@@ -18,8 +18,8 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 from pymongo.errors import AutoReconnect
 
-from telemetry_site.codecs import DecodeError, TransientError
-from telemetry_site.consumer import ConsumerLoop, DeadLetterSink, Record, is_transient
+from stream.codecs import DecodeError, TransientError
+from stream.consumer import ConsumerLoop, DeadLetterSink, Record, is_transient
 from tests.site.kafka_fakes import FakeConsumer, FakeError, FakeMessage, FakeProducer, message
 
 
@@ -722,7 +722,7 @@ def test_letters_resent_cut_are_flushed_again_with_the_timeout_and_undelivered_o
 
 
 def test_describe_quotes_a_decode_error_as_is_and_anything_else_with_its_type():
-    from telemetry_site.consumer import describe
+    from stream.consumer import describe
 
     class Mute(Exception):
         def __str__(self) -> str:
@@ -757,14 +757,14 @@ def test_a_batch_with_an_undecodable_message_and_a_refused_record_dead_letters_b
 
 def test_the_json_log_line_s_duration_is_in_milliseconds_to_a_tenth(log, monkeypatch):
     clock = iter(n * 0.0123456 for n in range(1000))
-    monkeypatch.setattr("telemetry_site.consumer.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("stream.consumer.time.monotonic", lambda: next(clock))
     loop(FakeConsumer([[message(offset=0)]])).run()
     (line,) = [r for r in log.records if hasattr(r, "duration_ms")]
     assert line.duration_ms == round(line.duration_ms, 1) and line.duration_ms > 0
 
 
 def test_the_loop_stops_once_idle_for_exactly_the_timeout(monkeypatch):
-    monkeypatch.setattr("telemetry_site.consumer.time.monotonic", lambda: 100.0)
+    monkeypatch.setattr("stream.consumer.time.monotonic", lambda: 100.0)
     consumer = FakeConsumer([])
     real_consume = consumer.consume
 

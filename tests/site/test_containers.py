@@ -88,7 +88,7 @@ UNWANTED = (
     "telemetry_site/__pycache__/api.cpython-311.pyc",
     "tests/site/test_containers.py",
 )
-NEEDED = ("manage.py", "requirements.txt", "telemetry_site/settings.py", "telemetry_site/schemas/c40_enriched.avsc")
+NEEDED = ("manage.py", "requirements.txt", "telemetry_site/settings.py", "stream/schemas/c40_enriched.avsc")
 
 
 def test_the_build_context_keeps_state_secrets_and_tests_out(tmp_path):

@@ -5,8 +5,8 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
+from devstack.embedded import free_port
 from telemetry_site import backends
-from telemetry_site.embedded import free_port
 from tests.reliability.faults import FaultSwitch
 
 
@@ -16,7 +16,7 @@ def client():
 
 
 def test_health_touches_nothing(client, settings):
-    settings.TELEMETRY_DATABASES = {"default": {"BACKEND": "telemetry_site.mongo.open_database_typo"}}
+    settings.TELEMETRY_DATABASES = {"default": {"BACKEND": "telemetry_site.databases.open_database_typo"}}
     response = client.get("/health")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
@@ -57,7 +57,7 @@ def test_not_ready_names_the_database_when_it_refuses(client, kafka, settings):
     settings.READY_TIMEOUT_SECONDS = 1.0
     settings.TELEMETRY_DATABASES = {
         "default": {
-            "BACKEND": "telemetry_site.mongo.open_database",
+            "BACKEND": "telemetry_site.databases.open_database",
             "OPTIONS": {"uri": f"mongodb://127.0.0.1:{free_port()}", "name": "c40", "timeout_ms": 500},
         }
     }
@@ -74,7 +74,7 @@ def test_not_ready_names_the_broker_when_it_is_gone(client, settings, mongo_db):
     settings.READY_TIMEOUT_SECONDS = 1.0
     settings.TELEMETRY_KAFKA = {
         "default": {
-            "BACKEND": "telemetry_site.kafka.KafkaClientFactory",
+            "BACKEND": "stream.kafka.KafkaClientFactory",
             "OPTIONS": {"common": {"bootstrap.servers": f"127.0.0.1:{free_port()}", "log_level": 0}},
         }
     }
@@ -87,7 +87,7 @@ def test_not_ready_names_the_broker_when_it_is_gone(client, settings, mongo_db):
 def test_api_answers_503_when_the_database_is_down(api_client, settings):
     settings.TELEMETRY_DATABASES = {
         "default": {
-            "BACKEND": "telemetry_site.mongo.open_database",
+            "BACKEND": "telemetry_site.databases.open_database",
             # With an operation timeout, pymongo retries server selection until it expires.
             "OPTIONS": {
                 "uri": f"mongodb://127.0.0.1:{free_port()}",

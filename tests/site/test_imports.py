@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("telemetry_site", "equipment_current", "equipment_history", "equipment_usage", "benchmarks")
+PACKAGES = ("telemetry_site", "stream", "devstack", "equipment_current", "equipment_history", "equipment_usage", "benchmarks")
 
 PROBE = r"""
 import json, os, pkgutil, socket, sys, threading, importlib, traceback
@@ -58,7 +58,7 @@ def test_importing_every_module_opens_nothing(tmp_path):
     assert report["opened"] == []
     assert report["threads"] == 0
     assert "equipment_current.repository" in report["imported"]
-    assert "telemetry_site.consumer" in report["imported"]
+    assert "stream.consumer" in report["imported"]
     assert len(report["imported"]) >= 20
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telemetry_site.kafka import KafkaClientFactory
+from stream.kafka import KafkaClientFactory
 
 
 def test_clients_back_off_between_reconnection_attempts_and_settings_may_override():

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from equipment_current.business import fold_state_updates
 from equipment_current.repository import CurrentStateRepository, FleetFilter
-from telemetry_site.mongo import open_database
+from telemetry_site.databases import open_database
 from tests.factories import T0, telemetry
 
 

@@ -24,10 +24,10 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from pymongo.errors import AutoReconnect
 
 from equipment_usage.repository import ConcurrentCorrection
+from stream.codecs import DecodeError, TransientError
+from stream.consumer import ConsumerLoop, DeadLetterSink
+from stream.observers import LoopObserver
 from telemetry_site import logs, metrics
-from telemetry_site.codecs import DecodeError, TransientError
-from telemetry_site.consumer import ConsumerLoop, DeadLetterSink
-from telemetry_site.observers import LoopObserver
 from tests.properties import property_settings
 
 

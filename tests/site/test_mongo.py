@@ -23,13 +23,13 @@ from pymongo.errors import (
     WTimeoutError,
 )
 
+from devstack.embedded import free_port
 from equipment_current.repository import CurrentStateRepository
 from equipment_history.repository import PositionRepository
 from equipment_usage.business import Reading
 from equipment_usage.repository import EquipmentRegistryRepository, UsageFilter
-from telemetry_site.consumer import is_transient
-from telemetry_site.embedded import free_port
-from telemetry_site.mongo import open_database
+from stream.consumer import is_transient
+from telemetry_site.databases import open_database
 from tests.current.test_repository import apply
 from tests.factories import T0, telemetry
 from tests.processes import ROOT
@@ -268,7 +268,7 @@ class CreatedByAnotherProbe:
 
 
 def test_the_readiness_write_survives_two_probes_creating_its_document_at_once(mongo_db):
-    from telemetry_site.mongo import READINESS_COLLECTION, check_majority_write
+    from stream.mongo import READINESS_COLLECTION, check_majority_write
 
     racing = CreatedByAnotherProbe(mongo_db[READINESS_COLLECTION])
     check_majority_write({READINESS_COLLECTION: racing})

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from telemetry_site.embedded import wait_for_port
+from devstack.embedded import wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).with_name("gunicorn")

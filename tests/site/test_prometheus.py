@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from telemetry_site.codecs import JsonCodec
-from telemetry_site.embedded import free_port, wait_for_port
+from devstack.embedded import free_port, wait_for_port
+from stream.codecs import JsonCodec
 from tests.factories import T0, telemetry
 from tests.processes import ROOT, process_env, start_command
 

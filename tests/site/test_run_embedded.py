@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from benchmarks.first_run import EmbeddedStack, descendants, is_alive, published
-from telemetry_site.embedded import free_port
-from telemetry_site.mongo import open_database
+from devstack.embedded import free_port
+from telemetry_site.databases import open_database
 
 pytestmark = pytest.mark.broker
 

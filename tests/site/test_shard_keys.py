@@ -1,5 +1,5 @@
 """Every write of every repository targets one shard under the shard keys of docs/SCALING.md
-(``telemetry_site.sharding.SHARD_KEYS``): its filter holds an equality on each shard key field,
+(``stream.sharding.SHARD_KEYS``): its filter holds an equality on each shard key field,
 and each inserted document holds them. The writes are those of the real handlers on a stream with
 replays and late readings, recorded on their way to the engine (a real server with MONGO_URI)."""
 
@@ -15,8 +15,8 @@ from equipment_history.handlers import PositionHistoryHandler
 from equipment_history.repository import PositionRepository
 from equipment_usage.business import Reading
 from equipment_usage.handlers import EquipmentRegistryHandler
-from telemetry_site.consumer import Record
-from telemetry_site.sharding import SHARD_KEYS, UNSHARDED
+from stream.consumer import Record
+from stream.sharding import SHARD_KEYS, UNSHARDED
 from tests.factories import T0, telemetry
 from tests.usage.test_handler import DAY0, H, RecordingPublisher, make
 
@@ -73,7 +73,7 @@ def untargeted(log: list[tuple[str, str, dict]]) -> list[tuple[str, str, dict]]:
     for collection, kind, document in log:
         if collection in UNSHARDED:
             continue
-        assert collection in SHARD_KEYS, f"{collection} has no shard key in telemetry_site/sharding.py"
+        assert collection in SHARD_KEYS, f"{collection} has no shard key in stream/sharding.py"
         for field in SHARD_KEYS[collection]:
             value = document.get(field)
             if value is None or isinstance(value, dict):

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from telemetry_site import validation
-from telemetry_site.validation import DEFAULT_RULES, validate_telemetry
+from stream import validation
+from stream.validation import DEFAULT_RULES, validate_telemetry
 from tests.factories import T0, telemetry
 from tests.properties import property_settings
 

@@ -27,8 +27,8 @@ import pytest
 from django.core.management import call_command
 
 from equipment_usage.repository import EquipmentRegistryRepository
-from telemetry_site.codecs import JsonCodec, load_schema
-from telemetry_site.mongo import open_database
+from stream.codecs import JsonCodec, load_schema
+from telemetry_site.databases import open_database
 from tests.factories import authenticated_api_client, produce
 from tests.processes import FAST_GROUP, real_mongo_uri
 from tests.usage.fleet import RESET_MACHINE, generate, ground_truth

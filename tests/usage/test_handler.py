@@ -18,8 +18,8 @@ from equipment_usage.repository import (
     UsageRepository,
     _raise_unless_duplicates,
 )
-from telemetry_site.codecs import TransientError
-from telemetry_site.consumer import Record
+from stream.codecs import TransientError
+from stream.consumer import Record
 
 H = 3_600_000
 DAY0 = 1_764_028_800_000  # 2025-11-25T00:00:00Z
@@ -261,7 +261,7 @@ def unreachable_kafka(settings):
     """Kafka settings naming a port nothing listens on: creating clients does not connect synchronously."""
     settings.TELEMETRY_KAFKA = {
         "default": {
-            "BACKEND": "telemetry_site.kafka.KafkaClientFactory",
+            "BACKEND": "stream.kafka.KafkaClientFactory",
             "OPTIONS": {"common": {"bootstrap.servers": "127.0.0.1:9", "log_level": 0}},
         }
     }

@@ -19,7 +19,7 @@ from equipment_usage.business import UsageRules, reading_from_record
 from equipment_usage.handlers import UsageHandler
 from equipment_usage.publisher import UsagePublisher
 from equipment_usage.repository import EquipmentRegistryRepository, UsageRepository
-from telemetry_site.codecs import JsonCodec
+from stream.codecs import JsonCodec
 from tests.factories import produce
 from tests.processes import process_env, quick_group_env, start_command
 from tests.reliability.support import committed_offsets

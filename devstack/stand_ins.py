@@ -27,11 +27,11 @@ def mock_registry_settings(registry_url: str | None = None) -> dict[str, Any]:
     url = registry_url or f"mock://{uuid.uuid4().hex}"
     return {
         "TELEMETRY_SCHEMA_REGISTRIES": {
-            "default": {"BACKEND": "telemetry_site.codecs.schema_registry_client", "OPTIONS": {"url": url}}
+            "default": {"BACKEND": "stream.codecs.schema_registry_client", "OPTIONS": {"url": url}}
         },
         "TELEMETRY_CODECS": {
             alias: {
-                "BACKEND": "telemetry_site.codecs.ConfluentAvroCodec",
+                "BACKEND": "stream.codecs.ConfluentAvroCodec",
                 "OPTIONS": {"schema": schema, "registry": "default", "subject": f"{alias}-value"},
             }
             for alias, schema in CODEC_SCHEMAS.items()

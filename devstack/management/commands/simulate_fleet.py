@@ -8,9 +8,9 @@ Two ways to run, which combine:
 
 With both, the past N days go out as fast as possible and the simulation then continues in real
 time. ``--resume`` (with ``--rate``) continues the fleet recorded in the store instead of starting a new
-one: what the store already holds is not published again (``telemetry_site.fleet_resume``).
+one: what the store already holds is not published again (``devstack.fleet_resume``).
 
-The behaviour of the fleet lives in the pure ``telemetry_site.simulator``; this command only parses
+The behaviour of the fleet lives in the pure ``devstack.simulator``; this command only parses
 options, encodes, publishes, paces and reports. SIGINT/SIGTERM request a stop: what was
 produced is flushed and the command exits 0.
 """
@@ -39,7 +39,7 @@ def now_ms() -> int:
 
 def parse_moment(text: str) -> int:
     """Epoch milliseconds from epoch ms digits or an ISO 8601 date-time (naive means UTC)."""
-    from telemetry_site.simulator import utc_ms
+    from devstack.simulator import utc_ms
 
     if text.strip().isdigit():
         return int(text)
@@ -178,8 +178,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from django.conf import settings
 
+        from devstack.simulator import MIN_STEP_SECONDS, REGISTRY, TELEMETRY, FleetSimulator, SimulationCounters
         from telemetry_site import backends
-        from telemetry_site.simulator import MIN_STEP_SECONDS, REGISTRY, TELEMETRY, FleetSimulator, SimulationCounters
 
         machines, rate_per_second, days = options["machines"], options["rate"], options["backfill_days"]
         if machines < 1:
@@ -225,7 +225,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         stored_until: dict[str, int] = {}
         if resumed:
-            from telemetry_site.fleet_resume import resume_points
+            from devstack.fleet_resume import resume_points
 
             telemetry_services = [
                 name
@@ -321,8 +321,8 @@ class Command(BaseCommand):
     def recorded_start(self, options: dict[str, Any], step_seconds: float, new_start_ms: int) -> tuple[int, bool]:
         """The start of the fleet recorded in the store if it was run with the same options (True), else
         ``new_start_ms``, recorded for the next run (False)."""
+        from devstack.fleet_resume import SimulatorRunRepository
         from telemetry_site import backends
-        from telemetry_site.fleet_resume import SimulatorRunRepository
 
         parameters = {
             "machines": options["machines"],

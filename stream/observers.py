@@ -8,10 +8,15 @@ keeps the Prometheus metrics with one (docs/OPERATIONS.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from telemetry_site.consumer import ConsumerLoop
+
+class ObservedLoop(Protocol):
+    """What an observer may read of the loop (``stream.consumer.ConsumerLoop`` is one): its consumer
+    and its stats. A protocol, so that this module does not import the loop that imports it."""
+
+    consumer: Any
+    stats: Any
 
 
 class LoopObserver:
@@ -27,7 +32,7 @@ class LoopObserver:
     def retried(self, exc: BaseException) -> None:
         """A transient fault about to be retried."""
 
-    def batch_done(self, loop: ConsumerLoop, batch: BatchTrace) -> None:
+    def batch_done(self, loop: ObservedLoop, batch: BatchTrace) -> None:
         """A batch was handled, dead-lettered and its commit attempted (``loop.stats.committed``
         holds the offsets whose commit succeeded)."""
 

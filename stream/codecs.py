@@ -33,7 +33,7 @@ class TransientError(Exception):
 
 
 def load_schema(name: str) -> dict:
-    """The JSON of a schema file in ``telemetry_site/schemas`` (or an absolute path)."""
+    """The JSON of a schema file in ``stream/schemas`` (or an absolute path)."""
     return json.loads((SCHEMA_DIR / name).read_text())  # joining an absolute path gives that path
 
 

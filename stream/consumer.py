@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from telemetry_site.codecs import DecodeError, TransientError
-from telemetry_site.observers import BatchTrace, LoopObserver
+from stream.codecs import DecodeError, TransientError
+from stream.observers import BatchTrace, LoopObserver
 
 logger = logging.getLogger("telemetry.consumer")
 
@@ -82,7 +82,7 @@ def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` means "a dependency is down, try again" rather than "this data is bad"."""
     if isinstance(exc, TransientError):
         return True
-    from telemetry_site.mongo import is_transient_error
+    from stream.mongo import is_transient_error
 
     if is_transient_error(exc):  # unreachable, failing over, timed out, or a majority not reached
         return True

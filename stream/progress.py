@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from telemetry_site.consumer import BatchReport
+from stream.consumer import BatchReport
 
 
 class ConsumerProgressRepository:

@@ -49,7 +49,7 @@ def consumer_command(name: str, definition: dict[str, Any]) -> list[str]:
 
 def metrics_ports(choice: str, services: list[str]) -> dict[str, int]:
     """``--metrics``: ``auto`` (free ports), ``off`` (none), or the first port (then one more per service)."""
-    from telemetry_site.embedded import free_port
+    from devstack.embedded import free_port
 
     if choice == "off":
         return {}
@@ -189,8 +189,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from devstack.embedded import create_topics, start_broker, wait_for_port
         from telemetry_site import backends
-        from telemetry_site.embedded import create_topics, start_broker, wait_for_port
 
         started = time.monotonic()
         var = Path(settings.RUN_DIR)

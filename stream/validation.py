@@ -11,7 +11,7 @@ import math
 import re
 from typing import Any
 
-from telemetry_site.records import section
+from stream.records import section
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # BSON's widest integer
 MS_PER_MINUTE = 60_000
