@@ -103,7 +103,8 @@ def throughput(messages: int, batch_size: int) -> list[Result]:
 
 def simulated_days(machines: int, days: int, start_ms: int) -> list[tuple[dict, int, int]]:
     """(record, Kafka partition, offset) of ``days`` days of the simulator's fleet, keyed by machine."""
-    from devstack.simulator import TELEMETRY, FleetSimulator
+    from devstack.fleet import TELEMETRY
+    from devstack.simulator import FleetSimulator
 
     simulator = FleetSimulator(machines=machines, seed=7, start_ms=start_ms, around_the_clock=True)
     offsets = [0] * PARTITIONS

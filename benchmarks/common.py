@@ -183,7 +183,8 @@ def database_settings(engine: str | None, *, counted: bool, name: str | None = N
 
 def fleet_records(count: int, machines: int = 200, seed: int = 1, step_seconds: float = 60.0) -> list[dict]:
     """``count`` telemetry records of a simulated fleet, in the order the boxes send them."""
-    from devstack.simulator import TELEMETRY, FleetSimulator
+    from devstack.fleet import TELEMETRY
+    from devstack.simulator import FleetSimulator
 
     simulator = FleetSimulator(machines=machines, seed=seed, start_ms=FLEET_START_MS, step_seconds=step_seconds)
     records: list[dict] = []

@@ -85,7 +85,8 @@ class TimedBatches:
 def publish_fleet(machines: int, start_ms: int, end_ms: int, topics: dict[str, str]) -> dict[str, int]:
     """Publish the simulator's events of ``[start_ms, end_ms)`` (seed 1), encoded by the configured
     codecs, keyed by machine, stamped with their event time. Returns messages per kind."""
-    from devstack.simulator import REGISTRY, TELEMETRY, FleetSimulator
+    from devstack.fleet import REGISTRY, TELEMETRY
+    from devstack.simulator import FleetSimulator
     from telemetry_site import backends
 
     codecs = {TELEMETRY: backends.codecs["telemetry"], REGISTRY: backends.codecs["registry"]}

@@ -8,29 +8,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from equipment_usage.business import (
-    Entry,
-    Rates,
-    Reading,
-    Reference,
-    UsageRules,
-    apply_readings,
-    bare,
-    correction_records,
-    entry_id,
+from equipment_usage.business_daily import correction_records
+from equipment_usage.business_intervals import apply_readings, reading_from_record
+from equipment_usage.business_late import (
     in_event_order,
     is_too_late,
-    rates_at,
-    reading_from_record,
     reference_after,
-    repriced,
     repropagate,
     splice_late,
     too_late_entry,
-    version_key,
 )
+from equipment_usage.business_ledger import Entry, Rates, Reading, Reference, UsageRules, bare, entry_id
+from equipment_usage.business_pricing import rates_at, repriced, version_key
 from equipment_usage.publisher import UsagePublisher
-from equipment_usage.repository import PRICE_FIELDS, EquipmentRegistryRepository, UsageRepository
+from equipment_usage.repository import UsageRepository
+from equipment_usage.repository_documents import PRICE_FIELDS
+from equipment_usage.repository_registry import EquipmentRegistryRepository
 from equipment_usage.repricing import Repricer, RepricingOutcome
 from stream.consumer import Record
 from telemetry_site.metrics import usage_batch

@@ -20,18 +20,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from equipment_usage.business import (
-    Entry,
-    Rates,
+from equipment_usage.business_ledger import Entry, Rates, UsageRules
+from equipment_usage.business_pricing import (
     RepricingScope,
-    UsageRules,
     rates_at,
     repriced,
     repricing_horizon,
     repricing_scope,
     version_key,
 )
-from equipment_usage.repository import ConcurrentCorrection, EquipmentRegistryRepository, UsageRepository
+from equipment_usage.repository import UsageRepository
+from equipment_usage.repository_documents import ConcurrentCorrection
+from equipment_usage.repository_registry import EquipmentRegistryRepository
 
 # Compare-and-swap rounds before giving up with ConcurrentCorrection (a TransientError: the loop
 # retries the batch). Each round is lost only to another writer that changed the same entry.

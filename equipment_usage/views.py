@@ -9,7 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from equipment_usage.repository import GROUP_FIELDS, UsageFilter, UsageRepository
+from equipment_usage.repository import UsageRepository
+from equipment_usage.repository_documents import GROUP_FIELDS
+from equipment_usage.repository_queries import UsageFilter
 from telemetry_site.api import (
     ERROR_RESPONSES,
     TIMESTAMP_SCHEMA,

@@ -285,7 +285,7 @@ TELEMETRY_REPOSITORIES = {
         },
     },
     "equipment_registry": {
-        "BACKEND": "equipment_usage.repository.EquipmentRegistryRepository",
+        "BACKEND": "equipment_usage.repository_registry.EquipmentRegistryRepository",
         "OPTIONS": {"database": "default", "collection": "equipment_registry"},
     },
 }

@@ -6,7 +6,7 @@ import pytest
 
 from equipment_current.business import fold_state_updates
 from equipment_history.business import Position
-from equipment_usage.business import Reading, UsageRules
+from equipment_usage.business_ledger import Reading, UsageRules
 from equipment_usage.handlers import UsageHandler
 from telemetry_site.backends import repositories
 from tests.factories import T0, telemetry

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from equipment_history.business import Position
-from equipment_usage.business import Reading, UsageRules
+from equipment_usage.business_ledger import Reading, UsageRules
 from equipment_usage.handlers import UsageHandler
 from telemetry_site.backends import repositories
 from tests.aemp.conformance import ISO_NAMESPACE as NAMESPACE

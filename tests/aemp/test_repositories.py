@@ -6,9 +6,10 @@ import pytest
 
 from equipment_history.business import Position
 from equipment_history.repository import PositionRepository
-from equipment_usage.business import Reading, UsageRules
+from equipment_usage.business_ledger import Reading, UsageRules
 from equipment_usage.handlers import UsageHandler
-from equipment_usage.repository import EquipmentRegistryRepository, UsageRepository
+from equipment_usage.repository import UsageRepository
+from equipment_usage.repository_registry import EquipmentRegistryRepository
 from tests.factories import T0
 
 H = 3_600_000

@@ -13,16 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastavro.validation import validate
 
-from devstack.simulator import (
-    DRIVE,
-    IDLE,
-    OFF,
-    SITES,
-    TRANSPORT,
-    FleetSimulator,
-    SimulatedEvent,
-    utc_ms,
-)
+from devstack.fleet import DRIVE, IDLE, OFF, SITES, TRANSPORT, SimulatedEvent
+from devstack.simulator import FleetSimulator, utc_ms
 from stream.codecs import DecodeError, JsonCodec, load_schema, parse_schema_text
 from stream.validation import validate_telemetry
 

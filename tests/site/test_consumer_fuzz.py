@@ -39,7 +39,8 @@ from equipment_history.handlers import PositionHistoryHandler
 from equipment_history.repository import PositionRepository
 from equipment_usage.handlers import EquipmentRegistryHandler, UsageHandler, usage_rules
 from equipment_usage.publisher import UsagePublisher
-from equipment_usage.repository import EquipmentRegistryRepository, UsageRepository
+from equipment_usage.repository import UsageRepository
+from equipment_usage.repository_registry import EquipmentRegistryRepository
 from stream.codecs import JsonCodec
 from stream.consumer import ConsumerLoop, DeadLetterSink
 from telemetry_site.databases import open_database

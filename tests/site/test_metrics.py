@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY, CollectorRegistry
 from pymongo.errors import AutoReconnect
 
-from equipment_usage.repository import ConcurrentCorrection
+from equipment_usage.repository_documents import ConcurrentCorrection
 from stream.codecs import DecodeError, TransientError
 from stream.consumer import ConsumerLoop, DeadLetterSink
 from stream.observers import LoopObserver

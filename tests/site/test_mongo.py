@@ -26,8 +26,9 @@ from pymongo.errors import (
 from devstack.embedded import free_port
 from equipment_current.repository import CurrentStateRepository
 from equipment_history.repository import PositionRepository
-from equipment_usage.business import Reading
-from equipment_usage.repository import EquipmentRegistryRepository, UsageFilter
+from equipment_usage.business_ledger import Reading
+from equipment_usage.repository_queries import UsageFilter
+from equipment_usage.repository_registry import EquipmentRegistryRepository
 from stream.consumer import is_transient
 from telemetry_site.databases import open_database
 from tests.current.test_repository import apply

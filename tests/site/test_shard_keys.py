@@ -13,7 +13,7 @@ from equipment_current.handlers import CurrentStateHandler
 from equipment_current.repository import CurrentStateRepository
 from equipment_history.handlers import PositionHistoryHandler
 from equipment_history.repository import PositionRepository
-from equipment_usage.business import Reading
+from equipment_usage.business_ledger import Reading
 from equipment_usage.handlers import EquipmentRegistryHandler
 from stream.consumer import Record
 from stream.sharding import SHARD_KEYS, UNSHARDED

@@ -2,7 +2,7 @@
 
 import pytest
 
-from equipment_usage.business import Reading, UsageRules
+from equipment_usage.business_ledger import Reading, UsageRules
 from equipment_usage.handlers import UsageHandler
 from telemetry_site.backends import repositories
 from tests.factories import authenticated_api_client

@@ -7,7 +7,27 @@ from datetime import date
 
 import pytest
 
-from equipment_usage.business import (
+from equipment_usage.business_daily import (
+    allocate,
+    local_day_bounds,
+    local_midnight_ms,
+    record_id,
+    split_by_day,
+    timestamp_to_date,
+    usage_records,
+)
+from equipment_usage.business_intervals import (
+    advance_reference,
+    apply_readings,
+    classify_reading,
+    compute_delta,
+    counter_delta,
+    extract_poi_list,
+    reading_from_record,
+    should_compute_delta,
+)
+from equipment_usage.business_late import too_late_entry
+from equipment_usage.business_ledger import (
     UNASSIGNED,
     DayUsage,
     Delta,
@@ -17,30 +37,12 @@ from equipment_usage.business import (
     Reference,
     SourceUsage,
     UsageRules,
-    advance_reference,
-    allocate,
-    apply_readings,
-    classify_reading,
-    compute_delta,
-    counter_delta,
     day_document,
     entry_id,
-    extract_poi_list,
-    get_cost_sources,
-    local_day_bounds,
-    local_midnight_ms,
-    price,
-    rates_at,
     reading_document,
-    reading_from_record,
-    record_id,
     reference_document,
-    should_compute_delta,
-    split_by_day,
-    timestamp_to_date,
-    too_late_entry,
-    usage_records,
 )
+from equipment_usage.business_pricing import get_cost_sources, price, rates_at
 from tests.factories import telemetry
 
 H = 3_600_000

@@ -26,7 +26,7 @@ import fastavro
 import pytest
 from django.core.management import call_command
 
-from equipment_usage.repository import EquipmentRegistryRepository
+from equipment_usage.repository_registry import EquipmentRegistryRepository
 from stream.codecs import JsonCodec, load_schema
 from telemetry_site.databases import open_database
 from tests.factories import authenticated_api_client, produce

@@ -10,14 +10,14 @@ from dataclasses import replace
 import pytest
 from pymongo.errors import BulkWriteError
 
-from equipment_usage.business import FIRST, Entry, Rates, Reading, Reference, UsageRules, record_id, too_late_entry
+from equipment_usage.business_daily import record_id
+from equipment_usage.business_late import too_late_entry
+from equipment_usage.business_ledger import FIRST, Entry, Rates, Reading, Reference, UsageRules
 from equipment_usage.handlers import EquipmentRegistryHandler, UsageHandler
-from equipment_usage.repository import (
-    EquipmentRegistryRepository,
-    UsageFilter,
-    UsageRepository,
-    _raise_unless_duplicates,
-)
+from equipment_usage.repository import UsageRepository
+from equipment_usage.repository_documents import _raise_unless_duplicates
+from equipment_usage.repository_queries import UsageFilter
+from equipment_usage.repository_registry import EquipmentRegistryRepository
 from stream.codecs import TransientError
 from stream.consumer import Record
 

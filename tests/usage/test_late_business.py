@@ -5,25 +5,16 @@ from dataclasses import replace
 
 import pytest
 
-from equipment_usage.business import (
-    UNASSIGNED,
-    Entry,
-    Rates,
-    Reading,
-    UsageRules,
-    apply_readings,
-    correction_records,
+from equipment_usage.business_daily import correction_records, usage_records
+from equipment_usage.business_intervals import apply_readings
+from equipment_usage.business_late import in_event_order, is_too_late, reference_after, repropagate, splice_late
+from equipment_usage.business_ledger import UNASSIGNED, Entry, Rates, Reading, UsageRules
+from equipment_usage.business_pricing import (
     governed_range,
-    in_event_order,
-    is_too_late,
-    reference_after,
     reprice,
     repriced,
     repricing_horizon,
     repricing_scope,
-    repropagate,
-    splice_late,
-    usage_records,
     version_key,
 )
 

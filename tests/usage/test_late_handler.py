@@ -14,9 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
-from equipment_usage.business import Entry, Rates, Reading, UsageRules, apply_readings, bare, in_event_order
+from equipment_usage.business_intervals import apply_readings
+from equipment_usage.business_late import in_event_order
+from equipment_usage.business_ledger import Entry, Rates, Reading, UsageRules, bare
 from equipment_usage.handlers import UsageHandler
-from equipment_usage.repository import ConcurrentCorrection, EquipmentRegistryRepository, UsageRepository
+from equipment_usage.repository import UsageRepository
+from equipment_usage.repository_documents import ConcurrentCorrection
+from equipment_usage.repository_registry import EquipmentRegistryRepository
 from tests.properties import property_settings
 from tests.usage.test_handler import CountingDatabase, RecordingPublisher
 

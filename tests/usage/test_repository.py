@@ -7,8 +7,8 @@ import math
 import pytest
 from pymongo import UpdateOne
 
-from equipment_usage.business import Reference, reference_document
-from equipment_usage.repository import replace_if_newer
+from equipment_usage.business_ledger import Reference, reference_document
+from equipment_usage.repository_documents import replace_if_newer
 
 
 def upsert_from_document(reference: Reference, or_same: bool = False) -> UpdateOne:

@@ -13,9 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
-from equipment_usage.business import Entry, Rates, Reading, apply_readings, bare, in_event_order, usage_records
+from equipment_usage.business_daily import usage_records
+from equipment_usage.business_intervals import apply_readings
+from equipment_usage.business_late import in_event_order
+from equipment_usage.business_ledger import Entry, Rates, Reading, bare
 from equipment_usage.handlers import EquipmentRegistryHandler, UsageHandler
-from equipment_usage.repository import ConcurrentCorrection, EquipmentRegistryRepository, UsageRepository
+from equipment_usage.repository import UsageRepository
+from equipment_usage.repository_documents import ConcurrentCorrection
+from equipment_usage.repository_registry import EquipmentRegistryRepository
 from tests.properties import property_settings
 from tests.usage.test_handler import CountingDatabase, RecordingPublisher
 from tests.usage.test_late_handler import (

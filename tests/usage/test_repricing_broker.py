@@ -15,10 +15,12 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from equipment_usage.business import UsageRules, reading_from_record
+from equipment_usage.business_intervals import reading_from_record
+from equipment_usage.business_ledger import UsageRules
 from equipment_usage.handlers import UsageHandler
 from equipment_usage.publisher import UsagePublisher
-from equipment_usage.repository import EquipmentRegistryRepository, UsageRepository
+from equipment_usage.repository import UsageRepository
+from equipment_usage.repository_registry import EquipmentRegistryRepository
 from stream.codecs import JsonCodec
 from tests.factories import produce
 from tests.processes import process_env, quick_group_env, start_command

@@ -178,7 +178,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from django.conf import settings
 
-        from devstack.simulator import MIN_STEP_SECONDS, REGISTRY, TELEMETRY, FleetSimulator, SimulationCounters
+        from devstack.fleet import MIN_STEP_SECONDS, REGISTRY, TELEMETRY, SimulationCounters
+        from devstack.simulator import FleetSimulator
         from telemetry_site import backends
 
         machines, rate_per_second, days = options["machines"], options["rate"], options["backfill_days"]
