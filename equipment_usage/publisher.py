@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from equipment_usage.metrics import usage_published
 from stream.codecs import TransientError
-from telemetry_site.metrics import usage_published
 
 
 class UsagePublisher:

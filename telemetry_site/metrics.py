@@ -1,4 +1,5 @@
-"""Prometheus metrics of the consumers, the usage service and the web server (docs/OPERATIONS.md).
+"""Prometheus metrics of the consumers (docs/OPERATIONS.md); the web server's are ``http_metrics``, each
+app's its own (``equipment_usage.metrics``).
 
 Nothing is created at import: each family of metrics is built on first use, once per registry
 (``prometheus_client``'s default one unless a test passes its own), so importing this module
@@ -19,11 +20,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,19 +34,17 @@ from stream.observers import BatchTrace, LoopObserver
 REASON_CLASSES = ("decode", "validation", "handler")
 OTHER = "other"
 DEPENDENCIES = ("mongodb", "kafka", "schema_registry", OTHER)
-HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 # A batch of 500 takes milliseconds with counted database calls and seconds on a loaded store;
 # a retried batch can take minutes (the handler's time includes its retries).
 BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 COMMIT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 logger = logging.getLogger(__name__)
 
 
-def _default_registry() -> Any:
+def default_registry() -> Any:
     from prometheus_client import REGISTRY
 
     return REGISTRY
@@ -102,7 +100,7 @@ def consumer_families(registry: Any = None) -> ConsumerFamilies:
     """The consumer metrics, registered once per registry (process-wide for the default one)."""
     from prometheus_client import Counter, Gauge, Histogram
 
-    registry = registry or _default_registry()
+    registry = registry or default_registry()
     per_partition = ("service", "partition")
     return ConsumerFamilies(
         consumed=Counter(
@@ -358,146 +356,5 @@ def serve(port: int, address: str = "0.0.0.0", registry: Any = None) -> Any:
     server (``shutdown()`` and ``server_close()`` stop it)."""
     from prometheus_client import start_http_server
 
-    server, _thread = start_http_server(port, address, registry=registry or _default_registry())
+    server, _thread = start_http_server(port, address, registry=registry or default_registry())
     return server
-
-
-# --- the usage service ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UsageFamilies:
-    deltas: Any
-    late_spliced: Any
-    too_late: Any
-    published: Any
-
-
-@once_per_registry
-def usage_families(registry: Any = None) -> UsageFamilies:
-    from prometheus_client import Counter
-
-    registry = registry or _default_registry()
-    return UsageFamilies(
-        deltas=Counter("c40_usage_deltas", "Usage deltas added to the ledger (replays add none).", registry=registry),
-        late_spliced=Counter(
-            "c40_usage_late_readings_spliced",
-            "Late readings spliced into the ledger (their intervals corrected).",
-            registry=registry,
-        ),
-        too_late=Counter(
-            "c40_usage_late_readings_too_late",
-            "Readings older than USAGE_LATE_READING_MAX_AGE_DAYS behind their machine's newest, stored flagged.",
-            registry=registry,
-        ),
-        published=Counter(
-            "c40_usage_records_published",
-            "Usage records delivered to the usage topic, by kind (delta, retraction).",
-            ("kind",),
-            registry=registry,
-        ),
-    )
-
-
-def usage_batch(outcome: Any, families: UsageFamilies | None = None) -> None:
-    """Count one usage batch's ``BatchOutcome``."""
-    families = families or usage_families()
-    families.deltas.inc(outcome.inserted)
-    families.late_spliced.inc(outcome.late)
-    families.too_late.inc(outcome.too_late)
-
-
-def usage_published(records: Sequence[dict], families: UsageFamilies | None = None) -> None:
-    """Count records the usage publisher delivered: retractions apart."""
-    families = families or usage_families()
-    retracted = sum(1 for record in records if record.get("retracted"))
-    families.published.labels("delta").inc(len(records) - retracted)
-    families.published.labels("retraction").inc(retracted)
-
-
-# --- the web server ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HttpFamilies:
-    requests: Any
-    duration: Any
-
-
-@once_per_registry
-def http_families(registry: Any = None) -> HttpFamilies:
-    from prometheus_client import Counter, Histogram
-
-    registry = registry or _default_registry()
-    return HttpFamilies(
-        requests=Counter(
-            "c40_http_requests",
-            "HTTP requests answered, by URL pattern, method and status code.",
-            ("route", "method", "status"),
-            registry=registry,
-        ),
-        duration=Histogram(
-            "c40_http_request_duration_seconds",
-            "Time to answer, by URL pattern and method.",
-            ("route", "method"),
-            buckets=HTTP_BUCKETS,
-            registry=registry,
-        ),
-    )
-
-
-def route_of(request: Any) -> str:
-    """The URL pattern that answered (``/api/v1/current/<str:identifier>/``), never the path itself."""
-    match = getattr(request, "resolver_match", None)
-    if match is None or match.route is None:
-        return "unmatched"
-    return "/" + match.route.lstrip("^")
-
-
-class PrometheusMiddleware:
-    """Counts every request by route, method and status, and times it. First in MIDDLEWARE, so the
-    time covers the others (sessions, authentication)."""
-
-    def __init__(self, get_response: Callable[[Any], Any], families: Callable[[], HttpFamilies] | None = None) -> None:
-        self.get_response = get_response
-        self.families = families or http_families
-        self._failure_logged = False
-
-    def __call__(self, request: Any) -> Any:
-        started = time.perf_counter()
-        response = self.get_response(request)
-        elapsed = time.perf_counter() - started
-        try:
-            families = self.families()
-            route = route_of(request)
-            method = request.method if request.method in HTTP_METHODS else "other"
-            families.requests.labels(route, method, str(response.status_code)).inc()
-            families.duration.labels(route, method).observe(elapsed)
-        except Exception:
-            # Metrics are best-effort: a request is never lost to its own bookkeeping. Logged once
-            # per process (a broken registry would otherwise log on every request).
-            if not self._failure_logged:
-                self._failure_logged = True
-                logger.exception("Could not record the HTTP metrics of %s; serving the response anyway", request.path)
-        return response
-
-
-def exposition_registry() -> Any:
-    """What ``/metrics`` of the web server shows: every worker's metrics in multiprocess mode, this
-    process's otherwise."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import CollectorRegistry, multiprocess
-
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return registry
-    return _default_registry()
-
-
-def metrics_view(request: Any) -> Any:
-    """``GET /metrics``: the Prometheus text format. Open like /health: keep it off the public
-    side of the proxy (docs/OPERATIONS.md)."""
-    from django.http import HttpResponse
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-    return HttpResponse(generate_latest(exposition_registry()), content_type=CONTENT_TYPE_LATEST)

@@ -27,7 +27,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from stream.consumer import BatchReport, ConsumerLoop, DeadLetterSink
+from stream.consumer import BatchReport, ConsumerLoop
+from stream.dead_letters import DeadLetterSink
 from telemetry_site import backends
 from telemetry_site.metrics import consumer_observer
 

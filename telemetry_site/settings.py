@@ -113,7 +113,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First, so that its time covers every other middleware (docs/OPERATIONS.md).
-    "telemetry_site.metrics.PrometheusMiddleware",
+    "telemetry_site.http_metrics.PrometheusMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (admin, Swagger UI, ReDoc) under gunicorn too, by a well-kept library, not a view of ours.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -392,7 +392,7 @@ TELEMETRY_SERVICES = {
         "GROUP_ID": env("REGISTRY_GROUP_ID", "c40-equipment-registry"),
         "CODEC": "registry",
         "VALIDATOR": "stream.validation.validate_registry",
-        "HANDLER": "equipment_usage.handlers.EquipmentRegistryHandler",
+        "HANDLER": "equipment_usage.handlers_registry.EquipmentRegistryHandler",
     },
 }
 

@@ -6,7 +6,7 @@ from rest_framework.permissions import AllowAny
 from telemetry_site.api_docs import LocalRedocView
 from telemetry_site.health import HealthView, ReadyView
 from telemetry_site.home import home
-from telemetry_site.metrics import metrics_view
+from telemetry_site.http_metrics import metrics_view
 
 urlpatterns = [
     path("", home, name="home"),

@@ -297,7 +297,8 @@ def by_service(scores: list[ModuleScore]) -> list[ModuleScore]:
         name = SERVICES.get(module.path.split("/")[0], "shared (stream, telemetry_site)")
         total = services.setdefault(name, ModuleScore(path=name))
         total.test_ids |= module.test_ids
-        from_baseline = bool(module.tests) and not module.test_ids  # the baseline keeps counts, not test ids
+        # The baseline keeps counts, not test ids (and no count for a module split since it was recorded).
+        from_baseline = (module.tests is None or bool(module.tests)) and not module.test_ids
         total.tests = None if from_baseline or total.tests is None else len(total.test_ids)
         total.mutants += module.mutants
         total.killed += module.killed

@@ -37,12 +37,14 @@ from equipment_current.handlers import CurrentStateHandler
 from equipment_current.repository import CurrentStateRepository
 from equipment_history.handlers import PositionHistoryHandler
 from equipment_history.repository import PositionRepository
-from equipment_usage.handlers import EquipmentRegistryHandler, UsageHandler, usage_rules
+from equipment_usage.handlers import UsageHandler, usage_rules
+from equipment_usage.handlers_registry import EquipmentRegistryHandler
 from equipment_usage.publisher import UsagePublisher
 from equipment_usage.repository import UsageRepository
 from equipment_usage.repository_registry import EquipmentRegistryRepository
 from stream.codecs import JsonCodec
-from stream.consumer import ConsumerLoop, DeadLetterSink
+from stream.consumer import ConsumerLoop
+from stream.dead_letters import DeadLetterSink
 from telemetry_site.databases import open_database
 from telemetry_site.services import build_validator
 from tests.properties import property_settings

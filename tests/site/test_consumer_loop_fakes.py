@@ -19,7 +19,8 @@ from confluent_kafka import KafkaError, KafkaException
 from pymongo.errors import AutoReconnect
 
 from stream.codecs import DecodeError, TransientError
-from stream.consumer import ConsumerLoop, DeadLetterSink, Record, is_transient
+from stream.consumer import ConsumerLoop, Record, is_transient
+from stream.dead_letters import DeadLetterSink
 from tests.site.kafka_fakes import FakeConsumer, FakeError, FakeMessage, FakeProducer, message
 
 

@@ -9,16 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = (
-    "telemetry_site",
-    "stream",
-    "devstack",
-    "equipment_current",
-    "equipment_history",
-    "equipment_usage",
-    "benchmarks",
-)
+from tests.site.test_architecture import ROOT, project_packages
+
+# Every package of the project, discovered: an app added later is imported too.
+PACKAGES = tuple(project_packages())
 
 PROBE = r"""
 import json, os, pkgutil, socket, sys, threading, importlib, traceback

@@ -23,11 +23,13 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY, CollectorRegistry
 from pymongo.errors import AutoReconnect
 
+from equipment_usage import metrics as usage_metrics
 from equipment_usage.repository_documents import ConcurrentCorrection
 from stream.codecs import DecodeError, TransientError
-from stream.consumer import ConsumerLoop, DeadLetterSink
+from stream.consumer import ConsumerLoop
+from stream.dead_letters import DeadLetterSink
 from stream.observers import LoopObserver
-from telemetry_site import logs, metrics
+from telemetry_site import http_metrics, logs, metrics
 from tests.properties import property_settings
 
 
@@ -267,7 +269,7 @@ def test_no_metrics_observer_when_disabled(settings):
 
 
 def test_usage_counters(registry):
-    families = metrics.usage_families(registry)
+    families = usage_metrics.usage_families(registry)
 
     @dataclass
     class Outcome:
@@ -275,8 +277,8 @@ def test_usage_counters(registry):
         late: int
         too_late: int
 
-    metrics.usage_batch(Outcome(inserted=5, late=2, too_late=1), families)
-    metrics.usage_published(
+    usage_metrics.usage_batch(Outcome(inserted=5, late=2, too_late=1), families)
+    usage_metrics.usage_published(
         [{"identifier": "EX1", "retracted": True}, {"identifier": "EX1", "retracted": False}, {"identifier": "EX2"}],
         families,
     )
@@ -321,7 +323,7 @@ class SlowRegistry(CollectorRegistry):
         super().register(collector)
 
 
-@pytest.mark.parametrize("build", [metrics.http_families, metrics.consumer_families, metrics.usage_families])
+@pytest.mark.parametrize("build", [http_metrics.http_families, metrics.consumer_families, usage_metrics.usage_families])
 def test_fifty_threads_asking_for_fresh_families_at_once_get_one_set_and_no_error(build):
     registry = SlowRegistry()
     start = threading.Barrier(50)
@@ -361,13 +363,13 @@ def test_a_metrics_failure_is_logged_once_and_never_turns_a_request_into_a_500(c
     assert len(failures) == 1 and "Duplicated timeseries" in caplog.text
 
 
-class BrokenMetricsMiddleware(metrics.PrometheusMiddleware):
+class BrokenMetricsMiddleware(http_metrics.PrometheusMiddleware):
     """The production middleware, given HTTP families built on a registry that refuses them."""
 
     registry = None
 
     def __init__(self, get_response):
-        super().__init__(get_response, families=lambda: metrics.http_families(self.registry))
+        super().__init__(get_response, families=lambda: http_metrics.http_families(self.registry))
 
 
 def test_json_logs_carry_the_extra_and_bound_fields_one_object_a_line():

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from telemetry_site.embedded import free_port, wait_for_port
-from telemetry_site.management.commands.run_embedded import gunicorn_command
+from devstack.embedded import free_port, wait_for_port
+from devstack.management.commands.run_embedded import gunicorn_command
 from tests.site.test_production import ROOT, clean_environment
 
 PARALLEL = 50

@@ -14,7 +14,7 @@ from equipment_current.repository import CurrentStateRepository
 from equipment_history.handlers import PositionHistoryHandler
 from equipment_history.repository import PositionRepository
 from equipment_usage.business_ledger import Reading
-from equipment_usage.handlers import EquipmentRegistryHandler
+from equipment_usage.handlers_registry import EquipmentRegistryHandler
 from stream.consumer import Record
 from stream.sharding import SHARD_KEYS, UNSHARDED
 from tests.factories import T0, telemetry

@@ -13,7 +13,8 @@ from pymongo.errors import BulkWriteError
 from equipment_usage.business_daily import record_id
 from equipment_usage.business_late import too_late_entry
 from equipment_usage.business_ledger import FIRST, Entry, Rates, Reading, Reference, UsageRules
-from equipment_usage.handlers import EquipmentRegistryHandler, UsageHandler
+from equipment_usage.handlers import UsageHandler
+from equipment_usage.handlers_registry import EquipmentRegistryHandler
 from equipment_usage.repository import UsageRepository
 from equipment_usage.repository_documents import _raise_unless_duplicates
 from equipment_usage.repository_queries import UsageFilter

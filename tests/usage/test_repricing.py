@@ -17,7 +17,8 @@ from equipment_usage.business_daily import usage_records
 from equipment_usage.business_intervals import apply_readings
 from equipment_usage.business_late import in_event_order
 from equipment_usage.business_ledger import Entry, Rates, Reading, bare
-from equipment_usage.handlers import EquipmentRegistryHandler, UsageHandler
+from equipment_usage.handlers import UsageHandler
+from equipment_usage.handlers_registry import EquipmentRegistryHandler
 from equipment_usage.repository import UsageRepository
 from equipment_usage.repository_documents import ConcurrentCorrection
 from equipment_usage.repository_registry import EquipmentRegistryRepository

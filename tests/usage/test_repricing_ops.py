@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from equipment_usage.handlers import EquipmentRegistryHandler
+from equipment_usage.handlers_registry import EquipmentRegistryHandler
 from telemetry_site import backends
 from tests.usage.test_handler import RecordingPublisher
 from tests.usage.test_late_handler import DAY0, RULES, H
