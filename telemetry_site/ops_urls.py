@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from equipment_usage import ops_views as usage_ops_views
 from telemetry_site import ops_views
@@ -10,4 +10,5 @@ urlpatterns = [
     path("dead-letters/<int:partition>/<int:offset>/", ops_views.dead_letter, name="dead_letter"),
     path("silent/", ops_views.silent_machines, name="silent"),
     path("repricings/", usage_ops_views.repricings, name="repricings"),
+    path("connectors/", include("equipment_connectors.ops_urls")),
 ]

@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "equipment_current",
     "equipment_history",
     "equipment_usage",
+    "equipment_connectors",
 ]
 
 MIDDLEWARE = [
@@ -481,3 +482,18 @@ USAGE_LATE_READING_MAX_AGE_DAYS = env_float("USAGE_LATE_READING_MAX_AGE_DAYS", 3
 # to this many days before the machine's newest reading; older ones keep their price (the change is
 # stored and reported in usage_repricings). The horizon for re-pricing (and for pruning deltas).
 USAGE_REPRICE_MAX_AGE_DAYS = env_float("USAGE_REPRICE_MAX_AGE_DAYS", 30.0)
+
+# --- Connectors (docs/CONNECTORS.md) -------------------------------------------------------------
+# manage.py run_connectors: other makers' ISO 15143-3 feeds into TELEMETRY_TOPIC. The connectors
+# themselves (maker, URL, credentials, poll period, budget) are rows of the admin and /api/v1/connectors/.
+CONNECTORS_TIMEOUT_SECONDS = env_float("CONNECTORS_TIMEOUT_SECONDS", 30.0)  # per request, whole answer
+CONNECTORS_MAX_PAGE_BYTES = env_int("CONNECTORS_MAX_PAGE_BYTES", 1_048_576)  # a larger page is an error
+CONNECTORS_MAX_PAGES = env_int("CONNECTORS_MAX_PAGES", 1000)  # per poll
+TELEMETRY_REPOSITORIES["connector_dedup"] = {
+    "BACKEND": "equipment_connectors.repository.DedupRepository",
+    "OPTIONS": {"database": "default", "collection": "connector_dedup"},
+}
+TELEMETRY_REPOSITORIES["connector_registry_index"] = {
+    "BACKEND": "equipment_connectors.repository.RegistryIndex",
+    "OPTIONS": {"database": "default", "collection": "equipment_registry"},
+}
