@@ -236,7 +236,7 @@ def _handler(maker: FakeMaker) -> type[BaseHTTPRequestHandler]:
                 self.send(404, b"<error>not found</error>")
                 return
             number = int(tail)
-            for status in ("429", "500"):
+            for status in ("429", "500", "404"):
                 pending = faults.get(status, set())
                 if number in pending:
                     pending.discard(number)  # once
