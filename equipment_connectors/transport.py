@@ -11,7 +11,6 @@ never to a URL already visited, so a loop is named as a loop.
 from __future__ import annotations
 
 import functools
-import socket
 import time
 import urllib.error
 import urllib.parse
