@@ -236,6 +236,9 @@ def _handler(maker: FakeMaker) -> type[BaseHTTPRequestHandler]:
                 self.send(404, b"<error>not found</error>")
                 return
             number = int(tail)
+            if number in faults.get("hang_pages", ()):
+                maker.release.wait(60)
+                return
             for status in ("429", "500", "404"):
                 pending = faults.get(status, set())
                 if number in pending:
