@@ -263,6 +263,8 @@ class Command(BaseCommand):
                 if options["backfill_days"] > 0:
                     simulate += ["--backfill-days", str(options["backfill_days"])]
                 spawn(workers, "fleet simulator", simulate, "simulator.log")
+                # Another maker's ISO 15143-3 feed, simulated on 127.0.0.1, polled into the stream (docs/CONNECTORS.md).
+                spawn(workers, "connectors", ["run_connectors", "--simulated-maker", "20"], "connectors.log")
             web_host, _, web_port = options["web"].rpartition(":")
             # gunicorn, as in production: worker processes with threads (the store opens its connections
             # per thread, telemetry_site/litemongo_store.py) and a listen backlog that takes a burst
