@@ -7,14 +7,22 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 
 from equipment_connectors.models import SECRET_FIELDS, Connector, ConnectorStatus, UnmatchedMachine
+
+
+def formfield(field: models.Field, **kwargs: Any) -> forms.Field | None:
+    if isinstance(field, models.URLField):
+        kwargs["assume_scheme"] = "https"  # Django 6's default, said now (no deprecation warning)
+    return field.formfield(**kwargs)
 
 
 class ConnectorForm(forms.ModelForm):
     class Meta:
         model = Connector
         fields = "__all__"
+        formfield_callback = formfield
         widgets = {name: forms.PasswordInput(render_value=False) for name in SECRET_FIELDS}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -32,8 +40,12 @@ class ConnectorForm(forms.ModelForm):
         return data
 
 
+URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
+
+
 class StatusInline(admin.StackedInline):
     model = ConnectorStatus
+    formfield_overrides = URL_FIELDS
     can_delete = False
     exclude = ("access_token", "resume_state")
     readonly_fields = [f.name for f in ConnectorStatus._meta.fields if f.name not in ("access_token", "resume_state")]
@@ -42,6 +54,7 @@ class StatusInline(admin.StackedInline):
 @admin.register(Connector)
 class ConnectorAdmin(admin.ModelAdmin):
     form = ConnectorForm
+    formfield_overrides = URL_FIELDS
     list_display = ("name", "maker", "base_url", "auth_type", "poll_seconds", "enabled")
     list_filter = ("maker", "enabled", "auth_type")
     inlines = [StatusInline]

@@ -7,6 +7,8 @@ a PATCH keeps the stored one.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -135,6 +137,7 @@ class ConnectorHealthView(APIView):
         healthy = state.last_success_at is not None and (
             state.last_error_at is None or state.last_error_at <= state.last_success_at
         )
+        today = dt.datetime.now(dt.UTC).date()
         data = {
             "id": connector.pk,
             "name": connector.name,
@@ -153,8 +156,8 @@ class ConnectorHealthView(APIView):
                     "machines",
                     "messages",
                     "messages_total",
-                    "budget_used",
                 )
             },
+            "budget_used": state.budget_used if state.budget_day == today else 0,
         }
         return Response(self.OutputSerializer(data).data)
