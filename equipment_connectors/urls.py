@@ -4,6 +4,6 @@ from equipment_connectors import views
 
 urlpatterns = [
     path("", views.ConnectorListView.as_view(), name="connectors"),
-    path("<int:pk>/", views.ConnectorDetailView.as_view(), name="connector"),
-    path("<int:pk>/health/", views.ConnectorHealthView.as_view(), name="connector-health"),
+    path("<str:pk>/", views.ConnectorDetailView.as_view(), name="connector"),
+    path("<str:pk>/health/", views.ConnectorHealthView.as_view(), name="connector-health"),
 ]

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from equipment_connectors.models import SECRET_FIELDS, Connector, ConnectorStatus
-from telemetry_site.api import ERROR_RESPONSES
+from telemetry_site.api import ERROR_RESPONSES, ErrorOut
+
+ONE_RESPONSES = {**ERROR_RESPONSES, 404: ErrorOut}
 
 PUBLIC_FIELDS = (
     "id",
@@ -37,6 +39,16 @@ PUBLIC_FIELDS = (
     "identifier_prefix",
     "enabled",
 )
+
+
+def connector_or_404(pk: str) -> Connector:
+    """The connector ``pk`` (digits in the path), or a JSON 404 naming it."""
+    connector = (
+        Connector.objects.filter(pk=int(pk)).first() if pk.isascii() and pk.isdigit() and len(pk) <= 18 else None
+    )
+    if connector is None:
+        raise NotFound(f"No connector {pk!r}.")
+    return connector
 
 
 class ConnectorIn(serializers.ModelSerializer):
@@ -71,6 +83,24 @@ class ConnectorOut(serializers.ModelSerializer):
         return {name: bool(getattr(connector, name)) for name in SECRET_FIELDS}
 
 
+class ConnectorHealthOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    enabled = serializers.BooleanField()
+    healthy = serializers.BooleanField(help_text="Last poll succeeded (no error since the last success)")
+    last_success_at = serializers.DateTimeField(allow_null=True)
+    last_error = serializers.CharField(allow_blank=True)
+    last_error_at = serializers.DateTimeField(allow_null=True)
+    next_poll_at = serializers.DateTimeField(allow_null=True)
+    pages = serializers.IntegerField(help_text="Pages of the last complete poll")
+    machines = serializers.IntegerField(help_text="Equipment records of the last complete poll")
+    messages = serializers.IntegerField(help_text="Messages the last complete poll published")
+    messages_total = serializers.IntegerField()
+    budget_used = serializers.IntegerField(help_text="Requests today (UTC)")
+    request_budget = serializers.IntegerField()
+    unmatched_machines = serializers.IntegerField()
+
+
 class ConnectorListView(APIView):
     """Every connector (GET); a new one (POST)."""
 
@@ -93,19 +123,19 @@ class ConnectorDetailView(APIView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(responses={200: ConnectorOut, **ERROR_RESPONSES})
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(ConnectorOut(get_object_or_404(Connector, pk=pk)).data)
+    @extend_schema(responses={200: ConnectorOut, **ONE_RESPONSES})
+    def get(self, request: Request, pk: str) -> Response:
+        return Response(ConnectorOut(connector_or_404(pk)).data)
 
-    @extend_schema(request=ConnectorIn, responses={200: ConnectorOut, **ERROR_RESPONSES})
-    def patch(self, request: Request, pk: int) -> Response:
-        serializer = ConnectorIn(get_object_or_404(Connector, pk=pk), data=request.data, partial=True)
+    @extend_schema(request=ConnectorIn, responses={200: ConnectorOut, **ONE_RESPONSES})
+    def patch(self, request: Request, pk: str) -> Response:
+        serializer = ConnectorIn(connector_or_404(pk), data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         return Response(ConnectorOut(serializer.save()).data)
 
-    @extend_schema(responses={204: None, **ERROR_RESPONSES})
-    def delete(self, request: Request, pk: int) -> Response:
-        get_object_or_404(Connector, pk=pk).delete()
+    @extend_schema(responses={204: None, **ONE_RESPONSES})
+    def delete(self, request: Request, pk: str) -> Response:
+        connector_or_404(pk).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -113,26 +143,9 @@ class ConnectorHealthView(APIView):
     """A connector's last success and error, what its last complete poll read and published, and
     how much of today's request budget it used."""
 
-    class OutputSerializer(serializers.Serializer):
-        id = serializers.IntegerField()
-        name = serializers.CharField()
-        enabled = serializers.BooleanField()
-        healthy = serializers.BooleanField(help_text="Last poll succeeded (no error since the last success)")
-        last_success_at = serializers.DateTimeField(allow_null=True)
-        last_error = serializers.CharField(allow_blank=True)
-        last_error_at = serializers.DateTimeField(allow_null=True)
-        next_poll_at = serializers.DateTimeField(allow_null=True)
-        pages = serializers.IntegerField(help_text="Pages of the last complete poll")
-        machines = serializers.IntegerField(help_text="Equipment records of the last complete poll")
-        messages = serializers.IntegerField(help_text="Messages the last complete poll published")
-        messages_total = serializers.IntegerField()
-        budget_used = serializers.IntegerField(help_text="Requests today (UTC)")
-        request_budget = serializers.IntegerField()
-        unmatched_machines = serializers.IntegerField()
-
-    @extend_schema(responses={200: OutputSerializer, **ERROR_RESPONSES})
-    def get(self, request: Request, pk: int) -> Response:
-        connector = get_object_or_404(Connector, pk=pk)
+    @extend_schema(responses={200: ConnectorHealthOut, **ONE_RESPONSES})
+    def get(self, request: Request, pk: str) -> Response:
+        connector = connector_or_404(pk)
         state = ConnectorStatus.objects.filter(connector=connector).first() or ConnectorStatus(connector=connector)
         healthy = state.last_success_at is not None and (
             state.last_error_at is None or state.last_error_at <= state.last_success_at
@@ -160,4 +173,4 @@ class ConnectorHealthView(APIView):
             },
             "budget_used": state.budget_used if state.budget_day == today else 0,
         }
-        return Response(self.OutputSerializer(data).data)
+        return Response(ConnectorHealthOut(data).data)

@@ -128,3 +128,10 @@ def test_any_body_is_a_2xx_or_a_4xx(staff, overrides):
         Connector.objects.filter(pk=response.json()["id"]).delete()
     else:
         assert set(response.json()) & {*BODY, "poll_seconds", "request_budget", "format", "enabled", "non_field_errors"}
+
+
+@pytest.mark.parametrize("pk", ["x", "99999999999999999999999999", "-1", "١"])
+def test_an_unknown_connector_is_a_json_404(staff, pk):
+    for path in (f"/api/v1/connectors/{pk}/", f"/api/v1/connectors/{pk}/health/"):
+        response = staff.get(path)
+        assert response.status_code == 404 and "No connector" in response.json()["detail"]
