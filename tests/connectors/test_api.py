@@ -130,8 +130,21 @@ def test_any_body_is_a_2xx_or_a_4xx(staff, overrides):
         assert set(response.json()) & {*BODY, "poll_seconds", "request_budget", "format", "enabled", "non_field_errors"}
 
 
-@pytest.mark.parametrize("pk", ["x", "99999999999999999999999999", "-1", "١"])
+@pytest.mark.parametrize("pk", ["x", "99999999999999999999999999", "-1", "\u0661"])
 def test_an_unknown_connector_is_a_json_404(staff, pk):
     for path in (f"/api/v1/connectors/{pk}/", f"/api/v1/connectors/{pk}/health/"):
         response = staff.get(path)
         assert response.status_code == 404 and "No connector" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("CONNECTORS_TIMEOUT_SECONDS", 0), ("CONNECTORS_MAX_PAGE_BYTES", "1MB"), ("CONNECTORS_MAX_PAGES", -1)],
+)
+def test_a_bad_setting_is_a_system_check_error_naming_it(settings, name, value):
+    from equipment_connectors.checks import check_connector_settings
+
+    assert check_connector_settings() == []
+    setattr(settings, name, value)
+    [error] = check_connector_settings()
+    assert f"settings.{name} is {value!r}" in error.msg and name in error.hint
