@@ -191,3 +191,18 @@ def test_run_connectors_once_with_the_simulated_maker(kafka, mongo_db, settings,
     out = capsys.readouterr().out
     assert "simulated maker: ok, 1 pages, 7 machines, 7 messages" in out
     assert len(published(kafka, settings)) == 7
+
+
+def test_a_late_reading_is_published_with_its_own_event_time(makers, runner, clock, kafka, settings):
+    """A maker that delivers an older reading after a newer one (a box that was offline): it is new
+    to the dedup keys, so it is published with its event time; the consumers order by event time."""
+    maker = makers(1)
+    connector_for(maker)
+    runner.run_once()
+    machine = maker.machines[0]
+    machine.elements = {"CumulativeOperatingHours": ("2026-01-05T09:00:00Z", {"Hour": 999.0})}
+    clock.advance(900)
+    [report] = runner.run_once()
+    assert report.messages == 1
+    times = sorted(value["timestamp"] for _, value, _ in published(kafka, settings))
+    assert times == [1_767_603_600_000, 1_767_607_200_000]  # 09:00 (late) and 10:00
