@@ -116,6 +116,7 @@ class FeedWalk:
         self.clock = clock
         self.max_pages = max_pages
         self.origin = state.url
+        self.done = False  # the last page has been yielded
 
     def fetch(self, url: str) -> Response:
         headers = {"Accept": MEDIA_TYPES[self.fmt]}
@@ -172,6 +173,7 @@ class FeedWalk:
             if next_url is not None and not same_origin(next_url, self.origin):
                 raise ConnectorError(f"GET {url}: next link {next_url} leaves {self.origin}'s host; refused")
             done = next_url is None or next_url in self.state.visited
+            self.done = done
             self.state.url = url if done else next_url
             self.state.pages += 1
             yield page

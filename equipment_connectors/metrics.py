@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-OUTCOMES = ("ok", "suspended", "error")
+OUTCOMES = ("ok", "suspended", "error", "interrupted")
 _LOCK = threading.Lock()
 
 
@@ -34,7 +34,7 @@ def _families(registry: Any) -> ConnectorFamilies:
     return ConnectorFamilies(
         polls=Counter(
             "c40_connector_polls",
-            "Polls of a maker's feed, by outcome (ok, suspended, error).",
+            "Polls of a maker's feed, by outcome (ok, suspended, error, interrupted).",
             (*label, "outcome"),
             registry=registry,
         ),

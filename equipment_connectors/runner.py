@@ -45,11 +45,19 @@ logger = logging.getLogger("telemetry.connectors")
 @dataclass
 class PollReport:
     connector: str
-    outcome: str  # ok, suspended, error
+    outcome: str  # ok, suspended, error, interrupted
     pages: int = 0
     machines: int = 0
     messages: int = 0
     error: str = ""
+
+
+class Interrupted(Exception):
+    """A stop was requested between two pages; ``url`` is the next page to read."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
 
 
 def _aware(seconds: float) -> dt.datetime:
@@ -119,7 +127,7 @@ class ConnectorRunner:
             for connector in self.due(self.clock()):
                 if stop.is_set():
                     break
-                reports.append(self.poll(connector))
+                reports.append(self.poll(connector, stop))
             if once:
                 break
             stop.wait(idle_seconds)
@@ -127,7 +135,9 @@ class ConnectorRunner:
 
     # -- one poll ---------------------------------------------------------------------------------
 
-    def poll(self, connector: Connector) -> PollReport:
+    def poll(self, connector: Connector, stop: threading.Event | None = None) -> PollReport:
+        """One poll of ``connector``; never raises. A ``stop`` set during the walk ends it after the
+        current page (published, keys stored); the next start resumes at the following page."""
         status = _status(connector)
         now = self.clock()
         today = _aware(now).date()
@@ -169,12 +179,19 @@ class ConnectorRunner:
                     families.pages.labels(connector.name).inc()
                     families.machines.labels(connector.name).inc(machines)
                     families.messages.labels(connector.name).inc(published)
+                if stop is not None and stop.is_set() and not walk.done:
+                    raise Interrupted(walk_state.url)
+        except Interrupted as interrupted:
+            report.outcome = "interrupted"
+            status.resume_url = interrupted.url
+            status.resume_state = {"visited": walk_state.visited, **counts}
+            status.next_poll_at = _aware(now)
         except Suspended as suspended:
             report.outcome, report.error = "suspended", str(suspended)
             status.resume_url = suspended.url
             status.resume_state = {"visited": walk_state.visited, **counts}
             status.next_poll_at = _aware(now + suspended.wait)
-        except (ConnectorError, PublishError, Exception) as error:  # isolation: nothing escapes a poll
+        except Exception as error:  # isolation: nothing escapes a poll
             report.outcome = "error"
             report.error = str(error) if isinstance(error, (ConnectorError, PublishError)) else repr(error)
             status.resume_url, status.resume_state = "", {}
@@ -191,7 +208,7 @@ class ConnectorRunner:
             status.last_success_at = _aware(self.clock())
             status.pages, status.machines, status.messages = counts["pages"], counts["machines"], counts["messages"]
             status.next_poll_at = _aware(now + connector.poll_seconds)
-        if report.outcome != "ok":
+        if report.outcome in ("suspended", "error"):
             status.failures += 1
             status.last_error, status.last_error_at = report.error[:2000], _aware(self.clock())
             logger.warning("connector %s: %s", connector.name, report.error)

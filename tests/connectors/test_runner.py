@@ -206,3 +206,30 @@ def test_a_late_reading_is_published_with_its_own_event_time(makers, runner, clo
     assert report.messages == 1
     times = sorted(value["timestamp"] for _, value, _ in published(kafka, settings))
     assert times == [1_767_603_600_000, 1_767_607_200_000]  # 09:00 (late) and 10:00
+
+
+def test_a_stop_requested_mid_walk_ends_after_the_page_and_the_next_start_resumes(
+    makers, clock, kafka, mongo_db, settings
+):
+    import threading
+
+    from equipment_connectors.publisher import TelemetryPublisher
+    from equipment_connectors.runner import ConnectorRunner
+
+    stop = threading.Event()
+
+    class StopAfterFirstPage(TelemetryPublisher):  # the real publisher; a signal arrives meanwhile
+        def publish(self, records, source):
+            delivered = super().publish(records, source)
+            stop.set()
+            return delivered
+
+    maker = makers(250)
+    connector = connector_for(maker)
+    [report] = ConnectorRunner(clock=clock, timeout=2.0, publisher=StopAfterFirstPage()).run(stop)
+    assert (report.outcome, report.pages, report.messages) == ("interrupted", 1, 100)
+    assert ConnectorStatus.objects.get(connector=connector).resume_url == f"{maker.base_url}/Fleet/2"
+    [resumed] = ConnectorRunner(clock=clock, timeout=2.0).run(threading.Event(), once=True)
+    assert (resumed.outcome, resumed.pages, resumed.machines, resumed.messages) == ("ok", 3, 250, 250)
+    assert len(maker.requests) == 3
+    assert Counter(key for key, _, _ in published(kafka, settings)) == {f"KMT-{i:05d}": 1 for i in range(250)}
