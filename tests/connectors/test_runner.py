@@ -233,3 +233,35 @@ def test_a_stop_requested_mid_walk_ends_after_the_page_and_the_next_start_resume
     assert (resumed.outcome, resumed.pages, resumed.machines, resumed.messages) == ("ok", 3, 250, 250)
     assert len(maker.requests) == 3
     assert Counter(key for key, _, _ in published(kafka, settings)) == {f"KMT-{i:05d}": 1 for i in range(250)}
+
+
+def test_a_crash_between_the_ack_and_the_keys_publishes_again_and_the_consumer_absorbs_it(
+    makers, clock, kafka, mongo_db, settings
+):
+    """At least once: the keys are written after the broker's ack, so a failure in between
+    publishes the page again on the next poll; the consumers' writes make it harmless."""
+    from equipment_connectors.repository import DedupRepository
+    from equipment_connectors.runner import ConnectorRunner
+    from telemetry_site.services import build_consumer_loop
+
+    class FailsOnce(DedupRepository):
+        failed = False
+
+        def remember(self, keys, now_ms=None):
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("the store went away after the produce was acknowledged")
+            return super().remember(keys, now_ms)
+
+    connector_for(makers(30))
+    runner = ConnectorRunner(clock=clock, timeout=2.0, dedup=FailsOnce(mongo_db))
+    [first] = runner.run_once()
+    assert first.outcome == "error" and "the store went away" in first.error
+    clock.advance(900)
+    assert runner.run_once()[0].messages == 30
+    clock.advance(900)
+    assert runner.run_once()[0].messages == 0
+    assert Counter(Counter(key for key, _, _ in published(kafka, settings)).values()) == {2: 30}
+    stats = build_consumer_loop("current", idle_timeout=3).run()
+    assert (stats.processed, stats.dead_lettered) == (60, 0)
+    assert repositories["current_state"].collection.count_documents({}) == 30
