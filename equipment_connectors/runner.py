@@ -127,7 +127,10 @@ class ConnectorRunner:
             for connector in self.due(self.clock()):
                 if stop.is_set():
                     break
-                reports.append(self.poll(connector, stop))
+                try:
+                    reports.append(self.poll(connector, stop))
+                except Exception:  # its status could not be saved (the database): the others still run
+                    logger.exception("connector %s: the poll's status could not be recorded", connector.name)
             if once:
                 break
             stop.wait(idle_seconds)
@@ -155,7 +158,10 @@ class ConnectorRunner:
 
         authorizer = Authorizer(connector.credentials(), token, post, self.clock)
         resumed = status.resume_state if status.resume_url else {}
-        walk_state = WalkState(status.resume_url or connector.first_url, list(resumed.get("visited", [])))
+        # Consecutive failed polls carry over, so a maker that keeps failing is asked less and less often.
+        walk_state = WalkState(
+            status.resume_url or connector.first_url, list(resumed.get("visited", [])), failures=status.failures
+        )
         counts = {name: int(resumed.get(name, 0)) for name in ("pages", "machines", "messages")}
         report = PollReport(connector.name, "ok")
         families = connector_families() if settings.METRICS_ENABLED else None
