@@ -221,6 +221,16 @@ def _handler(maker: FakeMaker) -> type[BaseHTTPRequestHandler]:
             if faults.get("hang"):
                 maker.release.wait(60)
                 return
+            if faults.get("drip"):  # a page that never completes, a byte at a time
+                self.send_response(200)
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                for _ in range(200):
+                    if maker.release.wait(0.2):
+                        return
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                return
             if faults.get("redirect_loop"):
                 self.send(302, b"", Location="/loop/a" if self.path != "/loop/a" else "/loop/b")
                 return

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 from equipment_connectors.auth import AuthError, Authorizer
-from equipment_connectors.transport import Response, TransportError
+from equipment_connectors.transport import RefusedAnswer, Response, TransportError
 from equipment_current.aemp.client import MEDIA_TYPES, FeedError, Page, parse_json, parse_xml
 
 MIN_429_WAIT = 60.0
@@ -130,9 +130,9 @@ class FeedWalk:
                 response = self.get(url, headers)
         except AuthError as error:
             raise ConnectorError(str(error)) from error
+        except RefusedAnswer as error:
+            raise ConnectorError(str(error)) from error
         except TransportError as error:
-            if "over the limit" in str(error) or "redirect" in str(error) or "not an http" in str(error):
-                raise ConnectorError(str(error)) from error
             self.state.failures += 1
             raise Suspended(str(error), url, backoff(None, self.state.failures, 0.0)) from error
         if response.status == 429 or response.status >= 500:

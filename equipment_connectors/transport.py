@@ -23,7 +23,11 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class TransportError(Exception):
-    """The request did not give an answer: unreachable, too slow, too large, a redirect loop."""
+    """The request did not give an answer: unreachable, too slow (may work later)."""
+
+
+class RefusedAnswer(TransportError):
+    """The answer is one we will not take: too large, a redirect loop, not http(s) (will not improve)."""
 
 
 @dataclass(frozen=True)
@@ -47,18 +51,20 @@ def _opener() -> urllib.request.OpenerDirector:
 def _read(response: object, url: str, max_bytes: int, deadline: float) -> bytes:
     length = response.headers.get("Content-Length")  # type: ignore[attr-defined]
     if length and length.isdigit() and int(length) > max_bytes:
-        raise TransportError(f"GET {url}: the page is {int(length):,} bytes, over the limit of {max_bytes:,}")
+        raise RefusedAnswer(f"GET {url}: the page is {int(length):,} bytes, over the limit of {max_bytes:,}")
     chunks: list[bytes] = []
     size = 0
     while True:
         if time.monotonic() > deadline:
             raise TransportError(f"GET {url}: the answer did not complete in time")
-        chunk = response.read(CHUNK)  # type: ignore[attr-defined]
+        # read1: what one receive gives, so a server dripping a byte at a time meets the deadline
+        # (read(n) would wait for n bytes, each byte resetting the socket timeout).
+        chunk = response.read1(CHUNK)  # type: ignore[attr-defined]
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
         if size > max_bytes:
-            raise TransportError(f"GET {url}: the page is over the limit of {max_bytes:,} bytes")
+            raise RefusedAnswer(f"GET {url}: the page is over the limit of {max_bytes:,} bytes")
         chunks.append(chunk)
 
 
@@ -81,11 +87,11 @@ def request(
     method = "POST" if data is not None else "GET"
     while True:
         if urllib.parse.urlsplit(current).scheme not in ("http", "https"):
-            raise TransportError(f"{current!r} is not an http(s) URL")
+            raise RefusedAnswer(f"{current!r} is not an http(s) URL")
         if current in visited:
-            raise TransportError(f"{method} {url}: redirect loop ({' -> '.join([*visited, current])})")
+            raise RefusedAnswer(f"{method} {url}: redirect loop ({' -> '.join([*visited, current])})")
         if len(visited) > MAX_REDIRECTS:
-            raise TransportError(f"{method} {url}: more than {MAX_REDIRECTS} redirects")
+            raise RefusedAnswer(f"{method} {url}: more than {MAX_REDIRECTS} redirects")
         visited.append(current)
         if callable(on_request):
             on_request()

@@ -104,8 +104,9 @@ def test_a_next_link_answering_404_ends_the_walk(makers, runner):
         ({"oversize": 2 * 1024 * 1024}, "over the limit of 1,048,576"),
         ({"redirect_loop": True}, "redirect loop"),
         ({"hang": True}, "no answer within 2 s"),
+        ({"drip": True}, "did not complete in time"),
     ],
-    ids=["garbage", "2MB page", "redirect loop", "hanging socket"],
+    ids=["garbage", "2MB page", "redirect loop", "hanging socket", "dripping socket"],
 )
 def test_a_broken_feed_is_a_clear_error_and_the_others_are_unaffected(
     makers, runner, clock, kafka, settings, fault, message
