@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,7 +90,12 @@ def token_from(response: Response, now: float) -> Token:
     expires_in = answer.get("expires_in", DEFAULT_EXPIRES_IN)
     if isinstance(expires_in, str) and expires_in.isdigit():
         expires_in = int(expires_in)
-    if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float)) or expires_in <= 0:
+    if (
+        isinstance(expires_in, bool)
+        or not isinstance(expires_in, (int, float))
+        or not math.isfinite(expires_in)
+        or expires_in <= 0
+    ):
         expires_in = DEFAULT_EXPIRES_IN
     refresh = answer.get("refresh_token") if isinstance(answer.get("refresh_token"), str) else ""
     return Token(answer["access_token"], now + float(expires_in), refresh)

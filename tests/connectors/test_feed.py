@@ -3,6 +3,8 @@ ends in pages, a ``ConnectorError`` or a ``Suspended`` with a wait, never anothe
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 from hypothesis import given
@@ -79,3 +81,26 @@ def test_backoff_rules():
     assert [backoff(500, n, 0) for n in (1, 2, 3)] == [30, 60, 120]
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412480 - 30) == 30
     assert retry_after("soon", 0) == 0 and retry_after(None, 0) == 0
+
+
+token_answers = st.one_of(
+    st.binary(max_size=100),
+    st.dictionaries(
+        st.sampled_from(["access_token", "expires_in", "refresh_token", "token_type"]),
+        st.none() | st.booleans() | st.integers(-5, 10**6) | st.text(max_size=12) | st.floats(allow_nan=True),
+    ).map(lambda d: json.dumps(d).encode()),
+)
+
+
+@property_settings(300)
+@given(st.sampled_from([200, 200, 400, 401, 500]), token_answers)
+def test_any_token_endpoint_answer_is_a_token_or_an_auth_error(status, body):
+    from equipment_connectors.auth import AuthError, token_from
+
+    try:
+        token = token_from(Response("https://auth.example/token", status, body, {}), now=1000.0)
+    except AuthError as error:
+        assert "token endpoint https://auth.example/token" in str(error)
+    else:
+        assert status == 200 and token.access_token and math.isfinite(token.expires_at) and token.expires_at > 1000.0
+        assert isinstance(token.refresh_token, str)
