@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ NONE = "none"
 OAUTH2 = frozenset({CLIENT_CREDENTIALS, REFRESH_TOKEN, PASSWORD})
 RENEW_BEFORE_SECONDS = 60.0
 DEFAULT_EXPIRES_IN = 3600.0  # a token response without expires_in
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750's b64token
 
 
 class AuthError(Exception):
@@ -85,8 +87,10 @@ def token_from(response: Response, now: float) -> Token:
         answer = json.loads(response.body)
     except ValueError as error:
         raise AuthError(f"token endpoint {response.url}: not JSON: {error}") from error
-    if not isinstance(answer, dict) or not isinstance(answer.get("access_token"), str) or not answer["access_token"]:
+    if not isinstance(answer, dict) or not isinstance(answer.get("access_token"), str):
         raise AuthError(f"token endpoint {response.url}: no access_token in the answer")
+    if not B64TOKEN.fullmatch(answer["access_token"]):  # it goes into a header: no spaces, no line breaks
+        raise AuthError(f"token endpoint {response.url}: the access_token is not a bearer token (RFC 6750)")
     expires_in = answer.get("expires_in", DEFAULT_EXPIRES_IN)
     if isinstance(expires_in, str) and expires_in.isdigit():
         expires_in = int(expires_in)
