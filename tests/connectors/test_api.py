@@ -148,3 +148,24 @@ def test_a_bad_setting_is_a_system_check_error_naming_it(settings, name, value):
     setattr(settings, name, value)
     [error] = check_connector_settings()
     assert f"settings.{name} is {value!r}" in error.msg and name in error.hint
+
+
+def test_saving_the_admin_form_with_empty_secret_fields_keeps_the_secrets():
+    from equipment_connectors.admin import ConnectorForm
+
+    connector = Connector.objects.create(**{**BODY, "password": SECRETS[1], "refresh_token": SECRETS[2]})
+    data = {**BODY, "fleet_path": "Fleet/0", "format": "xml", "poll_seconds": 600, "request_budget": 100}
+    data.update(client_secret="", password="", refresh_token="", enabled="on")
+    form = ConnectorForm(data=data, instance=connector)
+    assert form.is_valid(), form.errors
+    form.save()
+    connector.refresh_from_db()
+    assert (connector.client_secret, connector.password, connector.refresh_token, connector.poll_seconds) == (
+        *SECRETS,
+        600,
+    )
+    form = ConnectorForm(data={**data, "password": "new"}, instance=connector)
+    assert form.is_valid()
+    form.save()
+    connector.refresh_from_db()
+    assert connector.password == "new"
