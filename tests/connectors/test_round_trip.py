@@ -37,9 +37,9 @@ def second_instance(settings) -> None:
     }
 
 
-@pytest.mark.parametrize("codec", ["json", "avro"])
+@pytest.mark.parametrize(("codec", "feed_format"), [("json", "xml"), ("avro", "xml"), ("json", "json")])
 def test_our_feed_round_trips_into_a_second_instance(
-    request, live_server, transactional_db, mongo_db, kafka, settings, api_client, codec
+    request, live_server, transactional_db, mongo_db, kafka, settings, api_client, codec, feed_format
 ):
     if codec == "avro":
         request.getfixturevalue("avro")
@@ -54,7 +54,9 @@ def test_our_feed_round_trips_into_a_second_instance(
     first = fleet_answers(api_client, 2)
     assert sum(len(page["Equipment"]) for page in first) == MACHINES
 
-    Connector.objects.create(name="ourselves", maker="c40", base_url=f"{live_server.url}{BASE}", auth_type="none")
+    Connector.objects.create(
+        name="ourselves", maker="c40", base_url=f"{live_server.url}{BASE}", auth_type="none", format=feed_format
+    )
     [report] = ConnectorRunner(timeout=10.0).run_once()
     assert (report.outcome, report.pages, report.machines) == ("ok", 2, MACHINES), report.error
     assert report.messages == MACHINES + 1  # RT000's position and counters have different times
