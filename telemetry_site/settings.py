@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "equipment_current",
     "equipment_history",
     "equipment_usage",
+    "equipment_rentals",
 ]
 
 MIDDLEWARE = [
@@ -481,3 +482,16 @@ USAGE_LATE_READING_MAX_AGE_DAYS = env_float("USAGE_LATE_READING_MAX_AGE_DAYS", 3
 # to this many days before the machine's newest reading; older ones keep their price (the change is
 # stored and reported in usage_repricings). The horizon for re-pricing (and for pruning deltas).
 USAGE_REPRICE_MAX_AGE_DAYS = env_float("USAGE_REPRICE_MAX_AGE_DAYS", 30.0)
+
+# --- Rentals ------------------------------------------------------------------------------------
+# Rental contracts and statements (docs/RENTALS.md): periods in a contract's zone, or this one.
+RENTALS_TIME_ZONE = env("RENTALS_TIME_ZONE", USAGE_TIME_ZONE)
+# An interval between readings longer than this is no data (data-gap hours), as for utilisation.
+RENTALS_DATA_GAP_HOURS = env_float("RENTALS_DATA_GAP_HOURS", 1.0)
+RENTALS_TOPIC = env("RENTALS_TOPIC", "data.c40.rentals")
+# Rows of one export or meter-reading CSV at most (a longer range is a 400 naming from/to).
+RENTALS_EXPORT_MAX_ROWS = env_int("RENTALS_EXPORT_MAX_ROWS", 100_000)
+TELEMETRY_REPOSITORIES["rental_usage"] = {
+    "BACKEND": "equipment_rentals.repository.RentalUsageRepository",
+    "OPTIONS": {"database": "default", "collection": "usage_deltas"},
+}

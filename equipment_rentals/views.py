@@ -1,0 +1,223 @@
+"""HTTP API of rental contracts and statements: thin views over serializers and statements.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from equipment_rentals import exports
+from equipment_rentals.business import line_values
+from equipment_rentals.models import RentalContract, RentalStatement
+from equipment_rentals.renderers import CSVFileRenderer, XLSXFileRenderer
+from equipment_rentals.serializers import ContractSerializer
+from equipment_rentals.statements import compute, usage_source
+from telemetry_site.api import ERROR_RESPONSES, TimestampParameter, ms_to_iso, query_parameters
+
+
+def contract_line(contract: RentalContract, line: dict, version: int | None) -> dict:
+    """A statement line with the contract's columns, as exports and the statement show it."""
+    return {
+        "contract_id": contract.pk,
+        "customer_ref": contract.customer_ref,
+        "machine": contract.machine,
+        "serial": contract.serial,
+        "currency": contract.currency,
+        "version": version,
+        **{key: value for key, value in line.items() if key != "period_index"},
+    }
+
+
+class ContractsView(APIView):
+    """List contracts (GET) or create one (POST)."""
+
+    @extend_schema(operation_id="rentals_list", responses={200: ContractSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(ContractSerializer(RentalContract.objects.all(), many=True).data)
+
+    @extend_schema(
+        operation_id="rentals_create",
+        request=ContractSerializer,
+        responses={201: ContractSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ContractSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
+
+
+class ContractView(APIView):
+    """One contract: read, replace, change (a backdated change issues a new statement version on the
+    next ``refresh_rental_statements``), delete."""
+
+    @extend_schema(operation_id="rentals_read", responses={200: ContractSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ContractSerializer(get_object_or_404(RentalContract, pk=pk)).data)
+
+    @extend_schema(operation_id="rentals_replace", request=ContractSerializer, responses={200: ContractSerializer})
+    def put(self, request: Request, pk: int) -> Response:
+        return self._update(request, pk, partial=False)
+
+    @extend_schema(operation_id="rentals_change", request=ContractSerializer, responses={200: ContractSerializer})
+    def patch(self, request: Request, pk: int) -> Response:
+        return self._update(request, pk, partial=True)
+
+    def _update(self, request: Request, pk: int, partial: bool) -> Response:
+        serializer = ContractSerializer(get_object_or_404(RentalContract, pk=pk), data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        serializer.save()
+        return Response(serializer.data)
+
+    @extend_schema(operation_id="rentals_delete", responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        get_object_or_404(RentalContract, pk=pk).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class StatementView(APIView):
+    """A contract's statement: the newest issued version (closed periods), ``?version=`` an older
+    one, or ``?live=true`` computed now with the running period (version null, not issued)."""
+
+    class InputSerializer(serializers.Serializer):
+        version = serializers.IntegerField(required=False, min_value=1)
+        live = serializers.BooleanField(required=False, default=False)
+
+    @extend_schema(operation_id="rentals_statement", parameters=[InputSerializer], responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, pk: int) -> Response:
+        params = self.InputSerializer(data=query_parameters(request))
+        params.is_valid(raise_exception=True)
+        contract = get_object_or_404(RentalContract, pk=pk)
+        if params.validated_data["live"]:
+            result = compute(contract, datetime.now(UTC), closed_only=False)
+            lines = [line_values(line) for line in result.lines]
+            version, totals, deltas, issued_at = None, None, [], None
+        else:
+            versions = contract.statements.order_by("-version")
+            if "version" in params.validated_data:
+                versions = versions.filter(version=params.validated_data["version"])
+            issued = versions.first()
+            if issued is None:
+                return Response({"version": ["No such statement version issued."]}, status=status.HTTP_404_NOT_FOUND)
+            lines, version, totals, deltas = issued.lines, issued.version, issued.totals, issued.delta_lines
+            issued_at = issued.issued_at.isoformat()
+        if totals is None:
+            from equipment_rentals.statements import totals_of
+
+            totals = totals_of(result)
+        return Response(
+            {
+                "contract_id": contract.pk,
+                "version": version,
+                "issued_at": issued_at,
+                "currency": contract.currency,
+                "lines": [contract_line(contract, line, version) for line in lines],
+                "totals": totals,
+                "delta_lines": deltas,
+            }
+        )
+
+
+class ExportInput(serializers.Serializer):
+    def get_fields(self) -> dict:
+        return {
+            "from": serializers.DateField(help_text="first local date of period starts, inclusive"),
+            "to": serializers.DateField(help_text="last local date of period starts, inclusive"),
+            "format": serializers.ChoiceField(choices=["csv", "xlsx"]),
+        }
+
+    def validate(self, data: dict) -> dict:
+        if data["from"] > data["to"]:
+            raise serializers.ValidationError({"to": "Must not be before 'from'."})
+        return data
+
+
+class ExportView(APIView):
+    """One row per issued period line (newest version of each contract) whose period starts on a
+    local date in ``from``..``to``, as CSV or XLSX."""
+
+    renderer_classes = [CSVFileRenderer, XLSXFileRenderer]
+
+    @extend_schema(
+        operation_id="rentals_export",
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, required=True),
+            OpenApiParameter("to", OpenApiTypes.DATE, required=True),
+            OpenApiParameter("format", str, enum=["csv", "xlsx"], required=True),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.BINARY, 400: OpenApiResponse(description="bad parameter")},
+    )
+    def get(self, request: Request) -> HttpResponse | Response:
+        params = ExportInput(data=query_parameters(request))
+        params.is_valid(raise_exception=True)
+        first, last = params.validated_data["from"].isoformat(), params.validated_data["to"].isoformat()
+        rows = []
+        newest = RentalStatement.objects.select_related("contract").order_by("contract_id", "-version")
+        seen: set[int] = set()
+        for issued in newest:
+            if issued.contract_id in seen:
+                continue
+            seen.add(issued.contract_id)
+            for line in issued.lines:
+                if first <= line["period_start"][:10] <= last:
+                    rows.append(contract_line(issued.contract, line, issued.version))
+        if len(rows) > settings.RENTALS_EXPORT_MAX_ROWS:
+            raise serializers.ValidationError(
+                {"from": [f"More than {settings.RENTALS_EXPORT_MAX_ROWS} rows; narrow from/to."]}
+            )
+        rows.sort(key=lambda row: (row["contract_id"], row["period_start"]))
+        if params.validated_data["format"] == "xlsx":
+            body, kind = exports.lines_xlsx(rows), XLSXFileRenderer.media_type
+        else:
+            body, kind = exports.lines_csv(rows), CSVFileRenderer.media_type
+        response = HttpResponse(body, content_type=kind)
+        response["Content-Disposition"] = (
+            f'attachment; filename="rentals-{first}-{last}.{params.validated_data["format"]}"'
+        )
+        return response
+
+
+class MeterReadingsView(APIView):
+    """Engine-hour readings (machine, reading_time, hours_tot) with ``from <= time < to``, as CSV."""
+
+    renderer_classes = [CSVFileRenderer]
+
+    class InputSerializer(serializers.Serializer):
+        machine = serializers.CharField(required=False, max_length=200)
+
+        def get_fields(self) -> dict:
+            fields = super().get_fields()
+            fields["from"] = TimestampParameter()
+            fields["to"] = TimestampParameter()
+            return fields
+
+        def validate(self, data: dict) -> dict:
+            if data["from"] >= data["to"]:
+                raise serializers.ValidationError({"to": "Must be after 'from'."})
+            return data
+
+    @extend_schema(
+        operation_id="rentals_meter_readings",
+        parameters=[InputSerializer],
+        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        params = self.InputSerializer(data=query_parameters(request))
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        limit = settings.RENTALS_EXPORT_MAX_ROWS
+        readings = usage_source().readings(data.get("machine"), data["from"], data["to"], limit + 1)
+        if len(readings) > limit:
+            raise serializers.ValidationError({"from": [f"More than {limit} readings; narrow from/to."]})
+        rows = [{**r, "reading_time": ms_to_iso(r["timestamp"])} for r in readings]
+        response = HttpResponse(exports.meter_csv(rows), content_type=CSVFileRenderer.media_type)
+        response["Content-Disposition"] = 'attachment; filename="meter-readings.csv"'
+        return response
