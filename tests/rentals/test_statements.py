@@ -67,7 +67,7 @@ def test_late_2_hours_for_a_closed_july_issue_v2_with_a_delta_line_and_one_event
     assert (delta["period_start"], delta["hours_used"], delta["data_gap_hours"]) == (
         "2026-07-01T00:00:00+00:00",
         "2.00",
-        "-2.00",
+        "0.00",  # the 2 h between the two readings are still a stretch with no readings in it
     )
     assert len(publisher.records) == 2
     event = publisher.records[1]
