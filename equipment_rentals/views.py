@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -21,6 +22,7 @@ from equipment_rentals.renderers import CSVFileRenderer, XLSXFileRenderer
 from equipment_rentals.serializers import ContractSerializer
 from equipment_rentals.statements import compute, usage_source
 from telemetry_site.api import ERROR_RESPONSES, TimestampParameter, ms_to_iso, query_parameters
+from telemetry_site.renderers import JSONRenderer
 
 
 def contract_line(contract: RentalContract, line: dict, version: int | None) -> dict:
@@ -140,7 +142,16 @@ class ExportInput(serializers.Serializer):
         return data
 
 
-class ExportView(APIView):
+class FileView(APIView):
+    """A view answering with a file; its errors (400 naming a parameter) are JSON whatever ``format``."""
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(response, Response) and response.status_code >= 400:
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class ExportView(FileView):
     """One row per issued period line (newest version of each contract) whose period starts on a
     local date in ``from``..``to``, as CSV or XLSX."""
 
@@ -185,7 +196,7 @@ class ExportView(APIView):
         return response
 
 
-class MeterReadingsView(APIView):
+class MeterReadingsView(FileView):
     """Engine-hour readings (machine, reading_time, hours_tot) with ``from <= time < to``, as CSV."""
 
     renderer_classes = [CSVFileRenderer]
