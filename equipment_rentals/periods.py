@@ -99,20 +99,26 @@ def contract_periods(
     periods: list[Period] = []
     n = 0
     while True:
+        # Compared in UTC: aware datetimes of one zone compare by wall clock, and one in a DST fold
+        # is never equal to one of another zone (PEP 495).
         start = period_start(first, basis, period_days, n)
-        if start >= until:
+        if utc(start) >= utc(until):
             return periods
         end = period_start(first, basis, period_days, n + 1)
         fraction = Decimal(1)
-        if off_rent is not None and end > off_rent:
+        if off_rent is not None and utc(end) > utc(off_rent):
             end = off_rent.astimezone(zone)
             fraction = min(Decimal(1), Decimal(_wall_seconds(start, end)) / Decimal(nominal_seconds))
         periods.append(Period(n, start, end, fraction))
         n += 1
 
 
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
 def _ms(moment: datetime) -> int:
-    return int(moment.astimezone(UTC).timestamp() * 1000)
+    return int(moment.timestamp() * 1000)
 
 
 def _overlap(a_start: int, a_end: int, b_start: int, b_end: int) -> int:

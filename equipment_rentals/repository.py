@@ -15,6 +15,8 @@ from pymongo import ASCENDING, DESCENDING
 from equipment_rentals.periods import Interval
 
 TOO_LATE = "too_late"
+# Only what the statement reads (not the entry's days, sources and prices).
+FIELDS = {"_id": 0, "interval_start": 1, "interval_end": 1, "hours": 1, "start.hours": 1, "end.hours": 1}
 
 
 def interval_from_document(document: dict) -> Interval:

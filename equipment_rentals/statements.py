@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,9 +24,11 @@ from equipment_rentals.models import RentalContract, RentalStatement
 from equipment_rentals.periods import (
     DEFAULT_ALLOWANCE_HOURS,
     HOUR_MS,
+    PeriodHours,
     contract_periods,
     hours_in_period,
     period_bounds_ms,
+    utc,
 )
 
 
@@ -46,8 +48,33 @@ def terms_of(contract: RentalContract) -> Terms:
     )
 
 
-def compute(contract: RentalContract, as_of: datetime, closed_only: bool) -> Statement:
-    """The contract's statement as of ``as_of``: its closed periods, or also the running one."""
+def frozen_hours(previous_lines: list[dict], as_of: datetime) -> dict[tuple[str, str], PeriodHours]:
+    """Hours of the previous version's periods that ended before the correction horizon
+    (RENTALS_RECOMPUTE_DAYS): no late reading can change them any more, and the ledger behind them
+    may be pruned, so they are taken from the issued lines, not read again. Money is still
+    recomputed from them (a backdated rate change reaches every period)."""
+    horizon = as_of - timedelta(days=settings.RENTALS_RECOMPUTE_DAYS)
+
+    def number(value: str | None) -> float | None:
+        return None if value is None else float(value)
+
+    return {
+        (line["period_start"], line["period_end"]): PeriodHours(
+            used=float(line["hours_used"]),
+            gap_hours=float(line["data_gap_hours"]),
+            meter_start=number(line["hours_start"]),
+            meter_end=number(line["hours_end"]),
+        )
+        for line in previous_lines
+        if datetime.fromisoformat(line["period_end"]) < horizon
+    }
+
+
+def compute(
+    contract: RentalContract, as_of: datetime, closed_only: bool, previous_lines: list[dict] | None = None
+) -> Statement:
+    """The contract's statement as of ``as_of``: its closed periods, or also the running one; the
+    hours of ``previous_lines``' periods past the correction horizon are reused (``frozen_hours``)."""
     periods = contract_periods(
         contract.on_rent,
         contract.off_rent,
@@ -57,15 +84,18 @@ def compute(contract: RentalContract, as_of: datetime, closed_only: bool) -> Sta
         contract.period_days,
     )
     if closed_only:
-        periods = [period for period in periods if period.end <= as_of]
+        periods = [period for period in periods if utc(period.end) <= utc(as_of)]
+    frozen = frozen_hours(previous_lines or [], as_of)
+    to_read = [period for period in periods if (period.start.isoformat(), period.end.isoformat()) not in frozen]
     as_of_ms = int(as_of.timestamp() * 1000)
     gap_ms = int(settings.RENTALS_DATA_GAP_HOURS * HOUR_MS)
-    usage = []
-    if periods:
+    read: dict[int, PeriodHours] = {}
+    if to_read:
         intervals = usage_source().intervals(
-            contract.machine, period_bounds_ms(periods[0])[0], period_bounds_ms(periods[-1])[1]
+            contract.machine, period_bounds_ms(to_read[0])[0], period_bounds_ms(to_read[-1])[1]
         )
-        usage = [hours_in_period(intervals, *period_bounds_ms(period), as_of_ms, gap_ms) for period in periods]
+        read = {p.index: hours_in_period(intervals, *period_bounds_ms(p), as_of_ms, gap_ms) for p in to_read}
+    usage = [read.get(p.index) or frozen[(p.start.isoformat(), p.end.isoformat())] for p in periods]
     settled = contract.off_rent is not None and contract.off_rent <= as_of
     return statement(terms_of(contract), periods, usage, settled)
 
@@ -94,9 +124,9 @@ def event_id(contract_id: int, version: int, lines: list[dict]) -> str:
 
 def pending_issue(contract: RentalContract, as_of: datetime) -> Issue | None:
     """The next version, or None when the closed periods' lines are those of the newest version."""
-    result = compute(contract, as_of, closed_only=True)
-    lines = [line_values(line) for line in result.lines]
     previous = contract.statements.order_by("-version").first()
+    result = compute(contract, as_of, True, previous.lines if previous else None)
+    lines = [line_values(line) for line in result.lines]
     if previous is not None and previous.lines == lines:
         return None
     if previous is None and not lines:

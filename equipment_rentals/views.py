@@ -20,7 +20,7 @@ from equipment_rentals.business import line_values
 from equipment_rentals.models import RentalContract, RentalStatement
 from equipment_rentals.renderers import CSVFileRenderer, XLSXFileRenderer
 from equipment_rentals.serializers import ContractSerializer
-from equipment_rentals.statements import compute, usage_source
+from equipment_rentals.statements import compute, totals_of, usage_source
 from telemetry_site.api import ERROR_RESPONSES, TimestampParameter, ms_to_iso, query_parameters
 from telemetry_site.renderers import JSONRenderer
 
@@ -101,7 +101,7 @@ class StatementView(APIView):
         if params.validated_data["live"]:
             result = compute(contract, datetime.now(UTC), closed_only=False)
             lines = [line_values(line) for line in result.lines]
-            version, totals, deltas, issued_at = None, None, [], None
+            version, totals, deltas, issued_at = None, totals_of(result), [], None
         else:
             versions = contract.statements.order_by("-version")
             if "version" in params.validated_data:
@@ -111,10 +111,6 @@ class StatementView(APIView):
                 return Response({"version": ["No such statement version issued."]}, status=status.HTTP_404_NOT_FOUND)
             lines, version, totals, deltas = issued.lines, issued.version, issued.totals, issued.delta_lines
             issued_at = issued.issued_at.isoformat()
-        if totals is None:
-            from equipment_rentals.statements import totals_of
-
-            totals = totals_of(result)
         return Response(
             {
                 "contract_id": contract.pk,

@@ -489,6 +489,10 @@ RENTALS_TIME_ZONE = env("RENTALS_TIME_ZONE", USAGE_TIME_ZONE)
 # An interval between readings longer than this is no data (data-gap hours), as for utilisation.
 RENTALS_DATA_GAP_HOURS = env_float("RENTALS_DATA_GAP_HOURS", 1.0)
 RENTALS_TOPIC = env("RENTALS_TOPIC", "data.c40.rentals")
+# Periods that ended more than this many days ago keep the hours of their issued version (no late
+# reading reaches them: usage's correction horizon, plus a day), so the ledger behind them may be
+# pruned. A contract change still re-prices them.
+RENTALS_RECOMPUTE_DAYS = env_float("RENTALS_RECOMPUTE_DAYS", USAGE_LATE_READING_MAX_AGE_DAYS + 1)
 # Rows of one export or meter-reading CSV at most (a longer range is a 400 naming from/to).
 RENTALS_EXPORT_MAX_ROWS = env_int("RENTALS_EXPORT_MAX_ROWS", 100_000)
 TELEMETRY_REPOSITORIES["rental_usage"] = {

@@ -16,6 +16,7 @@ from equipment_rentals.periods import (
     contract_periods,
     hours_in_period,
     meter_at,
+    utc,
 )
 from tests.properties import property_settings
 
@@ -204,6 +205,6 @@ def test_a_statement_is_idempotent_and_its_own_delta_is_empty(terms, hours_list,
 def test_periods_tile_the_contract(on_rent, length_hours, basis, zone):
     off_rent = datetime.fromtimestamp(on_rent.timestamp() + length_hours * 3600, UTC)
     periods = contract_periods(on_rent, off_rent, basis, zone, off_rent)
-    assert periods[0].start == on_rent and periods[-1].end == off_rent
-    assert all(a.end == b.start for a, b in pairwise(periods))
+    assert utc(periods[0].start) == on_rent and utc(periods[-1].end) == off_rent
+    assert all(utc(a.end) == utc(b.start) for a, b in pairwise(periods))
     assert all(p.fraction == 1 for p in periods[:-1]) and 0 < periods[-1].fraction <= 1

@@ -1,6 +1,6 @@
 """Statements from the real usage ledger (usage handler -> usage_deltas -> rentals), versioning."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -103,3 +103,17 @@ def test_a_backdated_contract_change_issues_a_new_version(mongo_db):
     [v2] = refresh([rental], LATER, publisher)
     assert [d["base_amount"] for d in v2.delta_lines] == ["600.00", "600.00"]
     assert publisher.records[-1]["amount"]["base_total"] == "13200.00"
+
+
+def test_periods_past_the_correction_horizon_keep_their_issued_hours(mongo_db, settings):
+    feed(june_195_july_170())
+    rental = contract()
+    publisher = RecordingPublisher()
+    refresh([rental], LATER, publisher)
+    mongo_db["usage_deltas"].delete_many({})  # the ledger pruned
+    later = AUG + timedelta(days=settings.RENTALS_RECOMPUTE_DAYS + 1)
+    assert refresh([rental], later, publisher) == []  # read again, the hours would be gaps now
+    rental.base_rate = Decimal(6600)
+    rental.save()
+    [v2] = refresh([rental], later, publisher)
+    assert [(d["hours_used"], d["base_amount"]) for d in v2.delta_lines] == [("0.00", "600.00"), ("0.00", "600.00")]
