@@ -219,3 +219,22 @@ def test_any_body_is_a_201_or_a_400_naming_fields(client, change):
     else:
         stored = RentalContract.objects.get()
         assert stored.currency in {"EUR", change.get("currency")} and stored.base_rate >= Decimal(0)
+
+
+query_values = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["2026-06-01", "2026-07-31", "csv", "xlsx", "true", "1", "0", "", "2026-06-01T00:00:00Z"]),
+)
+
+
+@property_settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    st.sampled_from(["export/", "meter-readings/", "1/statement/"]),
+    st.dictionaries(st.sampled_from(["from", "to", "format", "machine", "version", "live"]), query_values, max_size=4),
+)
+def test_any_query_string_is_an_answer_or_a_400_naming_a_parameter(client, mongo_db, route, params):
+    RentalContract.objects.get_or_create(pk=1, defaults={**BODY, "base_rate": Decimal(6000)})
+    response = client.get(f"{URL}{route}", params)
+    assert response.status_code in (200, 400, 404), response.content
+    if response.status_code == 400:
+        assert set(response.json()) <= {*params, "from", "to", "format"}, (params, response.content)
