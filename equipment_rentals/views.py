@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,7 +21,14 @@ from equipment_rentals.models import RentalContract, RentalStatement
 from equipment_rentals.renderers import CSVFileRenderer, XLSXFileRenderer
 from equipment_rentals.serializers import ContractSerializer
 from equipment_rentals.statements import compute, totals_of, usage_source
-from telemetry_site.api import ERROR_RESPONSES, TimestampParameter, ms_to_iso, query_parameters
+from telemetry_site.api import (
+    ERROR_RESPONSES,
+    ErrorOut,
+    ParameterErrorsOut,
+    TimestampParameter,
+    ms_to_iso,
+    query_parameters,
+)
 from telemetry_site.renderers import JSONRenderer
 
 
@@ -41,7 +48,7 @@ def contract_line(contract: RentalContract, line: dict, version: int | None) -> 
 class ContractsView(APIView):
     """List contracts (GET) or create one (POST)."""
 
-    @extend_schema(operation_id="rentals_list", responses={200: ContractSerializer(many=True)})
+    @extend_schema(operation_id="rentals_list", responses={200: ContractSerializer(many=True), **ERROR_RESPONSES})
     def get(self, request: Request) -> Response:
         return Response(ContractSerializer(RentalContract.objects.all(), many=True).data)
 
@@ -61,15 +68,23 @@ class ContractView(APIView):
     """One contract: read, replace, change (a backdated change issues a new statement version on the
     next ``refresh_rental_statements``), delete."""
 
-    @extend_schema(operation_id="rentals_read", responses={200: ContractSerializer})
+    @extend_schema(operation_id="rentals_read", responses={200: ContractSerializer, 404: ErrorOut, **ERROR_RESPONSES})
     def get(self, request: Request, pk: int) -> Response:
         return Response(ContractSerializer(get_object_or_404(RentalContract, pk=pk)).data)
 
-    @extend_schema(operation_id="rentals_replace", request=ContractSerializer, responses={200: ContractSerializer})
+    @extend_schema(
+        operation_id="rentals_replace",
+        request=ContractSerializer,
+        responses={200: ContractSerializer, 404: ErrorOut, **ERROR_RESPONSES},
+    )
     def put(self, request: Request, pk: int) -> Response:
         return self._update(request, pk, partial=False)
 
-    @extend_schema(operation_id="rentals_change", request=ContractSerializer, responses={200: ContractSerializer})
+    @extend_schema(
+        operation_id="rentals_change",
+        request=ContractSerializer,
+        responses={200: ContractSerializer, 404: ErrorOut, **ERROR_RESPONSES},
+    )
     def patch(self, request: Request, pk: int) -> Response:
         return self._update(request, pk, partial=True)
 
@@ -79,7 +94,7 @@ class ContractView(APIView):
         serializer.save()
         return Response(serializer.data)
 
-    @extend_schema(operation_id="rentals_delete", responses={204: None})
+    @extend_schema(operation_id="rentals_delete", responses={204: None, 404: ErrorOut, **ERROR_RESPONSES})
     def delete(self, request: Request, pk: int) -> Response:
         get_object_or_404(RentalContract, pk=pk).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -93,7 +108,11 @@ class StatementView(APIView):
         version = serializers.IntegerField(required=False, min_value=1)
         live = serializers.BooleanField(required=False, default=False)
 
-    @extend_schema(operation_id="rentals_statement", parameters=[InputSerializer], responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="rentals_statement",
+        parameters=[InputSerializer],
+        responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT, **ERROR_RESPONSES},
+    )
     def get(self, request: Request, pk: int) -> Response:
         params = self.InputSerializer(data=query_parameters(request))
         params.is_valid(raise_exception=True)
@@ -138,6 +157,15 @@ class ExportInput(serializers.Serializer):
         return data
 
 
+# A file view's errors are JSON whatever the format asked (FileView.finalize_response).
+FILE_ERRORS = {
+    (400, "application/json"): ParameterErrorsOut,
+    (401, "application/json"): ErrorOut,
+    (403, "application/json"): ErrorOut,
+    (503, "application/json"): ErrorOut,
+}
+
+
 class FileView(APIView):
     """A view answering with a file; its errors (400 naming a parameter) are JSON whatever ``format``."""
 
@@ -160,7 +188,11 @@ class ExportView(FileView):
             OpenApiParameter("to", OpenApiTypes.DATE, required=True),
             OpenApiParameter("format", str, enum=["csv", "xlsx"], required=True),
         ],
-        responses={(200, "text/csv"): OpenApiTypes.BINARY, 400: OpenApiResponse(description="bad parameter")},
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, XLSXFileRenderer.media_type): OpenApiTypes.BINARY,
+            **FILE_ERRORS,
+        },
     )
     def get(self, request: Request) -> HttpResponse | Response:
         params = ExportInput(data=query_parameters(request))
@@ -214,7 +246,7 @@ class MeterReadingsView(FileView):
     @extend_schema(
         operation_id="rentals_meter_readings",
         parameters=[InputSerializer],
-        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+        responses={(200, "text/csv"): OpenApiTypes.BINARY, **FILE_ERRORS},
     )
     def get(self, request: Request) -> HttpResponse:
         params = self.InputSerializer(data=query_parameters(request))
