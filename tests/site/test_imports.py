@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("telemetry_site", "equipment_current", "equipment_history", "equipment_usage", "benchmarks")
+PACKAGES = (
+    "telemetry_site",
+    "equipment_current",
+    "equipment_history",
+    "equipment_usage",
+    "equipment_rentals",
+    "benchmarks",
+)
 
 PROBE = r"""
 import json, os, pkgutil, socket, sys, threading, importlib, traceback
