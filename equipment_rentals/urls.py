@@ -7,6 +7,6 @@ urlpatterns = [
     path("", ContractsView.as_view(), name="contracts"),
     path("export/", ExportView.as_view(), name="export"),
     path("meter-readings/", MeterReadingsView.as_view(), name="meter-readings"),
-    path("<int:pk>/", ContractView.as_view(), name="contract"),
-    path("<int:pk>/statement/", StatementView.as_view(), name="statement"),
+    path("<str:pk>/", ContractView.as_view(), name="contract"),
+    path("<str:pk>/statement/", StatementView.as_view(), name="statement"),
 ]

@@ -9,8 +9,9 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -45,6 +46,22 @@ def contract_line(contract: RentalContract, line: dict, version: int | None) -> 
     }
 
 
+# A write's 400: each offending field with its messages, or {"detail": ...} for a body that does
+# not parse (DRF's ParseError).
+WRITE_ERRORS = {
+    **ERROR_RESPONSES,
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="The offending fields, or a detail"),
+}
+
+
+def contract_or_404(pk: str) -> RentalContract:
+    """The contract with id ``pk``; a 404 (JSON) for anything else, a non-number included (the
+    path takes any text, so that a bad id is the API's 404, not the URL resolver's HTML page)."""
+    if not pk.isascii() or not pk.isdigit() or len(pk) > 18:
+        raise NotFound("No such contract.")
+    return get_object_or_404(RentalContract, pk=int(pk))
+
+
 class ContractsView(APIView):
     """List contracts (GET) or create one (POST)."""
 
@@ -55,7 +72,7 @@ class ContractsView(APIView):
     @extend_schema(
         operation_id="rentals_create",
         request=ContractSerializer,
-        responses={201: ContractSerializer, **ERROR_RESPONSES},
+        responses={201: ContractSerializer, **WRITE_ERRORS},
     )
     def post(self, request: Request) -> Response:
         serializer = ContractSerializer(data=request.data)
@@ -69,34 +86,34 @@ class ContractView(APIView):
     next ``refresh_rental_statements``), delete."""
 
     @extend_schema(operation_id="rentals_read", responses={200: ContractSerializer, 404: ErrorOut, **ERROR_RESPONSES})
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(ContractSerializer(get_object_or_404(RentalContract, pk=pk)).data)
+    def get(self, request: Request, pk: str) -> Response:
+        return Response(ContractSerializer(contract_or_404(pk)).data)
 
     @extend_schema(
         operation_id="rentals_replace",
         request=ContractSerializer,
-        responses={200: ContractSerializer, 404: ErrorOut, **ERROR_RESPONSES},
+        responses={200: ContractSerializer, 404: ErrorOut, **WRITE_ERRORS},
     )
-    def put(self, request: Request, pk: int) -> Response:
+    def put(self, request: Request, pk: str) -> Response:
         return self._update(request, pk, partial=False)
 
     @extend_schema(
         operation_id="rentals_change",
         request=ContractSerializer,
-        responses={200: ContractSerializer, 404: ErrorOut, **ERROR_RESPONSES},
+        responses={200: ContractSerializer, 404: ErrorOut, **WRITE_ERRORS},
     )
-    def patch(self, request: Request, pk: int) -> Response:
+    def patch(self, request: Request, pk: str) -> Response:
         return self._update(request, pk, partial=True)
 
-    def _update(self, request: Request, pk: int, partial: bool) -> Response:
-        serializer = ContractSerializer(get_object_or_404(RentalContract, pk=pk), data=request.data, partial=partial)
+    def _update(self, request: Request, pk: str, partial: bool) -> Response:
+        serializer = ContractSerializer(contract_or_404(pk), data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         serializer.save()
         return Response(serializer.data)
 
     @extend_schema(operation_id="rentals_delete", responses={204: None, 404: ErrorOut, **ERROR_RESPONSES})
-    def delete(self, request: Request, pk: int) -> Response:
-        get_object_or_404(RentalContract, pk=pk).delete()
+    def delete(self, request: Request, pk: str) -> Response:
+        contract_or_404(pk).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -113,10 +130,10 @@ class StatementView(APIView):
         parameters=[InputSerializer],
         responses={200: OpenApiTypes.OBJECT, 404: OpenApiTypes.OBJECT, **ERROR_RESPONSES},
     )
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: Request, pk: str) -> Response:
         params = self.InputSerializer(data=query_parameters(request))
         params.is_valid(raise_exception=True)
-        contract = get_object_or_404(RentalContract, pk=pk)
+        contract = contract_or_404(pk)
         if params.validated_data["live"]:
             result = compute(contract, datetime.now(UTC), closed_only=False)
             lines = [line_values(line) for line in result.lines]
