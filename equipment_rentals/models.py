@@ -39,11 +39,25 @@ class RentalContract(models.Model):
     def __str__(self) -> str:
         return f"{self.customer_ref} / {self.machine} from {self.on_rent:%Y-%m-%d}"
 
+    def clean(self) -> None:
+        """The API's rules for the admin form too (overlap, off-rent, currency)."""
+        from django.core.exceptions import ValidationError
+
+        from equipment_rentals.validation import currency_problem, period_problems
+
+        problems = period_problems(self.machine, self.on_rent, self.off_rent, self.pk)
+        currency = currency_problem(self.currency)
+        if currency:
+            problems["currency"] = currency
+        if problems:
+            raise ValidationError(problems)
+
 
 class RentalStatement(models.Model):
     """An issued version of a contract's statement (closed periods only); never rewritten."""
 
-    contract = models.ForeignKey(RentalContract, on_delete=models.CASCADE, related_name="statements")
+    # PROTECT: a contract with issued statements cannot be deleted (they were billed and announced).
+    contract = models.ForeignKey(RentalContract, on_delete=models.PROTECT, related_name="statements")
     version = models.PositiveIntegerField()
     event_id = models.CharField(max_length=40, help_text="Of the Kafka event that announced it")
     issued_at = models.DateTimeField(auto_now_add=True)

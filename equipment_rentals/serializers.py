@@ -7,11 +7,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Q
 from rest_framework import serializers
 
-from equipment_rentals.currencies import ISO_4217
 from equipment_rentals.models import RentalContract
+from equipment_rentals.validation import currency_problem, period_problems
 
 
 class ContractSerializer(serializers.ModelSerializer):
@@ -46,8 +45,9 @@ class ContractSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def validate_currency(self, value: str) -> str:
-        if value not in ISO_4217:
-            raise serializers.ValidationError(f"Unknown currency {value[:8]!r}; an ISO 4217 code such as EUR.")
+        problem = currency_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
     def validate_time_zone(self, value: str) -> str:
@@ -69,22 +69,9 @@ class ContractSerializer(serializers.ModelSerializer):
         def current(name: str) -> Any:
             return data[name] if name in data else getattr(self.instance, name, None)
 
-        on_rent, off_rent, machine = current("on_rent"), current("off_rent"), current("machine")
-        if off_rent is not None and on_rent is not None and off_rent <= on_rent:
-            raise serializers.ValidationError({"off_rent": "Must be after on_rent."})
-        overlapping = RentalContract.objects.filter(machine=machine).filter(
-            Q(off_rent__isnull=True) | Q(off_rent__gt=on_rent)
+        problems = period_problems(
+            current("machine"), current("on_rent"), current("off_rent"), getattr(self.instance, "pk", None)
         )
-        if off_rent is not None:
-            overlapping = overlapping.filter(on_rent__lt=off_rent)
-        if self.instance is not None:
-            overlapping = overlapping.exclude(pk=self.instance.pk)
-        other = overlapping.first()
-        if other is not None:
-            raise serializers.ValidationError(
-                {
-                    "machine": f"Already on rent under contract {other.pk} from {other.on_rent.isoformat()}"
-                    f" to {other.off_rent.isoformat() if other.off_rent else 'open end'}."
-                }
-            )
+        if problems:
+            raise serializers.ValidationError(problems)
         return data

@@ -111,9 +111,17 @@ class ContractView(APIView):
         serializer.save()
         return Response(serializer.data)
 
-    @extend_schema(operation_id="rentals_delete", responses={204: None, 404: ErrorOut, **ERROR_RESPONSES})
+    @extend_schema(
+        operation_id="rentals_delete", responses={204: None, 404: ErrorOut, 409: ErrorOut, **ERROR_RESPONSES}
+    )
     def delete(self, request: Request, pk: str) -> Response:
-        contract_or_404(pk).delete()
+        contract = contract_or_404(pk)
+        if contract.statements.exists():
+            return Response(
+                {"detail": "The contract has issued statements; end it with off_rent instead."},
+                status=status.HTTP_409_CONFLICT,
+            )
+        contract.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -238,3 +238,25 @@ def test_any_query_string_is_an_answer_or_a_400_naming_a_parameter(client, mongo
     assert response.status_code in (200, 400, 404), response.content
     if response.status_code == 400:
         assert set(response.json()) <= {*params, "from", "to", "format"}, (params, response.content)
+
+
+def test_a_contract_with_issued_statements_cannot_be_deleted(client, issued):
+    response = client.delete(f"{URL}{issued}/")
+    assert response.status_code == 409 and "off_rent" in response.json()["detail"]
+    assert RentalContract.objects.filter(pk=issued).exists()
+
+
+def test_the_admin_form_applies_the_api_rules(client):
+    from django.core.exceptions import ValidationError
+
+    assert client.post(URL, BODY, format="json").status_code == 201
+    overlapping = RentalContract(**{**BODY, "on_rent": "2026-07-01T00:00:00Z", "off_rent": None, "currency": "XXY"})
+    with pytest.raises(ValidationError) as caught:
+        overlapping.full_clean()
+    assert set(caught.value.message_dict) == {"machine", "currency"}
+
+
+def test_the_admin_lists_contracts_and_shows_statements_read_only(admin_client, issued):
+    assert admin_client.get("/admin/equipment_rentals/rentalcontract/").status_code == 200
+    assert admin_client.get("/admin/equipment_rentals/rentalstatement/").status_code == 200
+    assert admin_client.get("/admin/equipment_rentals/rentalstatement/add/").status_code == 403

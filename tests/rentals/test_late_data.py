@@ -44,6 +44,7 @@ def test_late_readings_end_in_the_statement_of_the_sorted_stream(mongo_db, strea
     readings, on_time, late = stream
     mongo_db["usage_deltas"].delete_many({})
     mongo_db["usage_last_readings"].delete_many({})
+    RentalStatement.objects.all().delete()
     RentalContract.objects.all().delete()
     rental = RentalContract.objects.create(
         customer_ref="C",
