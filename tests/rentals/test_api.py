@@ -260,3 +260,13 @@ def test_the_admin_lists_contracts_and_shows_statements_read_only(admin_client, 
     assert admin_client.get("/admin/equipment_rentals/rentalcontract/").status_code == 200
     assert admin_client.get("/admin/equipment_rentals/rentalstatement/").status_code == 200
     assert admin_client.get("/admin/equipment_rentals/rentalstatement/add/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "path", [URL, f"{URL}1/", f"{URL}1/statement/", f"{URL}export/?from=2026-06-01&to=2026-06-01&format=csv"]
+)
+def test_rentals_require_authentication(path):
+    from rest_framework.test import APIClient
+
+    response = APIClient().get(path)
+    assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
