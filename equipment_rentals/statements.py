@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 
 from equipment_rentals.business import Statement, Terms, delta_lines, line_values, statement
 from equipment_rentals.models import RentalContract, RentalStatement
@@ -178,3 +179,30 @@ def refresh(contracts: Any, as_of: datetime, publisher: Any) -> list[RentalState
         if stored is not None:
             issued.append(stored)
     return issued
+
+
+def contract_line(contract: RentalContract, line: dict, version: int | None) -> dict:
+    """A statement line with the contract's columns, as exports and the statement show it."""
+    return {
+        "contract_id": contract.pk,
+        "customer_ref": contract.customer_ref,
+        "machine": contract.machine,
+        "serial": contract.serial,
+        "currency": contract.currency,
+        "version": version,
+        **{key: value for key, value in line.items() if key != "period_index"},
+    }
+
+
+def export_rows(first: date, last: date) -> list[dict]:
+    """The lines of each contract's newest issued version whose period starts on a local date in
+    ``first``..``last``, by contract and period."""
+    newest = RentalStatement.objects.filter(contract=OuterRef("contract")).order_by("-version").values("version")[:1]
+    issued = RentalStatement.objects.filter(version=Subquery(newest)).select_related("contract")
+    rows = [
+        contract_line(version.contract, line, version.version)
+        for version in issued.order_by("contract_id")
+        for line in version.lines
+        if first.isoformat() <= line["period_start"][:10] <= last.isoformat()
+    ]
+    return sorted(rows, key=lambda row: (row["contract_id"], row["period_start"]))

@@ -18,10 +18,10 @@ from rest_framework.views import APIView
 
 from equipment_rentals import exports
 from equipment_rentals.business import line_values
-from equipment_rentals.models import RentalContract, RentalStatement
+from equipment_rentals.models import RentalContract
 from equipment_rentals.renderers import CSVFileRenderer, XLSXFileRenderer
 from equipment_rentals.serializers import ContractSerializer
-from equipment_rentals.statements import compute, totals_of, usage_source
+from equipment_rentals.statements import compute, contract_line, export_rows, totals_of, usage_source
 from telemetry_site.api import (
     ERROR_RESPONSES,
     ErrorOut,
@@ -31,20 +31,6 @@ from telemetry_site.api import (
     query_parameters,
 )
 from telemetry_site.renderers import JSONRenderer
-
-
-def contract_line(contract: RentalContract, line: dict, version: int | None) -> dict:
-    """A statement line with the contract's columns, as exports and the statement show it."""
-    return {
-        "contract_id": contract.pk,
-        "customer_ref": contract.customer_ref,
-        "machine": contract.machine,
-        "serial": contract.serial,
-        "currency": contract.currency,
-        "version": version,
-        **{key: value for key, value in line.items() if key != "period_index"},
-    }
-
 
 # A write's 400: each offending field with its messages, or {"detail": ...} for a body that does
 # not parse (DRF's ParseError).
@@ -223,21 +209,11 @@ class ExportView(FileView):
         params = ExportInput(data=query_parameters(request))
         params.is_valid(raise_exception=True)
         first, last = params.validated_data["from"].isoformat(), params.validated_data["to"].isoformat()
-        rows = []
-        newest = RentalStatement.objects.select_related("contract").order_by("contract_id", "-version")
-        seen: set[int] = set()
-        for issued in newest:
-            if issued.contract_id in seen:
-                continue
-            seen.add(issued.contract_id)
-            for line in issued.lines:
-                if first <= line["period_start"][:10] <= last:
-                    rows.append(contract_line(issued.contract, line, issued.version))
+        rows = export_rows(params.validated_data["from"], params.validated_data["to"])
         if len(rows) > settings.RENTALS_EXPORT_MAX_ROWS:
             raise serializers.ValidationError(
                 {"from": [f"More than {settings.RENTALS_EXPORT_MAX_ROWS} rows; narrow from/to."]}
             )
-        rows.sort(key=lambda row: (row["contract_id"], row["period_start"]))
         if params.validated_data["format"] == "xlsx":
             body, kind = exports.lines_xlsx(rows), XLSXFileRenderer.media_type
         else:

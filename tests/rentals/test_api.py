@@ -270,3 +270,12 @@ def test_rentals_require_authentication(path):
 
     response = APIClient().get(path)
     assert response.status_code == 401 and response["WWW-Authenticate"] == "Token"
+
+
+def test_export_takes_each_contracts_newest_version(client, issued):
+    RentalContract.objects.filter(pk=issued).update(base_rate=Decimal(6600))
+    refresh(RentalContract.objects.all(), datetime(2026, 8, 2, tzinfo=UTC), RecordingPublisher())
+    response = client.get(f"{URL}export/?from=2026-06-01&to=2026-07-31&format=csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [(r["version"], r["base_amount"]) for r in rows] == [("2", "6600.00"), ("2", "6600.00")]
+    assert client.get(f"{URL}{issued}/statement/?version=1").json()["lines"][0]["base_amount"] == "6000.00"

@@ -16,6 +16,7 @@ from equipment_rentals.periods import (
     contract_periods,
     hours_in_period,
     meter_at,
+    period_bounds_ms,
     utc,
 )
 from tests.properties import property_settings
@@ -208,3 +209,11 @@ def test_periods_tile_the_contract(on_rent, length_hours, basis, zone):
     assert utc(periods[0].start) == on_rent and utc(periods[-1].end) == off_rent
     assert all(utc(a.end) == utc(b.start) for a, b in pairwise(periods))
     assert all(p.fraction == 1 for p in periods[:-1]) and 0 < periods[-1].fraction <= 1
+
+
+def test_day_periods_follow_the_wall_clock_across_dst():
+    on_rent = datetime(2026, 3, 28, 6, tzinfo=UTC)  # 07:00 in Berlin, the day before summer time
+    periods = contract_periods(on_rent, None, "day", "Europe/Berlin", datetime(2026, 3, 30, 5, tzinfo=UTC))
+    assert [p.start.isoformat() for p in periods] == ["2026-03-28T07:00:00+01:00", "2026-03-29T07:00:00+02:00"]
+    first, second = (period_bounds_ms(p) for p in periods)
+    assert (first[1] - first[0]) // HOUR_MS == 23 and (second[1] - second[0]) // HOUR_MS == 24
