@@ -1,14 +1,14 @@
-"""Publishes statement versions to ``RENTALS_TOPIC``: key = contract id, value = JSON.
+"""Publishes statement versions to ``RENTALS_TOPIC``: key = contract id, value = the ``rentals``
+codec's bytes (schema ``telemetry_site/schemas/rental_statement.avsc``; Avro with a registry, or JSON).
 
 Like usage's publisher (equipment_usage/publisher.py): the producer from the Kafka registry
-(idempotent, acks=all), built on first use; ``publish`` waits for delivery and raises
+(idempotent, acks=all) and the codec, built on first use; ``publish`` waits for delivery and raises
 ``TransientError`` if any event was not delivered, so the version is not stored and the next run
-publishes it again. JSON rather than Avro: amounts are decimal strings, and ERP bridges read JSON.
+publishes it again.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,10 +16,21 @@ from telemetry_site.codecs import TransientError
 
 
 class RentalsPublisher:
-    def __init__(self, producer: Any = None, topic: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self, producer: Any = None, codec: Any = None, topic: str | None = None, timeout: float = 30.0
+    ) -> None:
         self._producer = producer
+        self._codec = codec
         self._topic = topic
         self.timeout = timeout
+
+    @property
+    def codec(self) -> Any:
+        if self._codec is None:
+            from telemetry_site.backends import codecs
+
+            self._codec = codecs["rentals"]
+        return self._codec
 
     @property
     def producer(self) -> Any:
@@ -45,7 +56,7 @@ class RentalsPublisher:
                 errors.append(err)
 
         for event in events:
-            value = json.dumps(event, sort_keys=True, separators=(",", ":")).encode()
+            value = self.codec.encode(event)
             self.producer.produce(
                 self.topic, key=str(event["contract_id"]).encode(), value=value, on_delivery=on_delivery
             )

@@ -489,6 +489,7 @@ RENTALS_TIME_ZONE = env("RENTALS_TIME_ZONE", USAGE_TIME_ZONE)
 # An interval between readings longer than this is no data (data-gap hours), as for utilisation.
 RENTALS_DATA_GAP_HOURS = env_float("RENTALS_DATA_GAP_HOURS", 1.0)
 RENTALS_TOPIC = env("RENTALS_TOPIC", "data.c40.rentals")
+TELEMETRY_CODECS["rentals"] = _codec("rental_statement.avsc", RENTALS_TOPIC)
 # Periods that ended more than this many days ago keep the hours of their issued version (no late
 # reading reaches them: usage's correction horizon, plus a day), so the ledger behind them may be
 # pruned. A contract change still re-prices them.

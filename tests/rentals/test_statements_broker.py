@@ -2,7 +2,6 @@
 per new version on RENTALS_TOPIC; replays publish nothing; an undelivered event stores nothing; a
 crash between delivery and storing republishes the same event id and stores one version."""
 
-import json
 import uuid
 from io import StringIO
 
@@ -21,8 +20,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 AS_OF = "2026-08-02T00:00:00Z"
 
 
-def events(kafka, topic):
-    return [(m.key().decode(), json.loads(m.value())) for m in read_all(kafka, topic, idle=2.0)]
+def events(kafka, topic, codec=None):
+    """The topic's events, decoded by the ``rentals`` codec (which checks them against the schema)."""
+    from telemetry_site.backends import codecs
+
+    codec = codec or codecs["rentals"]
+    return [(m.key().decode(), codec.decode(m.value())) for m in read_all(kafka, topic, idle=2.0)]
 
 
 def refresh_command(*args):
@@ -37,7 +40,8 @@ def june_july_with_an_outage():
     return hourly_readings("EX1", AUG.replace(month=6), june + july)
 
 
-def test_versions_and_events_on_the_broker(kafka, settings, mongo_db):
+def test_versions_and_events_on_the_broker(kafka, avro, settings, mongo_db):
+    """Avro in the Confluent wire format here (the schema registry's in-process stand-in)."""
     readings = june_july_with_an_outage()
     feed(readings)
     rental = contract(pooled=True)
@@ -46,7 +50,7 @@ def test_versions_and_events_on_the_broker(kafka, settings, mongo_db):
     feed([Reading("EX1", ms(AUG), readings[-1].hours + 2, None)])  # July's last 2 h, late
     assert f"contract {rental.pk}: issued v2" in refresh_command()
     assert "0 statement version(s) issued" in refresh_command()
-    published = events(kafka, settings.RENTALS_TOPIC)
+    published = events(kafka, settings.RENTALS_TOPIC, avro["rentals"])
     assert [(key, event["version"]) for key, event in published] == [(str(rental.pk), 1), (str(rental.pk), 2)]
     v1, v2 = published[0][1], published[1][1]
     assert v1["amount"]["excess_total"] == "375.00" and v1["retracted"] is None  # 11 h x 6000/176
