@@ -206,3 +206,38 @@ def export_rows(first: date, last: date) -> list[dict]:
         if first.isoformat() <= line["period_start"][:10] <= last.isoformat()
     ]
     return sorted(rows, key=lambda row: (row["contract_id"], row["period_start"]))
+
+
+def _statement_body(contract: RentalContract, version: int | None, lines: list[dict], **rest: Any) -> dict:
+    return {
+        "contract_id": contract.pk,
+        "version": version,
+        "currency": contract.currency,
+        "lines": [contract_line(contract, line, version) for line in lines],
+        **rest,
+    }
+
+
+def live_statement(contract: RentalContract, as_of: datetime) -> dict:
+    """Computed now with the running period: not issued, so no version and no delta lines."""
+    result = compute(contract, as_of, closed_only=False)
+    lines = [line_values(line) for line in result.lines]
+    return _statement_body(contract, None, lines, issued_at=None, totals=totals_of(result), delta_lines=[])
+
+
+def issued_statement(contract: RentalContract, version: int | None) -> dict | None:
+    """The newest issued version, or ``version``; None when there is none such."""
+    versions = contract.statements.order_by("-version")
+    if version is not None:
+        versions = versions.filter(version=version)
+    issued = versions.first()
+    if issued is None:
+        return None
+    return _statement_body(
+        contract,
+        issued.version,
+        issued.lines,
+        issued_at=issued.issued_at.isoformat(),
+        totals=issued.totals,
+        delta_lines=issued.delta_lines,
+    )

@@ -17,11 +17,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from equipment_rentals import exports
-from equipment_rentals.business import line_values
 from equipment_rentals.models import RentalContract
 from equipment_rentals.renderers import CSVFileRenderer, XLSXFileRenderer
 from equipment_rentals.serializers import ContractSerializer
-from equipment_rentals.statements import compute, contract_line, export_rows, totals_of, usage_source
+from equipment_rentals.statements import export_rows, issued_statement, live_statement, usage_source
 from telemetry_site.api import (
     ERROR_RESPONSES,
     ErrorOut,
@@ -116,7 +115,7 @@ class StatementView(APIView):
     one, or ``?live=true`` computed now with the running period (version null, not issued)."""
 
     class InputSerializer(serializers.Serializer):
-        version = serializers.IntegerField(required=False, min_value=1)
+        version = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
         live = serializers.BooleanField(required=False, default=False)
 
     @extend_schema(
@@ -129,29 +128,11 @@ class StatementView(APIView):
         params.is_valid(raise_exception=True)
         contract = contract_or_404(pk)
         if params.validated_data["live"]:
-            result = compute(contract, datetime.now(UTC), closed_only=False)
-            lines = [line_values(line) for line in result.lines]
-            version, totals, deltas, issued_at = None, totals_of(result), [], None
-        else:
-            versions = contract.statements.order_by("-version")
-            if "version" in params.validated_data:
-                versions = versions.filter(version=params.validated_data["version"])
-            issued = versions.first()
-            if issued is None:
-                return Response({"version": ["No such statement version issued."]}, status=status.HTTP_404_NOT_FOUND)
-            lines, version, totals, deltas = issued.lines, issued.version, issued.totals, issued.delta_lines
-            issued_at = issued.issued_at.isoformat()
-        return Response(
-            {
-                "contract_id": contract.pk,
-                "version": version,
-                "issued_at": issued_at,
-                "currency": contract.currency,
-                "lines": [contract_line(contract, line, version) for line in lines],
-                "totals": totals,
-                "delta_lines": deltas,
-            }
-        )
+            return Response(live_statement(contract, datetime.now(UTC)))
+        body = issued_statement(contract, params.validated_data.get("version"))
+        if body is None:
+            return Response({"version": ["No such statement version issued."]}, status=status.HTTP_404_NOT_FOUND)
+        return Response(body)
 
 
 class ExportInput(serializers.Serializer):

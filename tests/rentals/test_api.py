@@ -279,3 +279,9 @@ def test_export_takes_each_contracts_newest_version(client, issued):
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [(r["version"], r["base_amount"]) for r in rows] == [("2", "6600.00"), ("2", "6600.00")]
     assert client.get(f"{URL}{issued}/statement/?version=1").json()["lines"][0]["base_amount"] == "6000.00"
+
+
+@pytest.mark.parametrize("version", ["0", "2147483648", "99999999999999999999999", "1.5"])
+def test_an_out_of_range_version_is_a_400_naming_it(client, issued, version):
+    response = client.get(f"{URL}{issued}/statement/?version={version}")
+    assert response.status_code == 400 and list(response.json()) == ["version"]
