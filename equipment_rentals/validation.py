@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Q
 
 from equipment_rentals.currencies import ISO_4217
+
+# Contracts live in this range: a statement walks every period from on-rent, so a year-1 on-rent
+# with a daily basis would be 740,000 periods.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def currency_problem(currency: str | None) -> str | None:
@@ -24,6 +29,9 @@ def period_problems(
 
     if on_rent is None or machine is None:
         return {}
+    for name, moment in (("on_rent", on_rent), ("off_rent", off_rent)):
+        if moment is not None and not EARLIEST <= moment < LATEST:
+            return {name: f"Must be from {EARLIEST.year} to {LATEST.year - 1}."}
     if off_rent is not None and off_rent <= on_rent:
         return {"off_rent": "Must be after on_rent."}
     overlapping = RentalContract.objects.filter(machine=machine).filter(

@@ -62,6 +62,8 @@ def test_create_read_change_delete(client):
     [
         ({"off_rent": "2026-05-01T00:00:00Z"}, "off_rent"),
         ({"off_rent": "2026-06-01T00:00:00Z"}, "off_rent"),
+        ({"on_rent": "0001-01-01T00:00:00Z", "off_rent": None}, "on_rent"),
+        ({"off_rent": "2100-01-01T00:00:00Z"}, "off_rent"),
         ({"currency": "EUX"}, "currency"),
         ({"currency": "eur"}, "currency"),
         ({"basis": "year"}, "basis"),
