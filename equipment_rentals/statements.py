@@ -27,7 +27,7 @@ from equipment_rentals.periods import (
     HOUR_MS,
     PeriodHours,
     contract_periods,
-    hours_in_period,
+    hours_in_periods,
     period_bounds_ms,
     utc,
 )
@@ -95,7 +95,8 @@ def compute(
         intervals = usage_source().intervals(
             contract.machine, period_bounds_ms(to_read[0])[0], period_bounds_ms(to_read[-1])[1]
         )
-        read = {p.index: hours_in_period(intervals, *period_bounds_ms(p), as_of_ms, gap_ms) for p in to_read}
+        bounds = [period_bounds_ms(p) for p in to_read]
+        read = dict(zip((p.index for p in to_read), hours_in_periods(intervals, bounds, as_of_ms, gap_ms), strict=True))
     usage = [read.get(p.index) or frozen[(p.start.isoformat(), p.end.isoformat())] for p in periods]
     settled = contract.off_rent is not None and contract.off_rent <= as_of
     return statement(terms_of(contract), periods, usage, settled)

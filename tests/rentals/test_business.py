@@ -15,6 +15,7 @@ from equipment_rentals.periods import (
     PeriodHours,
     contract_periods,
     hours_in_period,
+    hours_in_periods,
     meter_at,
     period_bounds_ms,
     utc,
@@ -217,3 +218,30 @@ def test_day_periods_follow_the_wall_clock_across_dst():
     assert [p.start.isoformat() for p in periods] == ["2026-03-28T07:00:00+01:00", "2026-03-29T07:00:00+02:00"]
     first, second = (period_bounds_ms(p) for p in periods)
     assert (first[1] - first[0]) // HOUR_MS == 23 and (second[1] - second[0]) // HOUR_MS == 24
+
+
+@st.composite
+def chains(draw):
+    """A ledger chain: a first reading, then intervals of 1 min to 3 h, some hours or meters missing."""
+    time_ms, meter = draw(st.integers(0, 10 * HOUR_MS)), 100.0
+    intervals = [Interval(None, time_ms, None, None, meter)]
+    for _ in range(draw(st.integers(0, 60))):
+        step = draw(st.integers(60_000, 3 * HOUR_MS))
+        used = draw(st.one_of(st.none(), st.floats(0, step / HOUR_MS)))
+        start_meter = intervals[-1].end_meter
+        end_meter = None if draw(st.integers(0, 9)) == 0 else meter + (used or 0.0)
+        meter = end_meter if end_meter is not None else meter
+        intervals.append(Interval(time_ms, time_ms + step, used, start_meter, end_meter))
+        time_ms += step
+    return intervals
+
+
+@property_settings(max_examples=200)
+@given(chains(), st.lists(st.integers(0, 200 * HOUR_MS), min_size=2, max_size=12, unique=True), st.integers(0, 300))
+def test_hours_in_periods_reads_only_nearby_intervals_and_agrees_with_the_full_walk(intervals, cuts, as_of_hours):
+    cuts.sort()
+    bounds = list(pairwise(cuts))
+    as_of_ms = as_of_hours * HOUR_MS
+    fast = hours_in_periods(intervals, bounds, as_of_ms, HOUR_MS)
+    full = [hours_in_period(intervals, start, end, as_of_ms, HOUR_MS) for start, end in bounds]
+    assert fast == full
