@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "equipment_history",
     "equipment_usage",
     "equipment_connectors",
+    "equipment_rentals",
 ]
 
 MIDDLEWARE = [
@@ -496,4 +497,22 @@ TELEMETRY_REPOSITORIES["connector_dedup"] = {
 TELEMETRY_REPOSITORIES["connector_registry_index"] = {
     "BACKEND": "equipment_connectors.repository.RegistryIndex",
     "OPTIONS": {"database": "default", "collection": "equipment_registry"},
+}
+
+# --- Rentals ------------------------------------------------------------------------------------
+# Rental contracts and statements (docs/RENTALS.md): periods in a contract's zone, or this one.
+RENTALS_TIME_ZONE = env("RENTALS_TIME_ZONE", USAGE_TIME_ZONE)
+# An interval between readings longer than this is no data (data-gap hours), as for utilisation.
+RENTALS_DATA_GAP_HOURS = env_float("RENTALS_DATA_GAP_HOURS", 1.0)
+RENTALS_TOPIC = env("RENTALS_TOPIC", "data.c40.rentals")
+TELEMETRY_CODECS["rentals"] = _codec("rental_statement.avsc", RENTALS_TOPIC)
+# Periods that ended more than this many days ago keep the hours of their issued version (no late
+# reading reaches them: usage's correction horizon, plus a day), so the ledger behind them may be
+# pruned. A contract change still re-prices them.
+RENTALS_RECOMPUTE_DAYS = env_float("RENTALS_RECOMPUTE_DAYS", USAGE_LATE_READING_MAX_AGE_DAYS + 1)
+# Rows of one export or meter-reading CSV at most (a longer range is a 400 naming from/to).
+RENTALS_EXPORT_MAX_ROWS = env_int("RENTALS_EXPORT_MAX_ROWS", 100_000)
+TELEMETRY_REPOSITORIES["rental_usage"] = {
+    "BACKEND": "equipment_rentals.repository.RentalUsageRepository",
+    "OPTIONS": {"database": "default", "collection": "usage_deltas"},
 }

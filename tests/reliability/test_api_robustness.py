@@ -229,7 +229,10 @@ def fuzz(operation, client: Client, headers: dict, kinds: Counter, statuses: Cou
 def test_any_text_in_any_parameter_of_any_route_gets_no_500_and_a_documented_schema_valid_answer(api_schema, token):
     client = Client(api_schema.app)
     headers = {"Authorization": f"Token {token}"}
-    operations = [result.ok() for result in api_schema.get_all_operations()]
+    # GET operations: this property sends GETs (writes are in the schemathesis run below).
+    operations = [
+        op for op in (result.ok() for result in api_schema.get_all_operations()) if op.method.upper() == "GET"
+    ]
     assert len(operations) >= 12, [op.label for op in operations]
     kinds: Counter = Counter()
     statuses: Counter = Counter()

@@ -16,6 +16,7 @@ PACKAGES = (
     "equipment_history",
     "equipment_usage",
     "equipment_connectors",
+    "equipment_rentals",
     "benchmarks",
 )
 
