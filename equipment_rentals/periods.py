@@ -182,8 +182,9 @@ def hours_in_periods(
     result = []
     for start_ms, end_ms in bounds:
         # From the newest interval ending at or before the start (the meter there), through the
-        # first one ending after the end (it spans it).
-        first = max(0, bisect_right(ends, start_ms) - 1)
+        # first one ending after the end (it spans it). The end meter is read at as_of when that
+        # comes first, which for a period still in the future is before its start.
+        first = max(0, bisect_right(ends, min(start_ms, as_of_ms)) - 1)
         while first > 0 and intervals[first].end_meter is None:  # back to the last known meter
             first -= 1
         last = bisect_right(ends, end_ms) + 1
