@@ -1,6 +1,6 @@
 """``python -m benchmarks`` (``make bench``): every benchmark at its default sizes, one table.
 
-    python -m benchmarks [--only decoding,pipeline,roundtrips,api,memory,scaling,archive] [--json]
+    python -m benchmarks [--only decoding,pipeline,roundtrips,api,memory,scaling,archive,connectors] [--json]
 
 Sizes are modest so that the whole run takes minutes on a 2-core machine; run a module alone for
 other sizes (``python -m benchmarks.memory --messages 1000000``, ``python -m benchmarks.api --full``).
@@ -16,7 +16,7 @@ from benchmarks.common import Result, command_line, emit, setup_django
 
 
 def suites() -> dict[str, Callable[[], list[Result]]]:
-    from benchmarks import api, archive, decoding, memory, pipeline, roundtrips, scaling
+    from benchmarks import api, archive, connectors, decoding, memory, pipeline, roundtrips, scaling
 
     return {
         "decoding": decoding.run,
@@ -26,6 +26,7 @@ def suites() -> dict[str, Callable[[], list[Result]]]:
         "memory": memory.run,
         "scaling": scaling.run,
         "archive": archive.run,
+        "connectors": connectors.run,
     }
 
 

@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
             Path(run_dir),
             free_port(),
             free_port(),
-            ["--machines", str(args.machines), "--backfill-days", str(args.backfill_days)],
+            ["--machines", str(args.machines), "--maker-machines", "0", "--backfill-days", str(args.backfill_days)],
         )
         banner = stack.start()
         first, every = stack.wait_for_machines(args.machines, args.wait)

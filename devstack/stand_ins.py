@@ -14,6 +14,7 @@ CODEC_SCHEMAS = {
     "telemetry": "c40_enriched.avsc",
     "registry": "equipment_registry.avsc",
     "usage": "usage.avsc",
+    "rentals": "rental_statement.avsc",
 }
 
 

@@ -109,6 +109,8 @@ INSTALLED_APPS = [
     "equipment_current",
     "equipment_history",
     "equipment_usage",
+    "equipment_connectors",
+    "equipment_rentals",
 ]
 
 MIDDLEWARE = [
@@ -128,7 +130,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "telemetry_site.urls"
 # The apps' ops pages, mounted under /admin/ops/ (telemetry_site/ops_urls.py): each a module with urlpatterns.
-TELEMETRY_OPS_URLS = ["equipment_current.ops_urls", "equipment_usage.ops_urls"]
+TELEMETRY_OPS_URLS = ["equipment_current.ops_urls", "equipment_usage.ops_urls", "equipment_connectors.ops_urls"]
 WSGI_APPLICATION = "telemetry_site.wsgi.application"
 
 TEMPLATES = [
@@ -484,3 +486,36 @@ USAGE_LATE_READING_MAX_AGE_DAYS = env_float("USAGE_LATE_READING_MAX_AGE_DAYS", 3
 # to this many days before the machine's newest reading; older ones keep their price (the change is
 # stored and reported in usage_repricings). The horizon for re-pricing (and for pruning deltas).
 USAGE_REPRICE_MAX_AGE_DAYS = env_float("USAGE_REPRICE_MAX_AGE_DAYS", 30.0)
+
+# --- Connectors (docs/CONNECTORS.md) -------------------------------------------------------------
+# manage.py run_connectors: other makers' ISO 15143-3 feeds into TELEMETRY_TOPIC. The connectors
+# themselves (maker, URL, credentials, poll period, budget) are rows of the admin and /api/v1/connectors/.
+CONNECTORS_TIMEOUT_SECONDS = env_float("CONNECTORS_TIMEOUT_SECONDS", 30.0)  # per request, whole answer
+CONNECTORS_MAX_PAGE_BYTES = env_int("CONNECTORS_MAX_PAGE_BYTES", 1_048_576)  # a larger page is an error
+CONNECTORS_MAX_PAGES = env_int("CONNECTORS_MAX_PAGES", 1000)  # per poll
+TELEMETRY_REPOSITORIES["connector_dedup"] = {
+    "BACKEND": "equipment_connectors.repository.DedupRepository",
+    "OPTIONS": {"database": "default", "collection": "connector_dedup"},
+}
+TELEMETRY_REPOSITORIES["connector_registry_index"] = {
+    "BACKEND": "equipment_connectors.repository.RegistryIndex",
+    "OPTIONS": {"database": "default", "collection": "equipment_registry"},
+}
+
+# --- Rentals ------------------------------------------------------------------------------------
+# Rental contracts and statements (docs/RENTALS.md): periods in a contract's zone, or this one.
+RENTALS_TIME_ZONE = env("RENTALS_TIME_ZONE", USAGE_TIME_ZONE)
+# An interval between readings longer than this is no data (data-gap hours), as for utilisation.
+RENTALS_DATA_GAP_HOURS = env_float("RENTALS_DATA_GAP_HOURS", 1.0)
+RENTALS_TOPIC = env("RENTALS_TOPIC", "data.c40.rentals")
+TELEMETRY_CODECS["rentals"] = _codec("rental_statement.avsc", RENTALS_TOPIC)
+# Periods that ended more than this many days ago keep the hours of their issued version (no late
+# reading reaches them: usage's correction horizon, plus a day), so the ledger behind them may be
+# pruned. A contract change still re-prices them.
+RENTALS_RECOMPUTE_DAYS = env_float("RENTALS_RECOMPUTE_DAYS", USAGE_LATE_READING_MAX_AGE_DAYS + 1)
+# Rows of one export or meter-reading CSV at most (a longer range is a 400 naming from/to).
+RENTALS_EXPORT_MAX_ROWS = env_int("RENTALS_EXPORT_MAX_ROWS", 100_000)
+TELEMETRY_REPOSITORIES["rental_usage"] = {
+    "BACKEND": "equipment_rentals.repository.RentalUsageRepository",
+    "OPTIONS": {"database": "default", "collection": "usage_deltas"},
+}

@@ -36,6 +36,7 @@ from schemathesis.engine import events, from_schema
 from schemathesis.generation import GenerationMode
 from werkzeug.serving import make_server
 from werkzeug.test import Client
+from werkzeug.wsgi import LimitedStream
 
 from equipment_current.business import fold_state_updates
 from equipment_history.business import Position, extract_positions
@@ -228,7 +229,10 @@ def fuzz(operation, client: Client, headers: dict, kinds: Counter, statuses: Cou
 def test_any_text_in_any_parameter_of_any_route_gets_no_500_and_a_documented_schema_valid_answer(api_schema, token):
     client = Client(api_schema.app)
     headers = {"Authorization": f"Token {token}"}
-    operations = [result.ok() for result in api_schema.get_all_operations()]
+    # GET operations: this property sends GETs (writes are in the schemathesis run below).
+    operations = [
+        op for op in (result.ok() for result in api_schema.get_all_operations()) if op.method.upper() == "GET"
+    ]
     assert len(operations) >= 12, [op.label for op in operations]
     kinds: Counter = Counter()
     statuses: Counter = Counter()
@@ -244,10 +248,30 @@ def test_any_text_in_any_parameter_of_any_route_gets_no_500_and_a_documented_sch
 # -- schemathesis, most thorough mode --------------------------------------------------------------
 
 
+def discarding_unread_bodies(app):
+    """The application, after which whatever of the request body it did not read is read and
+    dropped, as gunicorn does. A view that refuses a POST before parsing it (a 403 for a non-staff
+    user) reads no body; werkzeug's server then blocks reading the rest until the client closes,
+    while the client waits for the answer: a timeout that production never sees."""
+
+    def application(environ, start_response):
+        length = environ.get("CONTENT_LENGTH", "")
+        body = LimitedStream(environ["wsgi.input"], int(length)) if length.isdigit() else None
+        if body is not None:
+            environ["wsgi.input"] = body
+        try:
+            return app(environ, start_response)
+        finally:
+            if body is not None:
+                body.exhaust()
+
+    return application
+
+
 @pytest.fixture
 def live_api(seeded_api):
     """The application behind a real HTTP server (one thread: the in-process store is shared)."""
-    server = make_server("127.0.0.1", 0, seeded_api)
+    server = make_server("127.0.0.1", 0, discarding_unread_bodies(seeded_api))
     thread = threading.Thread(target=server.serve_forever, name="api-under-test", daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

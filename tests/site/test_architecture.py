@@ -28,6 +28,12 @@ LONG_MODULES = {
 IMPURE = frozenset({"django", "rest_framework", "drf_spectacular", "pymongo", "confluent_kafka", "fastavro"})
 # The stream modules a business module may read records with (pure themselves).
 PURE_STREAM = frozenset({"stream.records"})
+# The ISO 15143-3 (AEMP 2.0) document format: parsing, element tables, the XML writer. Standard
+# library only (checked below); the feed we serve and the connectors that read other makers' feeds
+# share it, like a business module.
+SHARED_FORMATS = frozenset(
+    {"equipment_current.aemp.client", "equipment_current.aemp.elements", "equipment_current.aemp.xml_document"}
+)
 
 
 def project_packages() -> list[str]:
@@ -92,7 +98,11 @@ def may_import(module: str, target: str) -> bool:
         return True
     # An app may use another app's pure rules and values, nothing else of it (its data comes
     # through Kafka or the registries of settings).
-    return package in apps() and target_package in apps() and is_business(".".join(target.split(".")[:2]))
+    if package in apps() and target_package in apps():
+        return is_business(".".join(target.split(".")[:2])) or any(
+            target == shared or target.startswith(shared + ".") for shared in SHARED_FORMATS
+        )
+    return False
 
 
 def test_the_packages_are_discovered():
@@ -205,6 +215,21 @@ def test_business_modules_are_pure():
                 if root in IMPURE or ours:
                     offenders.append(f"{path.relative_to(ROOT)}:{line}: {target}")
     assert offenders == []
+
+
+def test_the_shared_format_modules_use_the_standard_library_and_each_other_only():
+    offenders = []
+    for module in SHARED_FORMATS:
+        path = ROOT / (module.replace(".", "/") + ".py")
+        for line, target in imported(module, path):
+            root = target.split(".")[0]
+            if root in IMPURE or (
+                root in project_packages() and not any(target.startswith(shared) for shared in SHARED_FORMATS)
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{line}: {target}")
+    assert offenders == []
+    assert may_import("equipment_connectors.feed", "equipment_current.aemp.client.parse_xml")
+    assert not may_import("equipment_connectors.feed", "equipment_current.aemp.views.FleetView")
 
 
 def test_every_module_is_under_400_lines():

@@ -18,6 +18,7 @@ from telemetry_site.databases import open_database
 pytestmark = pytest.mark.broker
 
 MACHINES = 3
+MAKER_MACHINES = 2  # of the simulated other maker polled by run_connectors (docs/CONNECTORS.md)
 PARALLEL = 20
 SERVICES = ("current", "history", "usage", "registry", "archive")
 
@@ -66,7 +67,16 @@ def test_a_newcomer_runs_the_main_job_requests_every_url_stops_and_restarts_it(t
         tmp_path / "run",
         free_port(),
         free_port(),
-        ["--machines", str(MACHINES), "--partitions", "2", "--backfill-days", "0.01"],
+        [
+            "--machines",
+            str(MACHINES),
+            "--maker-machines",
+            str(MAKER_MACHINES),
+            "--partitions",
+            "2",
+            "--backfill-days",
+            "0.01",
+        ],
     )
     stack.start()
     try:
@@ -103,7 +113,7 @@ def test_a_newcomer_runs_the_main_job_requests_every_url_stops_and_restarts_it(t
     try:
         processes = descendants(stack.process.pid)
         # The data is still there before anything new arrives.
-        assert stack.machines_visible() == MACHINES
+        assert stack.machines_visible() == MACHINES + MAKER_MACHINES
     finally:
         seconds = stack.stop()
     assert_stopped_in_order(stack, seconds, processes)

@@ -168,6 +168,9 @@ class Command(BaseCommand):
             "--machines", type=int, default=50, help="simulated machines (0: no simulator, bring your own data)"
         )
         parser.add_argument(
+            "--maker-machines", type=int, default=20, help="machines of a simulated other maker's AEMP feed (0: none)"
+        )
+        parser.add_argument(
             "--backfill-days",
             type=float,
             default=1.0,
@@ -263,6 +266,10 @@ class Command(BaseCommand):
                 if options["backfill_days"] > 0:
                     simulate += ["--backfill-days", str(options["backfill_days"])]
                 spawn(workers, "fleet simulator", simulate, "simulator.log")
+            if options["maker_machines"] > 0:
+                # Another maker's ISO 15143-3 feed, simulated on 127.0.0.1, polled into the stream (docs/CONNECTORS.md).
+                connectors = ["run_connectors", "--simulated-maker", str(options["maker_machines"])]
+                spawn(workers, "connectors", connectors, "connectors.log")
             web_host, _, web_port = options["web"].rpartition(":")
             # gunicorn, as in production: worker processes with threads (the store opens its connections
             # per thread, telemetry_site/litemongo_store.py) and a listen backlog that takes a burst
