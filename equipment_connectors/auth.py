@@ -28,6 +28,8 @@ NONE = "none"
 OAUTH2 = frozenset({CLIENT_CREDENTIALS, REFRESH_TOKEN, PASSWORD})
 RENEW_BEFORE_SECONDS = 60.0
 DEFAULT_EXPIRES_IN = 3600.0  # a token response without expires_in
+# Longer lifetimes are taken as this (a year): the token is renewed then at the latest.
+MAX_EXPIRES_IN = 365 * 86_400
 B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750's b64token
 
 
@@ -92,8 +94,11 @@ def token_from(response: Response, now: float) -> Token:
     if not B64TOKEN.fullmatch(answer["access_token"]):  # it goes into a header: no spaces, no line breaks
         raise AuthError(f"token endpoint {response.url}: the access_token is not a bearer token (RFC 6750)")
     expires_in = answer.get("expires_in", DEFAULT_EXPIRES_IN)
-    if isinstance(expires_in, str) and expires_in.isdigit():
+    # isdigit() alone admits "²" (int() refuses it) and 5,000 digits (int() refuses those too).
+    if isinstance(expires_in, str) and expires_in.isascii() and expires_in.isdigit() and len(expires_in) <= 12:
         expires_in = int(expires_in)
+    if isinstance(expires_in, int) and not isinstance(expires_in, bool) and expires_in > MAX_EXPIRES_IN:
+        expires_in = MAX_EXPIRES_IN  # a JSON integer past float's range would overflow below
     if (
         isinstance(expires_in, bool)
         or not isinstance(expires_in, (int, float))
