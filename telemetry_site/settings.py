@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "equipment_history",
     "equipment_usage",
     "equipment_connectors",
+    "equipment_maintenance",
 ]
 
 MIDDLEWARE = [
