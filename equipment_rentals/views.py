@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -23,6 +23,7 @@ from equipment_rentals.serializers import ContractSerializer
 from equipment_rentals.statements import export_rows, issued_statement, live_statement, usage_source
 from telemetry_site.api import (
     ERROR_RESPONSES,
+    WRITE_ERRORS,
     ErrorOut,
     ParameterErrorsOut,
     TimestampParameter,
@@ -30,13 +31,6 @@ from telemetry_site.api import (
     query_parameters,
 )
 from telemetry_site.renderers import JSONRenderer
-
-# A write's 400: each offending field with its messages, or {"detail": ...} for a body that does
-# not parse (DRF's ParseError).
-WRITE_ERRORS = {
-    **ERROR_RESPONSES,
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description="The offending fields, or a detail"),
-}
 
 
 def contract_or_404(pk: str) -> RentalContract:

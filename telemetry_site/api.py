@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -213,3 +214,9 @@ def paginated(item: type[serializers.Serializer], name: str) -> type[serializers
 
 
 ERROR_RESPONSES = {400: ParameterErrorsOut, 401: ErrorOut, 403: ErrorOut, 503: ErrorOut}
+# A write's 400: each offending field with its messages, or {"detail": ...} for a body that does
+# not parse (DRF's ParseError).
+WRITE_ERRORS = {
+    **ERROR_RESPONSES,
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="The offending fields, or a detail"),
+}

@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "equipment_usage",
     "equipment_connectors",
     "equipment_rentals",
+    "equipment_maintenance",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class EquipmentMaintenanceConfig(AppConfig):
+    name = "equipment_maintenance"
+    default_auto_field = "django.db.models.BigAutoField"

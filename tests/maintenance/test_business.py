@@ -1,0 +1,111 @@
+"""Maintenance rules of issue 30, every numeric example plus properties (pure, no django)."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from equipment_maintenance import business as b
+from tests.properties import property_settings
+
+TODAY = date(2026, 12, 5)
+PLAN_250 = b.Template(interval_hours=250)
+DONE_AT_1000 = [b.Service(hours=1000, date=date(2026, 11, 1))]
+
+
+def test_250h_plan_done_at_1000_is_due_soon_at_1226():
+    status = b.plan_status(PLAN_250, 1226, DONE_AT_1000, TODAY)
+    assert (status.status, status.due_hours, status.hours_left) == (b.DUE_SOON, 1250, 24)
+
+
+def test_250h_plan_is_ok_just_before_the_window():
+    assert b.plan_status(PLAN_250, 1224, DONE_AT_1000, TODAY).status == b.OK
+
+
+def test_250h_plan_done_at_1000_is_due_at_1250():
+    assert b.plan_status(PLAN_250, 1250, DONE_AT_1000, TODAY).status == b.DUE
+
+
+def test_250h_plan_done_at_1000_is_overdue_by_50_at_1300():
+    status = b.plan_status(PLAN_250, 1300, DONE_AT_1000, TODAY)
+    assert (status.status, status.overdue_by, status.hours_left) == (b.OVERDUE, 50, 0)
+
+
+def test_250h_or_30_days_at_2h_a_day_is_due_on_day_30_at_60h():
+    plan = b.Template(interval_hours=250, interval_days=30)
+    start = date(2026, 1, 1)
+    day_30 = start + timedelta(days=30)
+    status = b.plan_status(plan, 2 * 30, [], day_30, start=start)
+    assert (status.status, status.due_date) == (b.DUE, day_30)
+    assert b.plan_status(plan, 2 * 20, [], start + timedelta(days=20), start=start).status == b.OK
+
+
+def test_130h_left_at_6_5h_a_day_forecasts_20_days_out():
+    status = b.plan_status(PLAN_250, 1120, DONE_AT_1000, TODAY)
+    assert status.hours_left == 130
+    assert b.forecast_date(status, 6.5, TODAY) == TODAY + timedelta(days=20)
+
+
+def test_no_use_means_no_forecast():
+    assert b.forecast_date(b.plan_status(PLAN_250, 1120, DONE_AT_1000, TODAY), 0.0, TODAY) is None
+
+
+def test_average_daily_hours_of_the_last_30_days():
+    assert b.average_daily_hours([6.5] * 20 + [13.0] * 5) == (130 + 65) / 30
+
+
+def test_late_service_at_1270_next_due_1520_anchor_last_service():
+    late = [b.Service(hours=1270, date=TODAY)]
+    assert b.due_hours_after(b.Template(interval_hours=250), late) == 1520
+
+
+def test_late_service_at_1270_next_due_1500_anchor_schedule():
+    late = [b.Service(hours=1270, date=TODAY)]
+    assert b.due_hours_after(b.Template(interval_hours=250, anchor=b.ANCHOR_SCHEDULE), late) == 1500
+
+
+def test_tiered_plans_are_several_templates():
+    tiers = [b.Template(interval_hours=h, name=f"{h} h") for h in (250, 500, 1000, 2000)]
+    statuses = [b.plan_status(t, 990, [], TODAY).status for t in tiers]
+    assert statuses == [b.OVERDUE, b.OVERDUE, b.DUE_SOON, b.OK]
+
+
+hours_steps = st.lists(st.floats(min_value=0, max_value=100, allow_nan=False), min_size=1, max_size=40)
+
+
+@property_settings(200)
+@given(start=st.floats(min_value=0, max_value=2000, allow_nan=False), steps=hours_steps)
+def test_monotone_hours_never_leave_overdue_without_a_service(start, steps):
+    hours, overdue_seen = start, False
+    for step in steps:
+        hours += step
+        status = b.plan_status(PLAN_250, hours, DONE_AT_1000, TODAY).status
+        assert not (overdue_seen and status != b.OVERDUE)
+        overdue_seen = overdue_seen or status == b.OVERDUE
+
+
+@property_settings(200)
+@given(first=st.floats(min_value=900, max_value=1400, allow_nan=False), drops=hours_steps)
+def test_hours_going_down_emit_no_event(first, drops):
+    readings = [(TODAY, first)]
+    day, hours = TODAY, first
+    for drop in drops:
+        day, hours = day + timedelta(days=1), hours - drop - 0.01
+        readings.append((day, hours))
+    assert b.events(PLAN_250, readings, DONE_AT_1000) == b.events(PLAN_250, readings[:1], DONE_AT_1000)
+
+
+@property_settings(200)
+@given(steps=hours_steps, seed=st.integers(0, 2**32 - 1))
+def test_events_are_the_same_whatever_the_arrival_order(steps, seed):
+    hours, readings = 1100.0, []
+    for i, step in enumerate(steps):
+        hours += step
+        readings.append((TODAY + timedelta(days=i), hours))
+    shuffled = readings[:]
+    random.Random(seed).shuffle(shuffled)
+    assert b.events(PLAN_250, shuffled, DONE_AT_1000) == b.events(PLAN_250, readings, DONE_AT_1000)
+    assert len(set(b.events(PLAN_250, readings, DONE_AT_1000))) == len(b.events(PLAN_250, readings, DONE_AT_1000))
