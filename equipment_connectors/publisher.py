@@ -8,43 +8,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from telemetry_site.publishing import KafkaPublisher
+
 
 class PublishError(Exception):
     pass
 
 
-class TelemetryPublisher:
-    def __init__(
-        self, producer: Any = None, codec: Any = None, topic: str | None = None, timeout: float = 30.0
-    ) -> None:
-        self._producer = producer
-        self._codec = codec
-        self._topic = topic
-        self.timeout = timeout
-
-    @property
-    def producer(self) -> Any:
-        if self._producer is None:
-            from telemetry_site.backends import kafka
-
-            self._producer = kafka["default"].producer(**{"client.id": "c40-connectors"})
-        return self._producer
-
-    @property
-    def codec(self) -> Any:
-        if self._codec is None:
-            from telemetry_site.backends import codecs
-
-            self._codec = codecs["telemetry"]
-        return self._codec
-
-    @property
-    def topic(self) -> str:
-        if self._topic is None:
-            from django.conf import settings
-
-            self._topic = settings.TELEMETRY_TOPIC
-        return self._topic
+class TelemetryPublisher(KafkaPublisher):
+    CLIENT_ID = "c40-connectors"
+    CODEC = "telemetry"
+    TOPIC_SETTING = "TELEMETRY_TOPIC"
 
     def publish(self, records: Sequence[dict], source: str) -> int:
         if not records:

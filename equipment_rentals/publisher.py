@@ -13,40 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from stream.codecs import TransientError
+from telemetry_site.publishing import KafkaPublisher
 
 
-class RentalsPublisher:
-    def __init__(
-        self, producer: Any = None, codec: Any = None, topic: str | None = None, timeout: float = 30.0
-    ) -> None:
-        self._producer = producer
-        self._codec = codec
-        self._topic = topic
-        self.timeout = timeout
-
-    @property
-    def codec(self) -> Any:
-        if self._codec is None:
-            from telemetry_site.backends import codecs
-
-            self._codec = codecs["rentals"]
-        return self._codec
-
-    @property
-    def producer(self) -> Any:
-        if self._producer is None:
-            from telemetry_site.backends import kafka
-
-            self._producer = kafka["default"].producer(**{"client.id": "c40-rentals-publisher"})
-        return self._producer
-
-    @property
-    def topic(self) -> str:
-        if self._topic is None:
-            from django.conf import settings
-
-            self._topic = settings.RENTALS_TOPIC
-        return self._topic
+class RentalsPublisher(KafkaPublisher):
+    CLIENT_ID = "c40-rentals-publisher"
+    CODEC = "rentals"
+    TOPIC_SETTING = "RENTALS_TOPIC"
 
     def publish(self, events: Sequence[dict]) -> int:
         errors: list[Any] = []

@@ -12,42 +12,15 @@ from typing import Any
 
 from equipment_usage.metrics import usage_published
 from stream.codecs import TransientError
+from telemetry_site.publishing import KafkaPublisher
 
 
-class UsagePublisher:
+class UsagePublisher(KafkaPublisher):
     """Built lazily: nothing connects until ``open`` or the first ``publish``."""
 
-    def __init__(
-        self, producer: Any = None, codec: Any = None, topic: str | None = None, timeout: float = 30.0
-    ) -> None:
-        self._producer = producer
-        self._codec = codec
-        self._topic = topic
-        self.timeout = timeout
-
-    @property
-    def producer(self) -> Any:
-        if self._producer is None:
-            from telemetry_site.backends import kafka
-
-            self._producer = kafka["default"].producer(**{"client.id": "c40-usage-publisher"})
-        return self._producer
-
-    @property
-    def codec(self) -> Any:
-        if self._codec is None:
-            from telemetry_site.backends import codecs
-
-            self._codec = codecs["usage"]
-        return self._codec
-
-    @property
-    def topic(self) -> str:
-        if self._topic is None:
-            from django.conf import settings
-
-            self._topic = settings.USAGE_TOPIC
-        return self._topic
+    CLIENT_ID = "c40-usage-publisher"
+    CODEC = "usage"
+    TOPIC_SETTING = "USAGE_TOPIC"
 
     def open(self) -> None:
         """Create the producer now. librdkafka then connects and obtains its idempotent producer id
