@@ -264,9 +264,12 @@ def day_figures(
             for name, low, high in IDLE_BUCKETS:
                 if low <= seconds < high:
                     figures.idle_runs[name] += 1
+    own = [sample for sample in samples if day_start <= sample.t < day_end]
     if by_site:
         figures.site = min(by_site, key=lambda site: (-by_site[site], site))
-    figures.samples = sum(1 for sample in samples if day_start <= sample.t < day_end)
+    elif own:  # a lone reading (the day has just begun): where it is
+        figures.site = own[0].site or OFF_SITE
+    figures.samples = len(own)
     return figures
 
 

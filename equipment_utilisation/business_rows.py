@@ -162,16 +162,13 @@ def topic_record(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def next_version(stored: Mapping[str, Any] | None, computed: dict[str, Any]) -> dict[str, Any] | None:
     """``computed`` as the stored row's next version, or None when its figures did not change (a
-    replay). A changed site retracts the old key (``retracted_sites``) when the row is published."""
+    replay). A stored row is a published one (the consumer stores a row once the topic has it), so a
+    changed site retracts the stored row's key (``retracted_sites``: a tombstone goes out first)."""
     if same_figures(stored, computed):
         return None
-    version = 1 if stored is None else stored["version"] + 1
-    retracted = [] if stored is None else list(stored.get("retracted_sites", []))
-    if stored is not None and stored["site"] != computed["site"] and stored.get("published_version", 0) > 0:
-        retracted.append(stored["site"])
+    moved = stored is not None and stored["site"] != computed["site"]
     return {
         **computed,
-        "version": version,
-        "published_version": 0 if stored is None else stored.get("published_version", 0),
-        "retracted_sites": sorted(set(retracted) - {computed["site"]}),
+        "version": 1 if stored is None else stored["version"] + 1,
+        "retracted_sites": [stored["site"]] if moved else [],
     }

@@ -44,11 +44,19 @@ def _calendar_errors(name: Any, value: Any) -> list[Error]:
         )
     elif any(not _number(h) or not 0 <= h <= 24 for h in hours.values()):
         errors.append(Error(f"{where}['HOURS'] must be numbers from 0 to 24.", id="utilisation.E002"))
-    for day in value.get("HOLIDAYS", ()):
+    errors.extend(_holiday_errors(f"{where}['HOLIDAYS']", value.get("HOLIDAYS", [])))
+    return errors
+
+
+def _holiday_errors(where: str, holidays: Any) -> list[Error]:
+    if not isinstance(holidays, list | tuple):
+        return [Error(f"{where} must be a list of YYYY-MM-DD dates.", id="utilisation.E002")]
+    errors = []
+    for day in holidays:
         try:
             date.fromisoformat(str(day))
         except ValueError:
-            errors.append(Error(f"{where}['HOLIDAYS'] has {day!r}, not a YYYY-MM-DD date.", id="utilisation.E002"))
+            errors.append(Error(f"{where} has {day!r}, not a YYYY-MM-DD date.", id="utilisation.E002"))
     return errors
 
 
@@ -111,13 +119,7 @@ def check_utilisation_settings(app_configs: Any = None, **kwargs: Any) -> list[E
         known_calendar(f"settings.UTILISATION_SITES[{site!r}]['CALENDAR']", value.get("CALENDAR"))
     for machine, zone in getattr(settings, "UTILISATION_MACHINE_TIME_ZONES", {}).items():
         errors.append(_zone_error(f"UTILISATION_MACHINE_TIME_ZONES[{machine!r}]", zone))
-    for day in getattr(settings, "UTILISATION_HOLIDAYS", ()):
-        try:
-            date.fromisoformat(str(day))
-        except ValueError:
-            errors.append(
-                Error(f"settings.UTILISATION_HOLIDAYS has {day!r}, not a YYYY-MM-DD date.", id="utilisation.E002")
-            )
+    errors.extend(_holiday_errors("settings.UTILISATION_HOLIDAYS", getattr(settings, "UTILISATION_HOLIDAYS", [])))
     for name in (
         "UTILISATION_DATA_GAP_HOURS",
         "UTILISATION_IDLE_MIN_SECONDS",

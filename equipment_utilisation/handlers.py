@@ -1,18 +1,22 @@
 """Consumer handler of utilisation: telemetry -> samples per machine and local day -> daily rows ->
-the utilisation topic. Per batch (docs/UTILISATION.md, "The consumer"):
+the utilisation topic. Per batch (docs/UTILISATION.md, "The consumer"), one write per collection:
 
 1. read the traces of the batch's (machine, day)s and two days either side (one query);
 2. add the new samples (a sample at an event time already stored is a replay) and save the traces
    that changed (one bulk write);
 3. recompute the rows of every day the batch touches and the day either side (a new first or last
    sample moves a neighbour's midnight interval), from the traces, whether or not they changed:
-   a crash after step 2 left them newer than the rows, and the replay repairs that;
-4. store each row whose figures changed as its next version (one read, one bulk write);
-5. publish every row of those days whose ``published_version`` is behind (this batch's, and any a
-   crash left unpublished), then mark them published. The loop commits the offsets only after.
+   a kill after step 2 left them ahead of the rows, and the replay repairs that;
+4. read the stored rows of those days (one query); each computed row whose figures differ is the
+   stored one's next version;
+5. write the new versions into the month rollup the API reads (one bulk write), publish them and
+   wait for delivery, then store them (one bulk write): a stored row is a published one. The loop
+   commits the offsets only after.
 
-A kill anywhere loses nothing (the replay redoes what was not saved) and a row version reaches the
-topic at least once; a version published twice is the same version (same key and ``version``).
+A kill anywhere loses nothing: the replay finds the rows still at their old versions and does
+steps 3-5 again. A version reaches the topic at least once; a kill after delivery and before step 5
+publishes the same version (same key, ``version`` and figures) again, which the topic's readers
+treat as one.
 """
 
 from __future__ import annotations
@@ -111,11 +115,11 @@ class UtilisationHandler:
         )
         outcome.replayed, changed = self._add_samples(new, traces, models)
         outcome.traces_saved = self.repository.save_traces(changed)
-        outcome.rows, due = self._recompute(new, traces, models)
+        outcome.rows = self._recompute(new, traces, models)
+        self.repository.save_rollup(outcome.rows)
+        self.publisher.publish(outcome.rows)
         self.repository.save_rows(outcome.rows)
-        self.publisher.publish(due)
-        self.repository.mark_published(due)
-        outcome.published = due
+        outcome.published = outcome.rows
         return outcome
 
     def _add_samples(
@@ -136,7 +140,7 @@ class UtilisationHandler:
 
     def _recompute(
         self, new: dict[tuple[str, str], list[Sample]], traces: dict[str, dict], models: dict[str, str]
-    ) -> tuple[list[dict], list[dict]]:
+    ) -> list[dict]:
         days_by_machine: dict[str, set[str]] = {}
         for machine, day in new:
             days_by_machine.setdefault(machine, set()).update(days_touched_by(day))
@@ -162,6 +166,4 @@ class UtilisationHandler:
             version = next_version(stored.get(row["_id"]), row)
             if version is not None:
                 versions.append(version)
-                stored[row["_id"]] = version
-        due = [row for row in stored.values() if row.get("published_version", 0) < row["version"]]
-        return versions, sorted(due, key=lambda row: row["_id"])
+        return sorted(versions, key=lambda row: row["_id"])

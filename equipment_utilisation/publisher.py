@@ -2,7 +2,7 @@
 utilisation codec's bytes; a retracted key (the day's site changed) gets a tombstone first.
 
 ``publish`` waits for delivery and raises if anything was not delivered, so the consumer loop leaves
-the batch uncommitted and the replay publishes the rows again (their ``published_version`` is behind).
+the batch uncommitted, stores none of the rows, and the replay publishes them again.
 """
 
 from __future__ import annotations

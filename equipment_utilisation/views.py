@@ -123,6 +123,9 @@ class UtilisationView(APIView):
         group_by = serializers.CharField()
         results = SummaryOut(many=True)
 
+        class Meta:
+            ref_name = "UtilisationSearchOut"  # drf-spectacular names components by class otherwise
+
     @extend_schema(
         operation_id="utilisation_search",
         parameters=[
@@ -139,7 +142,9 @@ class UtilisationView(APIView):
         results = utilisation_summaries(
             data["from"].isoformat(), data["to"].isoformat(), data["group_by"], data.get("site"), data.get("machine")
         )
-        response = Response(self.OutputSerializer({"group_by": data["group_by"], "results": results}).data)
+        # ``results`` are already the documented shape (``queries.summary_record``): passing them
+        # through OutputSerializer again cost a second per 6,000 summaries; it stays the schema.
+        response = Response({"group_by": data["group_by"], "results": results})
         if data.get("format") == "csv":
             name = f"utilisation-{data['from']}-{data['to']}-{data['group_by']}.csv"
             response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -165,6 +170,9 @@ class TimelineView(APIView):
         zone = serializers.CharField()
         machine_class = serializers.CharField()
         runs = RunOut(many=True)
+
+        class Meta:
+            ref_name = "UtilisationTimelineOut"
 
     @extend_schema(
         operation_id="utilisation_timeline",

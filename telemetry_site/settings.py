@@ -582,7 +582,12 @@ UTILISATION_TOPIC = env("UTILISATION_TOPIC", "data.c40.utilisation")
 TELEMETRY_CODECS["utilisation"] = _codec("utilisation_day.avsc", UTILISATION_TOPIC)
 TELEMETRY_REPOSITORIES["utilisation"] = {
     "BACKEND": "equipment_utilisation.repository.UtilisationRepository",
-    "OPTIONS": {"database": "default", "traces": "utilisation_traces", "days": "utilisation_days"},
+    "OPTIONS": {
+        "database": "default",
+        "traces": "utilisation_traces",
+        "days": "utilisation_days",
+        "months": "utilisation_months",
+    },
 }
 TELEMETRY_SERVICES["utilisation"] = {
     "TOPIC": TELEMETRY_TOPIC,
