@@ -82,10 +82,34 @@ def snapshot_usage(database: Any) -> list[tuple]:
     )
 
 
+def snapshot_utilisation(database: Any) -> tuple[list[tuple], list[tuple]]:
+    """The daily rows' figures per machine and local date, and the month rollup the API reads. Not
+    the versions: how many a day went through depends on where the batches were cut."""
+
+    def figures(row: dict) -> tuple:
+        return (
+            row["machine"],
+            row["date"],
+            row["site"],
+            row["engine_hours"],
+            row["available_hours"],
+            row["fuel_l"],
+            tuple(sorted(row["hours"].items())),
+            tuple(sorted(row["idle_runs"].items())),
+        )
+
+    from equipment_utilisation.repository import UtilisationRepository
+
+    rows = sorted(figures(row) for row in database.utilisation_days.find())
+    rollup = sorted(figures(row) for row in UtilisationRepository(database).rows_between("0000", "9999"))
+    return rows, rollup
+
+
 SNAPSHOTS: dict[str, Callable[[Any], Any]] = {
     "current": snapshot_current,
     "history": snapshot_history,
     "usage": snapshot_usage,
+    "utilisation": snapshot_utilisation,
 }
 
 
