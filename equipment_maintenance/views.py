@@ -147,6 +147,34 @@ class MachineMaintenanceView(APIView):
         return Response(self.OutputSerializer(rows, many=True).data)
 
 
+# Named at module level: drf-spectacular names components by class name, and nested
+# "InputSerializer"/"OutputSerializer" classes of two views would clash.
+class ServiceRecordIn(serializers.Serializer):
+    template = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    # Bounded above: an unbounded FloatField takes Infinity, which no JSON answer can carry.
+    hours = serializers.FloatField(min_value=0, max_value=10_000_000)
+    date = serializers.DateField()
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+    def to_internal_value(self, data: object) -> dict:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: "Unknown field." for name in unknown})
+        return super().to_internal_value(data)
+
+    def validate_date(self, value: date) -> date:
+        if value > today():
+            raise serializers.ValidationError("A service cannot be recorded in the future.")
+        return value
+
+
+class ServiceRecordOut(serializers.ModelSerializer):
+    class Meta:
+        model = ServiceRecord
+        fields = ["id", "machine", "template", "hours", "date", "note"]
+
+
 class ServiceRecordsView(APIView):
     """Record a service done on a machine for one of its templates; emits DONE on MAINTENANCE_TOPIC.
 
@@ -154,29 +182,8 @@ class ServiceRecordsView(APIView):
     after today are 400s naming the field.
     """
 
-    class InputSerializer(serializers.Serializer):
-        template = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
-        # Bounded above: an unbounded FloatField takes Infinity, which no JSON answer can carry.
-        hours = serializers.FloatField(min_value=0, max_value=10_000_000)
-        date = serializers.DateField()
-        note = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
-
-        def to_internal_value(self, data: object) -> dict:
-            if isinstance(data, dict):
-                unknown = sorted(set(data) - set(self.fields))
-                if unknown:
-                    raise serializers.ValidationError({name: "Unknown field." for name in unknown})
-            return super().to_internal_value(data)
-
-        def validate_date(self, value: date) -> date:
-            if value > today():
-                raise serializers.ValidationError("A service cannot be recorded in the future.")
-            return value
-
-    class OutputSerializer(serializers.ModelSerializer):
-        class Meta:
-            model = ServiceRecord
-            fields = ["id", "machine", "template", "hours", "date", "note"]
+    InputSerializer = ServiceRecordIn
+    OutputSerializer = ServiceRecordOut
 
     @extend_schema(
         operation_id="maintenance_service_record_create",
