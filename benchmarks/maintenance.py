@@ -65,7 +65,9 @@ def run(machines: int = 200, templates: int = 4, requests: int = 20, engine: str
     engine = engine or f"litemongo://{os.environ['C40_RUN_DIR']}/litemongo-maintenance"
     call_command("migrate", verbosity=0)
     now = datetime(2026, 6, 30, 9, tzinfo=UTC)
-    with override_settings(MAINTENANCE_CLOCK=lambda: now, **database_settings(engine, counted=False)):
+    with override_settings(
+        MAINTENANCE_CLOCK=lambda: now, ALLOWED_HOSTS=["testserver"], **database_settings(engine, counted=False)
+    ):
         seed(machines, templates)
         client = APIClient()
         client.force_authenticate(User(username="bench"))
