@@ -213,15 +213,15 @@ def publish_pending(events: Any, publisher: Any, machines: Iterable[str]) -> int
     if not pending:
         return 0
     publisher.publish(pending)
-    events.mark_published(event["event_id"] for event in pending)
+    events.mark_published(pending)
     return len(pending)
 
 
-def emit_done(record: ServiceRecord, cycle: int, publisher: Any = None) -> None:
+def emit_done(record: ServiceRecord, cycle: int, publisher: Any = None, events: Any = None) -> None:
     """Claim the service's DONE, then try to publish it now; if the broker does not take it within
     MAINTENANCE_PUBLISH_TIMEOUT_SECONDS it stays pending and the consumer publishes it with the
     machine's next readings (the service record itself is stored either way)."""
-    events = repository("maintenance_events")
+    events = events or repository("maintenance_events")
     events.claim([done_event(record, cycle)])
     publisher = publisher or events_publisher(settings.MAINTENANCE_PUBLISH_TIMEOUT_SECONDS)
     try:

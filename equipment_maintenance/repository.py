@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pymongo import ASCENDING, UpdateOne
+from pymongo import ASCENDING, UpdateMany, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from stream.mongo import DUPLICATE_KEY, bulk_upsert
@@ -55,11 +55,19 @@ class MaintenanceEventRepository:
         query = {"machine": {"$in": sorted(set(machines))}, "state": PENDING}
         return [document["event"] for document in self.emissions.find(query).sort("_id", ASCENDING)]
 
-    def mark_published(self, event_ids: Iterable[str]) -> int:
-        ids = list(event_ids)
-        if not ids:
+    def mark_published(self, events: Iterable[dict]) -> int:
+        """Mark ``events`` published: one update per machine, so each write carries the shard key
+        (``machine``, stream/sharding.py)."""
+        by_machine: dict[str, list[str]] = {}
+        for event in events:
+            by_machine.setdefault(event["machine"], []).append(event["event_id"])
+        if not by_machine:
             return 0
-        return self.emissions.update_many({"_id": {"$in": ids}}, {"$set": {"state": PUBLISHED}}).modified_count
+        operations = [
+            UpdateMany({"machine": machine, "_id": {"$in": ids}}, {"$set": {"state": PUBLISHED}})
+            for machine, ids in by_machine.items()
+        ]
+        return self.emissions.bulk_write(operations, ordered=False).modified_count
 
     def emitted(self, machine: str) -> list[dict]:
         """Every emission of ``machine`` (pending or published), in key order."""

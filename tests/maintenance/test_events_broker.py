@@ -132,7 +132,7 @@ class CrashingPublisher(MaintenancePublisher):
 class CrashAfterDelivery(MaintenanceEventRepository):
     """Dies after the events were delivered, before they are marked published."""
 
-    def mark_published(self, event_ids):
+    def mark_published(self, events):
         raise KeyboardInterrupt("killed after delivery")
 
 
