@@ -15,7 +15,15 @@ from rest_framework.views import APIView
 from equipment_maintenance.clock import today
 from equipment_maintenance.models import MaintenanceTemplate, ServiceRecord, TemplateAssignment
 from equipment_maintenance.plans import emit_done, fleet_plans, machine_plans, repository
-from telemetry_site.api import ERROR_RESPONSES, WRITE_ERRORS, ErrorOut, query_parameters
+from telemetry_site.api import (
+    ERROR_RESPONSES,
+    WRITE_ERRORS,
+    ErrorOut,
+    PagedInputSerializer,
+    paged_response,
+    paginated,
+    query_parameters,
+)
 
 
 class TemplateOut(serializers.ModelSerializer):
@@ -110,10 +118,11 @@ class PlanOut(serializers.Serializer):
 
 
 class FleetMaintenanceView(APIView):
-    """Every assigned plan of the fleet: ``?status=`` keeps one status, ``?ordering=forecast_date``
-    sorts by forecast date (plans without one last). A bad value is a 400 naming the parameter."""
+    """Every assigned plan of the fleet, paged like the fleet snapshot: ``?status=`` keeps one
+    status, ``?ordering=forecast_date`` sorts by forecast date (plans without one last). A bad value
+    is a 400 naming the parameter; a page past the last one a 404 (DRF's paginator)."""
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(PagedInputSerializer):
         status = serializers.ChoiceField(choices=STATUS_CHOICES, required=False)
         ordering = serializers.ChoiceField(choices=ORDERING_CHOICES, required=False, default="machine")
 
@@ -122,13 +131,16 @@ class FleetMaintenanceView(APIView):
     @extend_schema(
         operation_id="maintenance_fleet",
         parameters=[InputSerializer],
-        responses={200: OutputSerializer(many=True), **ERROR_RESPONSES},
+        responses={200: paginated(PlanOut, "MaintenancePage"), 404: ErrorOut, **ERROR_RESPONSES},
     )
     def get(self, request: Request) -> Response:
         params = self.InputSerializer(data=query_parameters(request))
         params.is_valid(raise_exception=True)
+        # Every row is computed (the forecast order needs them all); only a page is serialized.
         rows = fleet_plans(today(), params.validated_data.get("status"), params.validated_data["ordering"])
-        return Response(self.OutputSerializer(rows, many=True).data)
+        return paged_response(
+            request, self, lambda: len(rows), lambda skip, limit: rows[skip : skip + limit], self.OutputSerializer
+        )
 
 
 class MachineMaintenanceView(APIView):

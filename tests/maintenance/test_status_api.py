@@ -82,18 +82,25 @@ def test_unknown_machine_is_404(fleet, client):
 
 
 def test_fleet_list_filters_by_status_and_sorts_by_forecast(fleet, client):
-    rows = client.get(URL, {"ordering": "forecast_date"}).json()
+    rows = client.get(URL, {"ordering": "forecast_date"}).json()["results"]
     # EX004 is due now (0 h left: today), EX001 in 4 days, EX002 in 20, EX003 has no use (last).
     assert [row["machine"] for row in rows] == ["EX004", "EX001", "EX002", "EX003"]
     assert [row["forecast_date"] is None for row in rows] == [False, False, False, True]
-    assert [r["machine"] for r in client.get(URL, {"ordering": "-forecast_date"}).json()][:3] == [
+    assert [r["machine"] for r in client.get(URL, {"ordering": "-forecast_date"}).json()["results"]][:3] == [
         "EX002",
         "EX001",
         "EX004",
     ]
     for status, machines in [("due_soon", ["EX001"]), ("due", ["EX004"]), ("overdue", ["EX003"]), ("ok", ["EX002"])]:
-        assert [row["machine"] for row in client.get(URL, {"status": status}).json()] == machines
-    assert [row["machine"] for row in client.get(URL).json()] == ["EX001", "EX002", "EX003", "EX004"]
+        assert [row["machine"] for row in client.get(URL, {"status": status}).json()["results"]] == machines
+    assert [row["machine"] for row in client.get(URL).json()["results"]] == ["EX001", "EX002", "EX003", "EX004"]
+
+
+def test_fleet_list_is_paged(fleet, client):
+    page = client.get(URL, {"ordering": "forecast_date", "page_size": 3, "page": 2}).json()
+    assert page["count"] == 4 and [row["machine"] for row in page["results"]] == ["EX003"]
+    assert page["previous"] is not None and page["next"] is None
+    assert client.get(URL, {"page": 3, "page_size": 3}).status_code == 404
 
 
 @pytest.mark.parametrize("name, value", [("status", "late"), ("ordering", "hours"), ("status", "")])
@@ -148,18 +155,21 @@ def test_bad_service_record_is_400_naming_the_field(fleet, client, machine, chan
 TEXT = st.one_of(
     st.text(max_size=12),
     st.sampled_from(["due", "due_soon", "overdue", "ok", "forecast_date", "-forecast_date", "machine", "1e309", "nan"]),
+    st.integers(-2, 1002).map(str),
 )
 
 
 @property_settings(40, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
-@given(query=st.dictionaries(st.sampled_from(["status", "ordering", "page", "x"]), TEXT, max_size=3))
-def test_generated_query_strings_are_200_or_400_naming_the_parameter(fleet, client, query):
+@given(query=st.dictionaries(st.sampled_from(["status", "ordering", "page", "page_size", "x"]), TEXT, max_size=3))
+def test_generated_query_strings_are_200_or_400_naming_the_parameter_or_404_past_the_last_page(fleet, client, query):
     response = client.get(URL, query)
-    assert response.status_code in (200, 400), response.content
+    assert response.status_code in (200, 400, 404), response.content
     if response.status_code == 400:
-        assert set(response.json()) <= {"status", "ordering"}
+        assert set(response.json()) <= {"status", "ordering", "page", "page_size"}
+    elif response.status_code == 404:
+        assert response.json() == {"detail": "Invalid page."}
     else:
-        statuses = {row["status"] for row in response.json()}
+        statuses = {row["status"] for row in response.json()["results"]}
         assert query.get("status") is None or statuses <= {query["status"]}
 
 
