@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils.module_loading import import_string
 
 from equipment_maintenance.business import (
@@ -217,14 +218,39 @@ def publish_pending(events: Any, publisher: Any, machines: Iterable[str]) -> int
     return len(pending)
 
 
+def record_service(
+    machine: str, template_id: int, hours: float, day: date, note: str, publisher: Any = None, events: Any = None
+) -> ServiceRecord:
+    """Store a service and emit its DONE (cycle: the services of the plan before it).
+
+    The DONE is claimed inside the record's transaction: a store that does not answer rolls the
+    record back (the POST is a 503 and can be sent again), so a stored service always has its DONE
+    claimed. A commit that failed after the claim would leave a DONE without a record; sent again,
+    the POST claims the same key, so it is still one DONE."""
+    events = events or repository("maintenance_events")
+    with transaction.atomic():
+        cycle = ServiceRecord.objects.filter(machine=machine, template_id=template_id).count()
+        record = ServiceRecord.objects.create(
+            machine=machine, template_id=template_id, hours=hours, date=day, note=note
+        )
+        events.claim([done_event(record, cycle)])
+    publish_now(machine, publisher, events)
+    return record
+
+
 def emit_done(record: ServiceRecord, cycle: int, publisher: Any = None, events: Any = None) -> None:
-    """Claim the service's DONE, then try to publish it now; if the broker does not take it within
-    MAINTENANCE_PUBLISH_TIMEOUT_SECONDS it stays pending and the consumer publishes it with the
-    machine's next readings (the service record itself is stored either way)."""
+    """Claim the DONE of a stored service, then try to publish it now (``publish_now``)."""
     events = events or repository("maintenance_events")
     events.claim([done_event(record, cycle)])
+    publish_now(record.machine, publisher, events)
+
+
+def publish_now(machine: str, publisher: Any, events: Any) -> None:
+    """Publish the machine's pending events, waiting MAINTENANCE_PUBLISH_TIMEOUT_SECONDS; if the
+    broker does not take them they stay pending and the consumer publishes them with the machine's
+    next readings (the service record is stored either way)."""
     publisher = publisher or events_publisher(settings.MAINTENANCE_PUBLISH_TIMEOUT_SECONDS)
     try:
-        publish_pending(events, publisher, [record.machine])
+        publish_pending(events, publisher, [machine])
     except Exception:  # the broker is down or slow: the DONE is pending, not lost
-        logger.warning("maintenance DONE of %s left pending", record.machine, exc_info=True)
+        logger.warning("maintenance DONE of %s left pending", machine, exc_info=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -14,7 +13,7 @@ from rest_framework.views import APIView
 
 from equipment_maintenance.clock import today
 from equipment_maintenance.models import MaintenanceTemplate, ServiceRecord, TemplateAssignment
-from equipment_maintenance.plans import emit_done, fleet_plans, machine_plans, repository
+from equipment_maintenance.plans import fleet_plans, machine_plans, record_service, repository
 from telemetry_site.api import (
     ERROR_RESPONSES,
     WRITE_ERRORS,
@@ -211,10 +210,5 @@ class ServiceRecordsView(APIView):
         assignment = TemplateAssignment.objects.filter(machine=machine, template_id=data["template"]).first()
         if assignment is None:
             raise serializers.ValidationError({"template": "No such template assigned to this machine."})
-        with transaction.atomic():
-            cycle = ServiceRecord.objects.filter(machine=machine, template_id=data["template"]).count()
-            record = ServiceRecord.objects.create(
-                machine=machine, template_id=data["template"], hours=data["hours"], date=data["date"], note=data["note"]
-            )
-        emit_done(record, cycle)
+        record = record_service(machine, data["template"], data["hours"], data["date"], data["note"])
         return Response(self.OutputSerializer(record).data, status=status.HTTP_201_CREATED)

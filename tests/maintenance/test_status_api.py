@@ -150,6 +150,30 @@ def test_bad_service_record_is_400_naming_the_field(fleet, client, machine, chan
     assert RecordingPublisher.published == []
 
 
+class StoreDown:
+    """An emission store that does not answer (what pymongo raises when no server is reachable)."""
+
+    def __init__(self, database) -> None:
+        pass
+
+    def claim(self, events):
+        from pymongo.errors import ServerSelectionTimeoutError
+
+        raise ServerSelectionTimeoutError("no server")
+
+
+def test_a_store_that_does_not_answer_rolls_the_service_back_503(fleet, client, settings):
+    settings.TELEMETRY_REPOSITORIES = {
+        **settings.TELEMETRY_REPOSITORIES,
+        "maintenance_events": {"BACKEND": "tests.maintenance.test_status_api.StoreDown", "OPTIONS": {}},
+    }
+    body = {"template": fleet.pk, "hours": 1300, "date": "2026-06-29"}
+    response = client.post(URL + "EX003/service-records/", body, format="json")
+    assert response.status_code == 503 and response.json()["dependency"] == "mongodb"
+    assert ServiceRecord.objects.filter(machine="EX003").count() == 1  # the one of the fixture only
+    assert RecordingPublisher.published == []
+
+
 # -- generated input -----------------------------------------------------------------------------
 
 TEXT = st.one_of(
