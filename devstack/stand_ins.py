@@ -16,6 +16,7 @@ CODEC_SCHEMAS = {
     "usage": "usage.avsc",
     "rentals": "rental_statement.avsc",
     "maintenance": "maintenance_event.avsc",
+    "utilisation": "utilisation_day.avsc",
 }
 
 
