@@ -15,6 +15,7 @@ CODEC_SCHEMAS = {
     "registry": "equipment_registry.avsc",
     "usage": "usage.avsc",
     "rentals": "rental_statement.avsc",
+    "maintenance": "maintenance_event.avsc",
     "utilisation": "utilisation_day.avsc",
 }
 

@@ -522,6 +522,37 @@ TELEMETRY_REPOSITORIES["rental_usage"] = {
     "OPTIONS": {"database": "default", "collection": "usage_deltas"},
 }
 
+# --- Maintenance (docs/MAINTENANCE.md) ----------------------------------------------------------
+# Events DUE_SOON / DUE / OVERDUE / DONE, each once per (machine, template, cycle, status).
+MAINTENANCE_TOPIC = env("MAINTENANCE_TOPIC", "data.c40.maintenance")
+TELEMETRY_CODECS["maintenance"] = _codec("maintenance_event.avsc", MAINTENANCE_TOPIC)
+# "Today" of statuses and forecasts: the date of MAINTENANCE_CLOCK() (a dotted path or, in tests, a
+# callable returning an aware datetime) in MAINTENANCE_TIME_ZONE; reading dates use the same zone.
+MAINTENANCE_CLOCK = env("MAINTENANCE_CLOCK", "django.utils.timezone.now")
+MAINTENANCE_TIME_ZONE = env("MAINTENANCE_TIME_ZONE", USAGE_TIME_ZONE)
+# The forecast divides hours left by the average daily engine hours of this many days before today.
+MAINTENANCE_AVERAGE_DAYS = env_int("MAINTENANCE_AVERAGE_DAYS", 30)
+# A service record's DONE is published inline, waiting this long; undelivered, it stays pending in
+# the emission store and the maintenance consumer publishes it with the machine's next readings.
+MAINTENANCE_PUBLISH_TIMEOUT_SECONDS = env_float("MAINTENANCE_PUBLISH_TIMEOUT_SECONDS", 5.0)
+MAINTENANCE_PUBLISHER = "equipment_maintenance.publisher.MaintenancePublisher"
+TELEMETRY_REPOSITORIES["maintenance_events"] = {
+    "BACKEND": "equipment_maintenance.repository.MaintenanceEventRepository",
+    "OPTIONS": {
+        "database": "default",
+        "emissions_collection": "maintenance_emissions",
+        "high_water_collection": "maintenance_high_water",
+    },
+}
+# Engine hours from the telemetry topic in its own group: statuses are judged on each reading.
+TELEMETRY_SERVICES["maintenance"] = {
+    "TOPIC": TELEMETRY_TOPIC,
+    "GROUP_ID": env("MAINTENANCE_GROUP_ID", "c40-equipment-maintenance"),
+    "CODEC": "telemetry",
+    "VALIDATOR": "stream.validation.validate_telemetry",
+    "HANDLER": "equipment_maintenance.handlers.MaintenanceHandler",
+}
+
 # --- Utilisation (docs/UTILISATION.md) -------------------------------------------------------------
 # Worked vs available hours, idle and stationary-running, per machine and local day. Days are local
 # dates in the site's zone (UTILISATION_SITES), the machine's home zone off site
