@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -115,10 +115,18 @@ def shifted(day: str, days: int) -> str:
     return (date.fromisoformat(day) + timedelta(days=days)).isoformat()
 
 
-def days_touched_by(day: str) -> tuple[str, str, str]:
-    """The days whose rows a new sample on ``day`` can change: it may become the neighbour of the
-    day before (its first sample after) or of the day after (its last sample before)."""
-    return shifted(day, -1), day, shifted(day, 1)
+def days_touched_by(day: str, merged: Sequence[Sample], added: Iterable[Sample]) -> set[str]:
+    """The days whose rows samples ``added`` on ``day`` can change, ``merged`` being the day's samples
+    with them: the day itself; the day before if one of them is the day's first sample (the day
+    before ends with the interval to it); the day after if one is its last. Decided from the samples,
+    not from whether they were new, so a replay recomputes the same days."""
+    times = {sample.t for sample in added}
+    days = {day}
+    if merged and merged[0].t in times:
+        days.add(shifted(day, -1))
+    if merged and merged[-1].t in times:
+        days.add(shifted(day, 1))
+    return days
 
 
 # -- runs ---------------------------------------------------------------------------------------------

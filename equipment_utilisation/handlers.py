@@ -1,12 +1,14 @@
 """Consumer handler of utilisation: telemetry -> samples per machine and local day -> daily rows ->
 the utilisation topic. Per batch (docs/UTILISATION.md, "The consumer"), one write per collection:
 
-1. read the traces of the batch's (machine, day)s and two days either side (one query);
+1. read the traces of the batch's (machine, day)s, and the first and last samples of two days
+   either side (two queries; a third reads a neighbour's whole day when its row is recomputed);
 2. add the new samples (a sample at an event time already stored is a replay) and save the traces
    that changed (one bulk write);
-3. recompute the rows of every day the batch touches and the day either side (a new first or last
-   sample moves a neighbour's midnight interval), from the traces, whether or not they changed:
-   a kill after step 2 left them ahead of the rows, and the replay repairs that;
+3. recompute the rows of every day the batch has samples of, and the day before (after) where
+   one of them is the day's first (last) sample, since a neighbour's midnight interval runs to it:
+   from the traces, whether or not the samples were new (a kill after step 2 left the traces ahead
+   of the rows, and the replay repairs that);
 4. read the stored rows of those days (one query); each computed row whose figures differ is the
    stored one's next version;
 5. write the new versions into the month rollup the API reads (one bulk write), publish them and
@@ -110,9 +112,13 @@ class UtilisationHandler:
             outcome.samples += 1
         if not new:
             return outcome
-        traces = self.repository.load_traces(
-            row_id(machine, shifted(day, offset)) for machine, day in new for offset in (-2, -1, 0, 1, 2)
-        )
+        # The batch's days in full; of the two days either side only their first and last samples,
+        # unless a row of theirs is recomputed (a neighbour's whole day is read once a day, not
+        # once a batch: docs/UTILISATION.md, "Performance").
+        batch_days = {row_id(machine, day) for machine, day in new}
+        traces = self.repository.load_traces(batch_days)
+        neighbours = {row_id(machine, shifted(day, k)) for machine, day in new for k in (-2, -1, 1, 2)}
+        traces.update(self.repository.load_traces(neighbours - batch_days, full=False))
         outcome.replayed, changed = self._add_samples(new, traces, models)
         outcome.traces_saved = self.repository.save_traces(changed)
         outcome.rows = self._recompute(new, traces, models)
@@ -142,8 +148,17 @@ class UtilisationHandler:
         self, new: dict[tuple[str, str], list[Sample]], traces: dict[str, dict], models: dict[str, str]
     ) -> list[dict]:
         days_by_machine: dict[str, set[str]] = {}
-        for machine, day in new:
-            days_by_machine.setdefault(machine, set()).update(days_touched_by(day))
+        for (machine, day), added in new.items():
+            merged = traces[row_id(machine, day)]["samples"]
+            days_by_machine.setdefault(machine, set()).update(days_touched_by(day, merged, added))
+        partial = [
+            row_id(machine, day)
+            for machine, days in days_by_machine.items()
+            for day in days
+            if traces.get(row_id(machine, day), {}).get("partial")
+        ]
+        if partial:
+            traces.update(self.repository.load_traces(partial))
         by_machine: dict[str, dict[str, tuple[str, list[Sample]]]] = {}
         for document in traces.values():
             if document["samples"]:

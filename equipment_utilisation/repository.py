@@ -5,6 +5,7 @@ rollup of the rows the API reads (``utilisation_months``); docs/UTILISATION.md, 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -38,6 +39,13 @@ def unpacked(machine: str, day: str, values: list) -> dict[str, Any]:
     }
 
 
+def packed_samples(samples: Iterable[Sample]) -> str:
+    """A day's samples as one JSON text. One string, not a list of lists: the embedded engine copies
+    every element of a list on each read and write, which made a batch's cost grow with the length
+    of the machines' days (471 msg/s by the end of a day, 2,848 at its start; docs/UTILISATION.md)."""
+    return json.dumps([sample.as_list() for sample in samples], separators=(",", ":"))
+
+
 class UtilisationRepository:
     def __init__(
         self,
@@ -57,23 +65,29 @@ class UtilisationRepository:
 
     # -- traces ---------------------------------------------------------------------------------------
 
-    def load_traces(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """Trace documents by id (machine|date): ``model`` and ``samples`` (a list of ``Sample``)."""
+    def load_traces(self, ids: Iterable[str], full: bool = True) -> dict[str, dict[str, Any]]:
+        """Trace documents by id (machine|date): ``model``, ``zone`` and ``samples`` (a list of
+        ``Sample``). Not ``full``: only the day's first and last sample as its ``samples`` (all a
+        neighbouring day reads of it), without reading the rest."""
         found = {}
-        for document in self.traces.find({"_id": {"$in": sorted(set(ids))}}):
-            document["samples"] = [Sample.from_list(values) for values in document["samples"]]
+        query = {"_id": {"$in": sorted(set(ids))}}
+        for document in self.traces.find(query) if full else self.traces.find(query, {"samples": 0}):
+            if full:
+                document["samples"] = [Sample.from_list(values) for values in json.loads(document["samples"])]
+            else:
+                first, last = Sample.from_list(document["first"]), Sample.from_list(document["last"])
+                document["samples"] = [first] if first.t == last.t else [first, last]
+                document["partial"] = True
             found[document["_id"]] = document
         return found
 
     def save_traces(self, documents: Iterable[Mapping[str, Any]]) -> int:
-        operations = [
-            ReplaceOne(
-                {"_id": document["_id"]},
-                {**document, "samples": [sample.as_list() for sample in document["samples"]]},
-                upsert=True,
-            )
-            for document in documents
-        ]
+        operations = []
+        for document in documents:
+            samples = document["samples"]
+            stored = {key: value for key, value in document.items() if key != "partial"}
+            stored.update(samples=packed_samples(samples), first=samples[0].as_list(), last=samples[-1].as_list())
+            operations.append(ReplaceOne({"_id": document["_id"]}, stored, upsert=True))
         if operations:
             self.traces.bulk_write(operations, ordered=False)
         return len(operations)
