@@ -57,7 +57,14 @@ def kafka(settings, broker):
         }
     }
     settings.DEAD_LETTER_TOPIC = f"deadletter-{suffix}"
-    for name in ("TELEMETRY_TOPIC", "REGISTRY_TOPIC", "USAGE_TOPIC", "RENTALS_TOPIC"):
+    for name in (
+        "TELEMETRY_TOPIC",
+        "REGISTRY_TOPIC",
+        "USAGE_TOPIC",
+        "RENTALS_TOPIC",
+        "ALERTS_TOPIC",
+        "ALERT_REPORTS_TOPIC",
+    ):
         setattr(settings, name, f"{getattr(settings, name)}-{suffix}")
     services = {}
     for name, definition in settings.TELEMETRY_SERVICES.items():
@@ -73,6 +80,8 @@ def kafka(settings, broker):
             settings.REGISTRY_TOPIC: 2,
             settings.USAGE_TOPIC: 4,
             settings.RENTALS_TOPIC: 2,
+            settings.ALERTS_TOPIC: 2,
+            settings.ALERT_REPORTS_TOPIC: 1,
             settings.DEAD_LETTER_TOPIC: 1,
         },
     )
