@@ -57,7 +57,14 @@ class AlertRepository:
         """Upserts by id; the acknowledgement fields are left as they are."""
         if alerts:
             self.ensure_indexes()
-            writes = [UpdateOne({"_id": a.id}, {"$set": alert_document(a, now_ms)}, upsert=True) for a in alerts]
+            writes = [
+                UpdateOne(
+                    {"_id": a.id},
+                    {"$set": alert_document(a, now_ms), "$setOnInsert": {"opened_at": now_ms}},
+                    upsert=True,
+                )
+                for a in alerts
+            ]
             self.alerts.bulk_write(writes, ordered=False)
 
     def open_alerts(self, kind: str, machines: Iterable[str] | None = None) -> list[Alert]:
@@ -66,11 +73,14 @@ class AlertRepository:
             query["machine"] = {"$in": sorted(set(machines))}
         return [alert_from_document(doc) for doc in self.alerts.find(query)]
 
-    def newest_start(self, machine: str, kind: str) -> int | None:
-        docs = list(self.alerts.find({"machine": machine, "kind": kind}).sort("start", DESCENDING).limit(1))
-        return docs[0]["start"] if docs else None
+    def last_opened(self, machine: str, rule: str) -> int | None:
+        """When the machine's newest alert of ``rule`` was opened (the writer's clock)."""
+        docs = list(self.alerts.find({"machine": machine, "rule": rule}).sort("opened_at", DESCENDING).limit(1))
+        return docs[0].get("opened_at") if docs else None
 
     def all_machine_states(self) -> list[dict]:
+        """Every machine's state without its readings (the clock needs the newest time and the
+        timestamps behind the silence limit)."""
         return list(self.machines.find({}, {"readings": 0}))
 
     # --- the API and the reports ----------------------------------------------------------------
