@@ -28,7 +28,7 @@ from equipment_alerts.rules import builtin_rules
 from stream.codecs import JsonCodec
 from stream.consumer import Record
 from telemetry_site.databases import open_database
-from tests.factories import produce
+from tests.factories import produce, telemetry
 from tests.processes import ROOT, process_env, quick_group_env, real_mongo_uri
 from tests.reliability.support import (
     ConsumerProcess,
@@ -42,6 +42,21 @@ from tests.reliability.support import (
 pytestmark = pytest.mark.broker
 
 MACHINES = 20
+SATURDAY_9 = 1_796_461_200_000  # 2026-12-05T09:00:00Z, a Saturday: outside the default shift all day
+MINUTE_MS = 60_000
+
+
+def incidents() -> list[dict]:
+    """Three machines with one incident each, at fixed times: a 30-min Saturday run (after_hours),
+    a refuel from 20 to 80 %, an hour meter going down (meter_anomaly)."""
+    records = []
+    for i in range(40):
+        ts = SATURDAY_9 + i * MINUTE_MS
+        records.append(telemetry("AL-RUN", ts, running=i < 30, hours=500 + i / 60))
+        level = 20.0 if i < 10 else min(80.0, 20.0 + (i - 9) * 10)
+        records.append(telemetry("AL-FUEL", ts, running=False, hours=600.0, fuel_level=level))
+        records.append(telemetry("AL-METER", ts, running=False, hours=700.0 if i != 20 else 650.0))
+    return records
 
 
 def consume(*args: str, idle: float = 3.0) -> str:
@@ -108,21 +123,22 @@ def reference(settings, stream: list[dict], batch: int = 500) -> list[tuple]:
 
 @pytest.mark.django_db
 def test_replaying_the_stream_changes_no_alert_and_publishes_nothing_new(kafka, avro, mongo_db, settings):
-    stream = fleet_stream(600, machines=MACHINES, seed=3)
+    stream = fleet_stream(600, machines=MACHINES, seed=3) + incidents()
     produce(kafka.producer(), settings.TELEMETRY_TOPIC, avro["telemetry"], stream)
     summary = consume()
-    assert "600 messages" in summary and "0 dead-lettered" in summary, summary
+    assert f"{len(stream)} messages" in summary and "0 dead-lettered" in summary, summary
     first = standing(mongo_db)
     events = read_events(kafka, settings.ALERTS_TOPIC, avro["alerts"])
-    kinds = {alert[1] for alert in first}
-    assert len(first) >= MACHINES and "builtin:fuel_drain" in kinds, kinds
+    by_machine = {(machine, rule.split(":")[1]) for machine, rule, *_ in first}
+    assert {("AL-RUN", "after_hours"), ("AL-FUEL", "refuel"), ("AL-METER", "meter_anomaly")} <= by_machine
+    assert len(first) >= MACHINES and any(kind == "fuel_drain" for _, kind in by_machine), by_machine
     assert {e["alert_id"] for e in events} == {d["_id"] for d in mongo_db.alerts.find()}
     assert len({e["event_id"] for e in events}) == len(events)  # no event twice
 
     # A new group reads the whole topic again (the dict edited in place: see tests/usage).
     settings.TELEMETRY_SERVICES["alerts"]["GROUP_ID"] = f"replay-{uuid.uuid4().hex[:8]}"
     summary = consume()
-    assert "600 processed" in summary, summary
+    assert f"{len(stream)} processed" in summary, summary
     assert standing(mongo_db) == first
     assert len(read_events(kafka, settings.ALERTS_TOPIC, avro["alerts"])) == len(events)
     # Last: the reference swaps the database registry (an in-process database is not reopened).
