@@ -42,6 +42,7 @@ COMMUTES = "commutes"  # road-going: drives from its depot to the site and back 
 
 SITE_CHANGE_PROBABILITY = 0.15  # per machine per working day: tomorrow it works elsewhere
 SATURDAY_PROBABILITY = 0.2  # share of machines that also work Saturday mornings
+OVERTIME_PROBABILITY = 0.08  # per machine per working weekday: work goes on into the evening
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from devstack.fleet import (
     MS_PER_MINUTE,
     MS_PER_SECOND,
     OFF,
+    OVERTIME_PROBABILITY,
     REGISTRY,
     ROAD_FACTOR,
     SATURDAY_PROBABILITY,
@@ -250,6 +251,11 @@ class FleetSimulator(FleetMessages):
             km = distance_m(*site_point, *depot_point) / 1000 * ROAD_FACTOR
             drive_back_ms = max(MS_PER_MINUTE, round(km / model.road_kmh * MS_PER_HOUR))
         work_end = shift_end - drive_back_ms
+        # Now and then an evening of overtime (off-hours use for utilisation and alerts). Its own
+        # generator, seeded by machine and day, so that every other draw of the fleet stays as it was.
+        overtime = random.Random(f"overtime {machine.identifier} {day}")
+        if not self.around_the_clock and not saturday and overtime.random() < OVERTIME_PROBABILITY:
+            work_end += overtime.randint(60, 150) * MS_PER_MINUTE
         if lunch_start < work_end:
             plan.work(lunch_start, rng)
             plan.stay(OFF, lunch_end)

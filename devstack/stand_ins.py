@@ -15,6 +15,8 @@ CODEC_SCHEMAS = {
     "registry": "equipment_registry.avsc",
     "usage": "usage.avsc",
     "rentals": "rental_statement.avsc",
+    "maintenance": "maintenance_event.avsc",
+    "utilisation": "utilisation_day.avsc",
     "alerts": "alert_event.avsc",
     "alert_reports": "alert_report.avsc",
 }

@@ -10,7 +10,7 @@ class MaintenanceTemplateAdmin(admin.ModelAdmin):
 
 @admin.register(TemplateAssignment)
 class TemplateAssignmentAdmin(admin.ModelAdmin):
-    list_display = ("machine", "template")
+    list_display = ("machine", "template", "since")
 
 
 @admin.register(ServiceRecord)

@@ -109,23 +109,59 @@ def average_daily_hours(daily_hours: Iterable[float], days: int = 30) -> float:
     return sum(daily_hours) / days
 
 
+@dataclass(frozen=True)
+class PlanEvent:
+    """A status a plan reached at a reading: ``reading`` is the tuple given, (date, hours, ...)."""
+
+    cycle: int
+    status: str
+    due_hours: float
+    overdue_by: float
+    reading: tuple
+
+
+def plan_events(
+    template: Template,
+    readings: Iterable[tuple],
+    services: Sequence[Service],
+    highest: float = -math.inf,
+    start: date | None = None,
+) -> list[PlanEvent]:
+    """Statuses other than OK reached by ``readings`` (tuples starting with date, hours), in
+    event-time order, each (cycle, status) once.
+
+    ``highest`` is the highest engine hours seen before these readings (a stream evaluates batch
+    after batch): a reading below it emits nothing (hours going down are noise, or a late reading
+    whose place in a correct order lies behind a higher one). Sorting by (date, hours) makes the
+    result the same whatever the arrival order inside one call. A reading is judged with the
+    services done by its date, so a late reading gets the status it had when it was taken.
+    """
+    emitted: list[PlanEvent] = []
+    seen: set[tuple] = set()
+    for reading in sorted(readings, key=lambda r: (r[0], r[1])):
+        day, hours = reading[0], reading[1]
+        if hours < highest:
+            continue
+        highest = hours
+        done = [s for s in services if s.date <= day]
+        st = plan_status(template, hours, done, day, start)
+        key = (st.cycle, st.status)
+        if st.status != OK and key not in seen:
+            seen.add(key)
+            emitted.append(PlanEvent(st.cycle, st.status, st.due_hours, st.overdue_by, reading))
+    return emitted
+
+
 def events(template: Template, readings: Iterable[tuple[date, float]], services: Sequence[Service]) -> list[tuple]:
     """Events (cycle, status) for readings, evaluated in event-time order, each at most once.
 
     A reading below the highest hours seen so far emits nothing (hours going down are noise).
     Sorting by (date, hours) makes the result the same whatever the arrival order.
     """
-    emitted: list[tuple] = []
-    seen: set[tuple] = set()
-    highest = -math.inf
-    for day, hours in sorted(readings):
-        if hours < highest:
-            continue
-        highest = hours
-        done = [s for s in services if s.date <= day]
-        st = plan_status(template, hours, done, day)
-        key = (st.cycle, st.status)
-        if st.status != OK and key not in seen:
-            seen.add(key)
-            emitted.append(key)
-    return emitted
+    return [(event.cycle, event.status) for event in plan_events(template, readings, services)]
+
+
+def event_key(machine: str, template_id: int, cycle: int, status: str) -> str:
+    """The identity of an event: each (machine, template, cycle, status) is emitted at most once.
+    ``cycle`` is the number of services done; DONE carries the cycle the service closes."""
+    return f"{machine}|{template_id}|{cycle}|{status}"

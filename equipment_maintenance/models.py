@@ -41,6 +41,8 @@ class TemplateAssignment(models.Model):
 
     template = models.ForeignKey(MaintenanceTemplate, on_delete=models.CASCADE, related_name="assignments")
     machine = models.CharField(max_length=120, db_index=True)
+    # Day intervals count from here until the first service (without it, only after one).
+    since = models.DateField(null=True, blank=True, help_text="plan start, for interval days before any service")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["template", "machine"], name="maintenance_assignment_once")]

@@ -23,6 +23,10 @@ SHARD_KEYS: dict[str, dict[str, int | str]] = {
     "usage_daily": {"identifier": 1, "date": 1},
     # Unique on (identifier, last_update): prefixed by identifier.
     "equipment_registry": {"identifier": 1},
+    # Maintenance: one high-water mark per machine (like current_state), and the emitted events,
+    # whose _id (machine|template|cycle|status) starts with the machine: equal _ids share a shard.
+    "maintenance_high_water": {"_id": "hashed"},
+    "maintenance_emissions": {"machine": 1},
 }
 
 # A handful of documents each (usage_repricings: one per registry version that re-priced usage;

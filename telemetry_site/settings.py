@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "equipment_connectors",
     "equipment_rentals",
     "equipment_maintenance",
+    "equipment_utilisation",
     "equipment_alerts",
 ]
 
@@ -521,6 +522,113 @@ TELEMETRY_REPOSITORIES["rental_usage"] = {
     "BACKEND": "equipment_rentals.repository.RentalUsageRepository",
     "OPTIONS": {"database": "default", "collection": "usage_deltas"},
 }
+
+# --- Maintenance (docs/MAINTENANCE.md) ----------------------------------------------------------
+# Events DUE_SOON / DUE / OVERDUE / DONE, each once per (machine, template, cycle, status).
+MAINTENANCE_TOPIC = env("MAINTENANCE_TOPIC", "data.c40.maintenance")
+TELEMETRY_CODECS["maintenance"] = _codec("maintenance_event.avsc", MAINTENANCE_TOPIC)
+# "Today" of statuses and forecasts: the date of MAINTENANCE_CLOCK() (a dotted path or, in tests, a
+# callable returning an aware datetime) in MAINTENANCE_TIME_ZONE; reading dates use the same zone.
+MAINTENANCE_CLOCK = env("MAINTENANCE_CLOCK", "django.utils.timezone.now")
+MAINTENANCE_TIME_ZONE = env("MAINTENANCE_TIME_ZONE", USAGE_TIME_ZONE)
+# The forecast divides hours left by the average daily engine hours of this many days before today.
+MAINTENANCE_AVERAGE_DAYS = env_int("MAINTENANCE_AVERAGE_DAYS", 30)
+# A service record's DONE is published inline, waiting this long; undelivered, it stays pending in
+# the emission store and the maintenance consumer publishes it with the machine's next readings.
+MAINTENANCE_PUBLISH_TIMEOUT_SECONDS = env_float("MAINTENANCE_PUBLISH_TIMEOUT_SECONDS", 5.0)
+MAINTENANCE_PUBLISHER = "equipment_maintenance.publisher.MaintenancePublisher"
+TELEMETRY_REPOSITORIES["maintenance_events"] = {
+    "BACKEND": "equipment_maintenance.repository.MaintenanceEventRepository",
+    "OPTIONS": {
+        "database": "default",
+        "emissions_collection": "maintenance_emissions",
+        "high_water_collection": "maintenance_high_water",
+    },
+}
+# Engine hours from the telemetry topic in its own group: statuses are judged on each reading.
+TELEMETRY_SERVICES["maintenance"] = {
+    "TOPIC": TELEMETRY_TOPIC,
+    "GROUP_ID": env("MAINTENANCE_GROUP_ID", "c40-equipment-maintenance"),
+    "CODEC": "telemetry",
+    "VALIDATOR": "stream.validation.validate_telemetry",
+    "HANDLER": "equipment_maintenance.handlers.MaintenanceHandler",
+}
+
+# --- Utilisation (docs/UTILISATION.md) -------------------------------------------------------------
+# Worked vs available hours, idle and stationary-running, per machine and local day. Days are local
+# dates in the site's zone (UTILISATION_SITES), the machine's home zone off site
+# (UTILISATION_MACHINE_TIME_ZONES), else this one.
+UTILISATION_TIME_ZONE = env("UTILISATION_TIME_ZONE", USAGE_TIME_ZONE)
+# How a class is judged: "motion" (haulers, dumpers: a stationary run with the engine on is idle) or
+# "stationary" (excavators, cranes, generators: it is stationary-running, digging is not idling).
+# CALENDAR (optional) overrides the default calendar for the class.
+UTILISATION_CLASSES = env_json(
+    "UTILISATION_CLASSES",
+    {
+        "excavator": {"JUDGED_BY": "stationary"},
+        "backhoe": {"JUDGED_BY": "stationary"},
+        "crane": {"JUDGED_BY": "stationary"},
+        "generator": {"JUDGED_BY": "stationary"},
+        "loader": {"JUDGED_BY": "motion"},
+        "dumper": {"JUDGED_BY": "motion"},
+        "hauler": {"JUDGED_BY": "motion"},
+        "other": {"JUDGED_BY": "motion"},
+    },
+)
+# A machine's class by the model of its telemetry (description.model, case-insensitive); the
+# defaults name the models of the dev stack's simulated fleet.
+UTILISATION_MODEL_CLASSES = env_json(
+    "UTILISATION_MODEL_CLASSES",
+    {
+        "320": "excavator",
+        "336": "excavator",
+        "PC210": "excavator",
+        "EC220": "excavator",
+        "3CX": "backhoe",
+        "LTM 1050": "crane",
+        "L90": "loader",
+        "B30E": "dumper",
+    },
+)
+UTILISATION_DEFAULT_CLASS = env("UTILISATION_DEFAULT_CLASS", "other")
+# Shift calendars: available hours per weekday and holidays. A site's CALENDAR wins over its
+# class's, which wins over the default.
+UTILISATION_CALENDARS = env_json(
+    "UTILISATION_CALENDARS",
+    {"standard": {"HOURS": {"mon": 8, "tue": 8, "wed": 8, "thu": 8, "fri": 8}, "HOLIDAYS": []}},
+)
+UTILISATION_DEFAULT_CALENDAR = env("UTILISATION_DEFAULT_CALENDAR", "standard")
+UTILISATION_SITES = env_json("UTILISATION_SITES", {})  # site name -> {"TIME_ZONE": ..., "CALENDAR": ...}
+UTILISATION_MACHINE_TIME_ZONES = env_json("UTILISATION_MACHINE_TIME_ZONES", {})  # machine -> home zone
+UTILISATION_HOLIDAYS = env_list("UTILISATION_HOLIDAYS", "")  # YYYY-MM-DD, every calendar
+# An interval between readings longer than this is no data, not idle or off.
+UTILISATION_DATA_GAP_HOURS = env_float("UTILISATION_DATA_GAP_HOURS", 1.0)
+# Idle: engine on, within UTILISATION_IDLE_RADIUS_M of the run's start and under UTILISATION_IDLE_MAX_KM,
+# for at least UTILISATION_IDLE_MIN_SECONDS.
+UTILISATION_IDLE_MIN_SECONDS = env_float("UTILISATION_IDLE_MIN_SECONDS", 180.0)
+UTILISATION_IDLE_RADIUS_M = env_float("UTILISATION_IDLE_RADIUS_M", 30.0)
+UTILISATION_IDLE_MAX_KM = env_float("UTILISATION_IDLE_MAX_KM", 0.05)
+# Days of rows one API answer may cover (machines x days); a longer range is a 400 naming from/to.
+UTILISATION_MAX_DAYS = env_int("UTILISATION_MAX_DAYS", 400)
+UTILISATION_TOPIC = env("UTILISATION_TOPIC", "data.c40.utilisation")
+TELEMETRY_CODECS["utilisation"] = _codec("utilisation_day.avsc", UTILISATION_TOPIC)
+TELEMETRY_REPOSITORIES["utilisation"] = {
+    "BACKEND": "equipment_utilisation.repository.UtilisationRepository",
+    "OPTIONS": {
+        "database": "default",
+        "traces": "utilisation_traces",
+        "days": "utilisation_days",
+        "months": "utilisation_months",
+    },
+}
+TELEMETRY_SERVICES["utilisation"] = {
+    "TOPIC": TELEMETRY_TOPIC,
+    "GROUP_ID": env("UTILISATION_GROUP_ID", "c40-equipment-utilisation"),
+    "CODEC": "telemetry",
+    "VALIDATOR": "stream.validation.validate_telemetry",
+    "HANDLER": "equipment_utilisation.handlers.UtilisationHandler",
+}
+TELEMETRY_OPS_URLS.append("equipment_utilisation.ops_urls")
 
 # --- Alerts (docs/ALERTS.md) --------------------------------------------------------------------
 # The alert consumer judges each machine's readings with the rules of /api/v1/alert-rules/ and, when

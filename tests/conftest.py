@@ -62,6 +62,8 @@ def kafka(settings, broker):
         "REGISTRY_TOPIC",
         "USAGE_TOPIC",
         "RENTALS_TOPIC",
+        "MAINTENANCE_TOPIC",
+        "UTILISATION_TOPIC",
         "ALERTS_TOPIC",
         "ALERT_REPORTS_TOPIC",
     ):
@@ -80,6 +82,8 @@ def kafka(settings, broker):
             settings.REGISTRY_TOPIC: 2,
             settings.USAGE_TOPIC: 4,
             settings.RENTALS_TOPIC: 2,
+            settings.MAINTENANCE_TOPIC: 2,
+            settings.UTILISATION_TOPIC: 2,
             settings.ALERTS_TOPIC: 2,
             settings.ALERT_REPORTS_TOPIC: 1,
             settings.DEAD_LETTER_TOPIC: 1,

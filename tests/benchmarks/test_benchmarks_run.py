@@ -84,3 +84,16 @@ def test_the_soak_benchmark_takes_nearest_rank_percentiles_and_days_batches_by_t
         assert timed.commit() == "committed"
     timed.commit()  # a commit without a batch in hand counts nothing
     assert [day for day, _ in timed.batches] == [0, 1] and len(handled) == 2
+
+
+@pytest.mark.usefixtures("db")
+def test_maintenance_benchmark_times_the_fleet_list():
+    from benchmarks import maintenance
+
+    results = maintenance.run(machines=3, templates=2, requests=3, engine="mongomock://")
+
+    assert [r.figure for r in results] == [
+        "fleet list, 3 machines x 2 plans (mongomock), median",
+        "fleet list, 3 machines x 2 plans (mongomock), p95",
+    ]
+    assert all(r.value > 0 and r.unit == "ms" for r in results)

@@ -109,3 +109,86 @@ def test_events_are_the_same_whatever_the_arrival_order(steps, seed):
     random.Random(seed).shuffle(shuffled)
     assert b.events(PLAN_250, shuffled, DONE_AT_1000) == b.events(PLAN_250, readings, DONE_AT_1000)
     assert len(set(b.events(PLAN_250, readings, DONE_AT_1000))) == len(b.events(PLAN_250, readings, DONE_AT_1000))
+
+
+# -- a stream: batch after batch, with the highest hours seen carried between them ----------------
+
+
+def in_batches(template, arrival, services, sizes):
+    """What the consumer emits for readings arriving in ``arrival`` order, cut into batches of
+    ``sizes``: each batch judged above the highest hours of the batches before it, each key once."""
+    emitted, highest, start = [], float("-inf"), 0
+    for size in sizes:
+        batch = arrival[start : start + size]
+        start += size
+        if not batch:
+            continue
+        for event in b.plan_events(template, batch, services, highest):
+            if (event.cycle, event.status) not in [(e.cycle, e.status) for e in emitted]:
+                emitted.append(event)
+        highest = max(highest, *(hours for _, hours in batch))
+    return {(e.cycle, e.status) for e in emitted}
+
+
+@property_settings(200)
+@given(steps=hours_steps, seed=st.integers(0, 2**32 - 1), sizes=st.lists(st.integers(1, 5), min_size=40, max_size=40))
+def test_late_readings_in_any_batches_emit_nothing_a_correct_order_would_not(steps, seed, sizes):
+    # Hours that grow with time (a working meter); any arrival order, any cut into batches.
+    hours, readings = 1100.0, []
+    for i, step in enumerate(steps):
+        hours += step
+        readings.append((TODAY + timedelta(days=i), hours))
+    arrival = readings[:]
+    random.Random(seed).shuffle(arrival)
+    correct = set(b.events(PLAN_250, readings, DONE_AT_1000))
+    emitted = in_batches(PLAN_250, arrival, DONE_AT_1000, sizes)
+    assert emitted <= correct
+    # The highest reading is judged whenever it arrives: the plan's current status is never missed.
+    newest = b.plan_status(PLAN_250, readings[-1][1], DONE_AT_1000, readings[-1][0])
+    assert newest.status == b.OK or (newest.cycle, newest.status) in emitted
+
+
+@property_settings(200)
+@given(
+    # Steps as wide as the due-soon window and more: a glitch can jump over a band and fall back into it.
+    steps=st.lists(st.floats(min_value=-100, max_value=100, allow_nan=False), min_size=1, max_size=40),
+    sizes=st.lists(st.integers(1, 5), min_size=40, max_size=40),
+)
+def test_in_order_batches_emit_what_one_pass_emits_even_when_hours_go_down(steps, sizes):
+    # A glitching meter (hours up and down) read in event-time order, cut into any batches: the
+    # highest hours carried between batches makes the cut irrelevant.
+    hours, readings = 1150.0, []
+    for i, step in enumerate(steps):
+        hours += step
+        readings.append((TODAY + timedelta(days=i), hours))
+    assert in_batches(PLAN_250, readings, DONE_AT_1000, sizes) == set(b.events(PLAN_250, readings, DONE_AT_1000))
+
+
+def test_plan_events_skip_readings_below_the_highest_seen_before():
+    readings = [(TODAY, 1230.0, "a"), (TODAY + timedelta(days=1), 1260.0, "b")]
+    assert [(e.status, e.reading[2]) for e in b.plan_events(PLAN_250, readings, DONE_AT_1000)] == [
+        (b.DUE_SOON, "a"),
+        (b.DUE, "b"),
+    ]
+    assert [e.status for e in b.plan_events(PLAN_250, readings, DONE_AT_1000, highest=1240.0)] == [b.DUE]
+    assert b.plan_events(PLAN_250, readings, DONE_AT_1000, highest=1261.0) == []
+
+
+def test_a_reading_is_judged_with_the_services_done_by_its_date():
+    second = b.Service(hours=1255, date=TODAY)
+    late = [(TODAY - timedelta(days=1), 1254.0)]  # taken the day before the second service
+    (event,) = b.plan_events(PLAN_250, late, [*DONE_AT_1000, second])
+    assert (event.cycle, event.status, event.due_hours) == (1, b.DUE, 1250)
+    assert b.plan_events(PLAN_250, [(TODAY, 1256.0)], [*DONE_AT_1000, second]) == []  # cycle 2: OK
+
+
+def test_interval_days_count_from_the_plan_start_before_any_service():
+    plan = b.Template(interval_hours=250, interval_days=30)
+    start = TODAY - timedelta(days=30)
+    (event,) = b.plan_events(plan, [(TODAY, 60.0)], [], start=start)
+    assert (event.cycle, event.status) == (0, b.DUE)
+    assert b.plan_events(plan, [(TODAY, 60.0)], []) == []  # no start, no service: hours only
+
+
+def test_event_key_names_machine_template_cycle_status():
+    assert b.event_key("EX001", 7, 2, b.DONE) == "EX001|7|2|done"

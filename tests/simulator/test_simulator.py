@@ -253,14 +253,19 @@ def test_some_reports_lack_a_gps_fix():
     assert missing == simulator.counters.without_gps > 0
 
 
-def test_engines_run_only_in_weekday_shifts_with_a_lunch_break():
+def test_engines_run_only_in_weekday_shifts_with_a_lunch_break_and_some_evening_overtime():
     running = [e for e in week()[1] if e.kind == "telemetry" and e.value["c40"]["engine"]["running"]]
     assert len(running) > 10_000
+    overtime = set()
     for event in running:
         moment = local(event)
         assert moment.weekday() != 6, "nobody works on Sunday"
-        assert "06:40" <= moment.strftime("%H:%M") <= "17:30"
+        assert "06:40" <= moment.strftime("%H:%M") <= "20:00"
+        if moment.strftime("%H:%M") > "17:30":  # overtime: weekdays only, up to 150 min past the shift
+            assert moment.weekday() < 5
+            overtime.add((event.key, moment.date()))
         assert not "12:30" <= moment.strftime("%H:%M") < "12:45", "everyone is at lunch"
+    assert overtime, "some machines work into the evening (off-hours use)"
 
 
 def test_around_the_clock_machines_also_run_at_night_and_on_sunday():

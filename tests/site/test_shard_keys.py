@@ -5,6 +5,7 @@ replays and late readings, recorded on their way to the engine (a real server wi
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from pymongo import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
@@ -13,11 +14,16 @@ from equipment_current.handlers import CurrentStateHandler
 from equipment_current.repository import CurrentStateRepository
 from equipment_history.handlers import PositionHistoryHandler
 from equipment_history.repository import PositionRepository
+from equipment_maintenance.handlers import MaintenanceHandler
+from equipment_maintenance.plans import emit_done
+from equipment_maintenance.repository import MaintenanceEventRepository
 from equipment_usage.business_ledger import Reading
 from equipment_usage.handlers_registry import EquipmentRegistryHandler
 from stream.consumer import Record
 from stream.sharding import SHARD_KEYS, UNSHARDED
 from tests.factories import T0, telemetry
+from tests.maintenance.fleet import RecordingPublisher as MaintenanceRecorder
+from tests.maintenance.fleet import assign, plan, serviced
 from tests.usage.test_handler import DAY0, H, RecordingPublisher, make
 
 WRITES = ("bulk_write", "insert_many", "insert_one", "update_one", "update_many", "replace_one", "delete_one")
@@ -138,6 +144,26 @@ def test_usage_and_registry_writes_carry_the_shard_key(mongo_db):
         ("usage_last_readings", "UpdateOne"),
         ("usage_daily", "ReplaceOne"),
         ("usage_daily", "DeleteMany"),
+    }
+    assert untargeted(database.log) == []
+
+
+def test_maintenance_writes_carry_the_shard_key(db, mongo_db):
+    template = plan()
+    for machine in ("M0", "M1"):
+        assign(template, machine)
+    serviced(template, "M1", 50.0, date(2025, 1, 1))
+    database = RecordingDatabase(mongo_db)
+    handler = MaintenanceHandler(MaintenanceEventRepository(database), MaintenanceRecorder())
+    batch = [telemetry(f"M{m}", T0 + i * 60_000, hours=hours) for m in range(2) for i, hours in enumerate((230, 260))]
+    handler.handle(records(batch))
+    handler.handle(records(batch))  # a replay
+    record = template.services.create(machine="M0", hours=270.0, date=date(2025, 11, 24))
+    emit_done(record, 0, MaintenanceRecorder(), handler.events)
+    assert kinds(database.log) == {
+        ("maintenance_emissions", "insert"),
+        ("maintenance_emissions", "UpdateMany"),
+        ("maintenance_high_water", "UpdateOne"),
     }
     assert untargeted(database.log) == []
 
