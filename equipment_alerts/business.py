@@ -29,6 +29,8 @@ LOW_FUEL = "low_fuel"
 REFUEL = "refuel"
 FUEL_DRAIN = "fuel_drain"
 METER_ANOMALY = "meter_anomaly"
+EXCESSIVE_IDLE = "excessive_idle"
+LOW_UTIL = "low_util"
 KINDS = (
     AFTER_HOURS,
     OVER_BASELINE,
@@ -39,6 +41,8 @@ KINDS = (
     REFUEL,
     FUEL_DRAIN,
     METER_ANOMALY,
+    EXCESSIVE_IDLE,
+    LOW_UTIL,
 )
 
 FLEET, SITE, CLASS, MACHINE = "fleet", "site", "class", "machine"
@@ -47,8 +51,10 @@ SCOPES = (FLEET, SITE, CLASS, MACHINE)
 # Each kind's threshold and duration when a rule leaves them empty (docs/ALERTS.md, "Rules").
 # threshold: after_hours -, over_baseline hours a local day, site_exit -, moved_while_off metres,
 # silent hours (the floor of the silence limit), low_fuel percent, refuel/fuel_drain litres (the
-# floor; the tank share is DEFAULT_TANK_SHARE), meter_anomaly hours of tolerance.
-# duration (minutes): after_hours grace, site_exit span, low_fuel time below, refuel/drain merge gap.
+# floor; the tank share is DEFAULT_TANK_SHARE), meter_anomaly hours of tolerance, excessive_idle the
+# daily idle share (% of engine hours), low_util the 7-day utilisation (% of available hours).
+# duration (minutes): after_hours grace, site_exit span, low_fuel time below, refuel/drain merge gap,
+# excessive_idle the longest idle run.
 DEFAULT_THRESHOLD = {
     AFTER_HOURS: 0.0,
     OVER_BASELINE: 8.0,
@@ -59,6 +65,8 @@ DEFAULT_THRESHOLD = {
     REFUEL: 10.0,
     FUEL_DRAIN: 10.0,
     METER_ANOMALY: 0.25,
+    EXCESSIVE_IDLE: 30.0,
+    LOW_UTIL: 35.0,
 }
 DEFAULT_DURATION_MIN = {
     AFTER_HOURS: 10.0,
@@ -70,6 +78,8 @@ DEFAULT_DURATION_MIN = {
     REFUEL: 15.0,
     FUEL_DRAIN: 15.0,
     METER_ANOMALY: 0.0,
+    EXCESSIVE_IDLE: 30.0,
+    LOW_UTIL: 0.0,
 }
 DEFAULT_TANK_SHARE = 0.03  # of the tank: a refuel or a drain is at least max(threshold L, 3 %)
 MONDAY_TO_FRIDAY = (0, 1, 2, 3, 4)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from equipment_alerts.business import (
     AFTER_HOURS,
+    EXCESSIVE_IDLE,
     FUEL_DRAIN,
     LOW_FUEL,
     METER_ANOMALY,
@@ -28,10 +29,12 @@ from equipment_alerts.business_rules import (
     over_baseline,
     site_exit,
 )
+from equipment_alerts.business_utilisation import excessive_idle
 
 RuleFunction = Callable[[Sequence[Reading], RuleConfig], list[Finding]]
 
-# The rules judged on messages; silent runs on the clock (business_silent).
+# The rules judged on messages; silent and low_util run on the clock (business_silent,
+# business_utilisation).
 MESSAGE_RULES: dict[str, RuleFunction] = {
     AFTER_HOURS: after_hours,
     OVER_BASELINE: over_baseline,
@@ -41,6 +44,7 @@ MESSAGE_RULES: dict[str, RuleFunction] = {
     REFUEL: refuels,
     FUEL_DRAIN: fuel_drains,
     METER_ANOMALY: meter_anomaly,
+    EXCESSIVE_IDLE: excessive_idle,
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from equipment_alerts.business import (
     HOUR_MS,
+    LOW_UTIL,
     SILENT,
     RuleConfig,
     reading_document,
@@ -36,6 +37,7 @@ logger = logging.getLogger("telemetry.alerts")
 # the rules no longer find them: what they were found in may have been pruned (a data gap, a merge
 # gap and the site-exit span are all shorter).
 JUDGE_MARGIN_MS = 2 * HOUR_MS
+CLOCK_KINDS = frozenset({SILENT, LOW_UTIL})  # judged by alerts_clock, not on messages
 
 
 def event_message(event: AlertEvent) -> dict[str, Any]:
@@ -156,9 +158,10 @@ class AlertHandler:
         findings, failures = evaluate(window, applicable)
         for rule_key, error in failures:
             logger.error("alert rule %s failed on machine %s (skipped): %s", rule_key, machine, error)
-        keys = {r.key for r in applicable if r.kind != SILENT}
+        keys = {r.key for r in applicable if r.kind not in CLOCK_KINDS}
         stored = self.repository.judged_alerts(machine, judged_from)
-        judged = [a for a in stored if a.rule in keys]
+        # A rule's key, or its key with a suffix (excessive_idle's daily share: DAY_SHARE).
+        judged = [a for a in stored if a.rule.split("/")[0] in keys]
         changed, events = reconcile(machine, judged, findings, judged_from, newest)
         silent = [a for a in stored if a.kind == SILENT and a.end is None]
         resolved, silence_events = resolve_silence(silent, new_times, newest)

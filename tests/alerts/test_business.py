@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from equipment_alerts.business import (
     AFTER_HOURS,
+    EXCESSIVE_IDLE,
     FUEL_DRAIN,
     LOW_FUEL,
     METER_ANOMALY,
@@ -230,6 +231,7 @@ ALL_RULES = [
     rule(REFUEL, tank_capacity_l=400.0),
     rule(FUEL_DRAIN, tank_capacity_l=400.0),
     rule(METER_ANOMALY),
+    rule(EXCESSIVE_IDLE),
 ]
 
 readings_strategy = st.lists(
