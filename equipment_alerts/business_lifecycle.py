@@ -86,12 +86,18 @@ def open_alert(
     return alert, events
 
 
-def continue_alert(alert: Alert, finding: Finding, at: int) -> tuple[Alert, list[AlertEvent]]:
-    changed = replace(
-        alert, start=finding.start, end=finding.end, value=finding.value, detail=finding.detail, withdrawn=False
-    )
+def continue_alert(alert: Alert, finding: Finding, at: int, judged_from: int = 0) -> tuple[Alert, list[AlertEvent]]:
+    """``alert`` as ``finding`` says it is now. A change of start, end or withdrawal is an event
+    (UPDATED, or RESOLVED when it ends); a value that only grew (minutes of a run, litres of a
+    refuel still filling) is stored without one: the RESOLVED event carries the final value, and the
+    topic is not an UPDATED per reading. A finding starting before ``judged_from`` was cut by the
+    window's pruning: the alert keeps its own, earlier start."""
+    start = min(alert.start, finding.start) if finding.start < judged_from else finding.start
+    changed = replace(alert, start=start, end=finding.end, value=finding.value, detail=finding.detail, withdrawn=False)
     if changed == alert:
         return alert, []
+    if (changed.start, changed.end, changed.withdrawn) == (alert.start, alert.end, alert.withdrawn):
+        return changed, []
     changed = replace(changed, version=alert.version + 1)
     kind = RESOLVED if alert.end is None and finding.end is not None else UPDATED
     return changed, [event(kind, changed, at)]
@@ -132,14 +138,15 @@ def reconcile(
     events: list[AlertEvent] = []
     for index, finding in enumerate(ordered):
         if index in matches:
-            alert, new_events = continue_alert(matches[index], finding, at)
+            alert, new_events = continue_alert(matches[index], finding, at, judged_from)
+            if alert != matches[index]:
+                changed.append(alert)
         else:
             alert, new_events = open_alert(machine, finding, at, taken)
             taken.add(alert.id)
             matched.add(alert.id)
-        if new_events:
             changed.append(alert)
-            events.extend(new_events)
+        events.extend(new_events)
     for alerts in by_rule.values():
         for alert in alerts:
             if alert.id in matched or alert.withdrawn:

@@ -110,7 +110,7 @@ class SilenceWatch:
         if finding is not None:
             if current:
                 alert, new_events = continue_alert(current[0], finding, now_ms)
-                return ([alert] if new_events else []), new_events
+                return ([alert] if alert != current[0] else []), new_events
             if self.repository.get(alert_id(machine, rule.key, finding.start)):
                 return [], []  # judged already today
             alert, new_events = open_alert(machine, finding, now_ms)

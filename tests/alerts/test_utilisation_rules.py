@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from equipment_alerts.business import EXCESSIVE_IDLE, LOW_UTIL, MINUTE_MS, Reading, RuleConfig
-from equipment_alerts.business_lifecycle import OPENED, RESOLVED, UPDATED
+from equipment_alerts.business_lifecycle import OPENED, RESOLVED
 from equipment_alerts.business_utilisation import DAY_SHARE, excessive_idle, low_util_finding, seven_day_utilisation
 from equipment_alerts.clock import SilenceWatch
 from equipment_alerts.handlers import AlertHandler
@@ -80,23 +80,25 @@ def test_seven_day_utilisation_under_35_percent():
 
 
 @pytest.mark.django_db
-def test_the_clock_opens_updates_and_resolves_low_util_from_utilisation_rows(mongo_db):
+def test_the_clock_opens_keeps_and_resolves_low_util_from_utilisation_rows(mongo_db):
     repository, publisher = AlertRepository(mongo_db), RecordingPublisher()
     AlertHandler(repository, publisher).handle([Record(telemetry("EX7", MONDAY_8), b"EX7", "t", 0, 0)])
     watch = SilenceWatch(repository, publisher)
     utilisation = backends.repositories["utilisation"]
     saturday = int(datetime(2026, 12, 5, 6, 0, tzinfo=UTC).timestamp() * 1000)
 
-    def judged(at: int, engine: float, until: date) -> list:
+    def judged(at: int, engine: float, until: date) -> tuple[list, list]:
         utilisation.save_rollup(week(engine, until))
-        return [e for e in watch.low_utilisation(at)[1] if e.alert.kind == LOW_UTIL]
+        changed, events = watch.low_utilisation(at)
+        repository.save_alerts(changed, at)
+        return [a for a in changed if a.kind == LOW_UTIL], [e for e in events if e.alert.kind == LOW_UTIL]
 
-    (opened,) = judged(saturday, 2.0, date(2026, 12, 4))
+    _, (opened,) = judged(saturday, 2.0, date(2026, 12, 4))
     assert opened.type == OPENED and opened.alert.value == pytest.approx(25.0)
-    repository.save_alerts([opened.alert], saturday)
-    assert judged(saturday + 60 * MINUTE_MS, 2.0, date(2026, 12, 4)) == []  # the same day again
-    (updated,) = judged(saturday + 24 * 60 * MINUTE_MS, 1.0, date(2026, 12, 5))
-    assert updated.type == UPDATED and updated.alert.id == opened.alert.id
-    repository.save_alerts([updated.alert], saturday)
-    (resolved,) = judged(saturday + 48 * 60 * MINUTE_MS, 8.0, date(2026, 12, 6))
+    assert judged(saturday + 60 * MINUTE_MS, 2.0, date(2026, 12, 4)) == ([], [])  # the same day again
+    # Lower still the next day: the same alert, its figure stored, no event (only its value changed).
+    (lower,), events = judged(saturday + 24 * 60 * MINUTE_MS, 1.0, date(2026, 12, 5))
+    assert events == [] and lower.id == opened.alert.id and lower.value == pytest.approx(12.5)
+    assert repository.get(opened.alert.id)["value"] == pytest.approx(12.5)
+    _, (resolved,) = judged(saturday + 48 * 60 * MINUTE_MS, 8.0, date(2026, 12, 6))
     assert resolved.type == RESOLVED and resolved.alert.id == opened.alert.id
