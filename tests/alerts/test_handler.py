@@ -51,3 +51,20 @@ def test_a_broken_rule_is_logged_and_skipped_and_scoped_rules_apply_to_their_mac
     assert any(f"alert rule {broken.pk} skipped" in line for line in logged.lines)
     opened = sorted((m["machine"], m["rule"]) for m in publisher.messages if m["type"] == "OPENED")
     assert opened == [("EX1", mine.key), ("EX1", strict.key), ("EX2", strict.key)]
+
+
+@pytest.mark.django_db
+def test_a_condition_longer_than_the_window_stays_one_alert_with_its_start_and_no_event_per_batch(mongo_db):
+    """Low fuel for 60 h, a reading every 30 min, in batches of 10: the window keeps 48 h, the
+    alert keeps its start (the window cut the finding's) and publishes OPENED only."""
+    publisher = RecordingPublisher()
+    handler = AlertHandler(AlertRepository(mongo_db), publisher)
+    values = [telemetry("EX3", SATURDAY_9 + i * 30 * MINUTE_MS, fuel_level=10.0, running=False) for i in range(121)]
+    for start in range(0, len(values), 10):
+        handler.handle([Record(v, b"EX3", "t", 0, start + i) for i, v in enumerate(values[start : start + 10])])
+    low = [m for m in publisher.messages if m["kind"] == "low_fuel"]
+    assert [(m["type"], m["start"]) for m in low] == [("OPENED", SATURDAY_9)]
+    state = mongo_db.alert_machines.find_one({"_id": "EX3"})
+    assert state["pruned_before"] > SATURDAY_9 and len(state["readings"]) == 97  # 48 h of half-hours
+    (alert,) = mongo_db.alerts.find({"kind": "low_fuel"})
+    assert alert["start"] == SATURDAY_9 and alert["end"] is None and alert["value"] > 40 * 60
