@@ -49,6 +49,23 @@ class AlertRule(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.kind}, {self.scope} {self.scope_value})".strip()
 
+    def clean(self) -> None:
+        """The API's refusals for the admin form too: an unknown time zone, a scope without its value."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from django.core.exceptions import ValidationError
+
+        problems: dict[str, str] = {}
+        if self.time_zone:
+            try:
+                ZoneInfo(self.time_zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                problems["time_zone"] = f"Unknown time zone {self.time_zone[:64]!r}; an IANA name such as Europe/Rome."
+        if self.scope != "fleet" and not self.scope_value:
+            problems["scope_value"] = f"Required for the {self.scope} scope."
+        if problems:
+            raise ValidationError(problems)
+
     @property
     def key(self) -> str:
         """How alerts name the rule (alert id = hash(machine, key, start))."""

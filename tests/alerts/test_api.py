@@ -117,3 +117,15 @@ values = st.one_of(
 def test_generated_rule_bodies_are_201_or_400(db, client, body):
     response = client.post(RULES, body, format="json")
     assert response.status_code in (201, 400), response.content
+
+
+@pytest.mark.django_db
+def test_the_admin_form_refuses_what_the_api_refuses():
+    from django.core.exceptions import ValidationError
+
+    from equipment_alerts.models import AlertRule
+
+    with pytest.raises(ValidationError) as refused:
+        AlertRule(name="x", kind="after_hours", scope="machine", time_zone="Mars/Olympus").full_clean()
+    assert set(refused.value.message_dict) == {"time_zone", "scope_value"}
+    AlertRule(name="x", kind="after_hours", time_zone="Europe/Rome").full_clean()
