@@ -17,6 +17,8 @@ CODEC_SCHEMAS = {
     "rentals": "rental_statement.avsc",
     "maintenance": "maintenance_event.avsc",
     "utilisation": "utilisation_day.avsc",
+    "alerts": "alert_event.avsc",
+    "alert_reports": "alert_report.avsc",
 }
 
 

@@ -27,6 +27,10 @@ SHARD_KEYS: dict[str, dict[str, int | str]] = {
     # whose _id (machine|template|cycle|status) starts with the machine: equal _ids share a shard.
     "maintenance_high_water": {"_id": "hashed"},
     "maintenance_emissions": {"machine": 1},
+    # Alerts: one window per machine (rewritten every batch, like current_state), and the alerts,
+    # each written and acknowledged by its id (hash(machine, rule, start)): hashed ids spread evenly.
+    "alert_machines": {"_id": "hashed"},
+    "alerts": {"_id": "hashed"},
 }
 
 # A handful of documents each (usage_repricings: one per registry version that re-priced usage;

@@ -130,8 +130,18 @@ schema_registries = BackendHandler(setting_name="TELEMETRY_SCHEMA_REGISTRIES")
 codecs = CodecHandler(depends_on=(schema_registries,))
 kafka = BackendHandler(setting_name="TELEMETRY_KAFKA")
 history_archives = BackendHandler(setting_name="HISTORY_ARCHIVES")
+# Where files the apps write go (alert reports): a folder or an object store (telemetry_site.file_store).
+file_stores = BackendHandler(setting_name="TELEMETRY_FILE_STORES")
 
-ALL_HANDLERS: list[BackendHandler] = [databases, repositories, schema_registries, codecs, kafka, history_archives]
+ALL_HANDLERS: list[BackendHandler] = [
+    databases,
+    repositories,
+    schema_registries,
+    codecs,
+    kafka,
+    history_archives,
+    file_stores,
+]
 
 
 def reset_backends(*, setting: str, **kwargs: Any) -> None:

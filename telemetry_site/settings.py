@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "equipment_rentals",
     "equipment_maintenance",
     "equipment_utilisation",
+    "equipment_alerts",
 ]
 
 MIDDLEWARE = [
@@ -628,3 +629,40 @@ TELEMETRY_SERVICES["utilisation"] = {
     "HANDLER": "equipment_utilisation.handlers.UtilisationHandler",
 }
 TELEMETRY_OPS_URLS.append("equipment_utilisation.ops_urls")
+
+# --- Alerts (docs/ALERTS.md) --------------------------------------------------------------------
+# The alert consumer judges each machine's readings with the rules of /api/v1/alert-rules/ and, when
+# ALERTS_BUILTIN_RULES is on, one fleet-wide rule of every kind with its defaults.
+ALERTS_BUILTIN_RULES = env_bool("ALERTS_BUILTIN_RULES", True)
+# Shift windows, local days and report periods are in this zone unless a rule or schedule names one.
+ALERTS_TIME_ZONE = env("ALERTS_TIME_ZONE", USAGE_TIME_ZONE)
+# Local dates (YYYY-MM-DD, comma-separated) on which the whole day is outside the shift.
+ALERTS_HOLIDAYS = env_list("ALERTS_HOLIDAYS", "")
+# Tank capacity for refuel and fuel_drain when the registry has none for the machine.
+ALERTS_TANK_CAPACITY_L = env_float("ALERTS_TANK_CAPACITY_L", 400.0)
+# ... and per machine model (description.model), JSON: {"PC210": 400, "L120H": 280}.
+ALERTS_TANK_CAPACITIES = env_json("ALERTS_TANK_CAPACITIES", {})
+# Readings of a machine judged together: this many hours back from its newest (a late reading older
+# than that is judged against what is left; docs/ALERTS.md, "Late readings").
+ALERTS_WINDOW_HOURS = env_float("ALERTS_WINDOW_HOURS", 48.0)
+ALERTS_TOPIC = env("ALERTS_TOPIC", "data.c40.alerts")
+ALERT_REPORTS_TOPIC = env("ALERT_REPORTS_TOPIC", "data.c40.alert-reports")
+TELEMETRY_CODECS["alerts"] = _codec("alert_event.avsc", ALERTS_TOPIC)
+TELEMETRY_CODECS["alert_reports"] = _codec("alert_report.avsc", ALERT_REPORTS_TOPIC)
+# Scheduled reports (CSV and XLSX) go here: a folder, or an object-store URI
+# (s3://bucket/prefix?endpoint_override=...), the same kinds of location as the archive's.
+ALERTS_REPORTS_PATH = env("ALERTS_REPORTS_PATH", str(RUN_DIR / "archive" / "alert-reports"))
+TELEMETRY_FILE_STORES = {
+    "alert_reports": {"BACKEND": "telemetry_site.file_store.FileStore", "OPTIONS": {"path": ALERTS_REPORTS_PATH}},
+}
+TELEMETRY_REPOSITORIES["alerts"] = {
+    "BACKEND": "equipment_alerts.repository.AlertRepository",
+    "OPTIONS": {"database": "default", "collection": "alerts", "machines_collection": "alert_machines"},
+}
+TELEMETRY_SERVICES["alerts"] = {
+    "TOPIC": TELEMETRY_TOPIC,
+    "GROUP_ID": env("ALERTS_GROUP_ID", "c40-equipment-alerts"),
+    "CODEC": "telemetry",
+    "VALIDATOR": "stream.validation.validate_telemetry",
+    "HANDLER": "equipment_alerts.handlers.AlertHandler",
+}

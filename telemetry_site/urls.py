@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/rentals/", include("equipment_rentals.urls")),
     path("api/v1/utilisation/", include("equipment_utilisation.urls")),
     path("api/v1/maintenance/", include("equipment_maintenance.urls")),
+    path("api/v1/", include("equipment_alerts.urls")),  # alert-rules/ and alerts/
     path("aemp/v2/15143/-3/", include("equipment_current.aemp.urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[AllowAny]), name="docs"),

@@ -64,6 +64,8 @@ def kafka(settings, broker):
         "RENTALS_TOPIC",
         "MAINTENANCE_TOPIC",
         "UTILISATION_TOPIC",
+        "ALERTS_TOPIC",
+        "ALERT_REPORTS_TOPIC",
     ):
         setattr(settings, name, f"{getattr(settings, name)}-{suffix}")
     services = {}
@@ -82,6 +84,8 @@ def kafka(settings, broker):
             settings.RENTALS_TOPIC: 2,
             settings.MAINTENANCE_TOPIC: 2,
             settings.UTILISATION_TOPIC: 2,
+            settings.ALERTS_TOPIC: 2,
+            settings.ALERT_REPORTS_TOPIC: 1,
             settings.DEAD_LETTER_TOPIC: 1,
         },
     )

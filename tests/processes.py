@@ -50,6 +50,8 @@ def process_env(settings: Any, store: Path, **extra: str) -> dict[str, str]:
         "TELEMETRY_TOPIC": settings.TELEMETRY_TOPIC,
         "REGISTRY_TOPIC": settings.REGISTRY_TOPIC,
         "USAGE_TOPIC": settings.USAGE_TOPIC,
+        "ALERTS_TOPIC": settings.ALERTS_TOPIC,
+        "ALERT_REPORTS_TOPIC": settings.ALERT_REPORTS_TOPIC,
         "DEAD_LETTER_TOPIC": settings.DEAD_LETTER_TOPIC,
         "MONGO_URI": real_mongo_uri() or f"litemongo://{store}",
         "MONGO_DB": database["name"],

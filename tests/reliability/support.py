@@ -129,8 +129,9 @@ def telemetry_services() -> list[str]:
 FILE_SERVICES = frozenset({"archive"})
 # Services that judge readings against plans kept in Django's SQL tables (maintenance): with no
 # plans they only raise a high-water mark, and every child process here would need a migrated SQL
-# database. Their crash and replay tests are tests/maintenance/test_events_broker.py.
-PLAN_SERVICES = frozenset({"maintenance"})
+# database. Their crash and replay tests are tests/maintenance/test_events_broker.py and (alerts, rules in
+# SQL) tests/alerts/test_consumer_broker.py.
+PLAN_SERVICES = frozenset({"maintenance", "alerts"})
 
 
 def snapshot(service: str, database: Any) -> Any:

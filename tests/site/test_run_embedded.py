@@ -20,7 +20,7 @@ pytestmark = pytest.mark.broker
 MACHINES = 3
 MAKER_MACHINES = 2  # of the simulated other maker polled by run_connectors (docs/CONNECTORS.md)
 PARALLEL = 20
-SERVICES = ("current", "history", "usage", "registry", "archive", "maintenance", "utilisation")
+SERVICES = ("current", "history", "usage", "registry", "archive", "maintenance", "utilisation", "alerts")
 
 
 def logged_in_session(base: str, password: str) -> requests.Session:

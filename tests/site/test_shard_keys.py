@@ -10,6 +10,9 @@ from typing import Any
 
 from pymongo import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, UpdateOne
 
+from equipment_alerts.clock import SilenceWatch
+from equipment_alerts.handlers import AlertHandler
+from equipment_alerts.repository import AlertRepository
 from equipment_current.handlers import CurrentStateHandler
 from equipment_current.repository import CurrentStateRepository
 from equipment_history.handlers import PositionHistoryHandler
@@ -164,6 +167,24 @@ def test_maintenance_writes_carry_the_shard_key(db, mongo_db):
         ("maintenance_emissions", "insert"),
         ("maintenance_emissions", "UpdateMany"),
         ("maintenance_high_water", "UpdateOne"),
+    }
+    assert untargeted(database.log) == []
+
+
+def test_alert_writes_carry_the_shard_key(db, mongo_db):
+    database = RecordingDatabase(mongo_db)
+    repository = AlertRepository(database)
+    publisher = MaintenanceRecorder()
+    handler = AlertHandler(repository, publisher)
+    batch = [telemetry(f"M{m}", T0 + i * 60_000, fuel_level=10.0, running=False) for m in range(2) for i in range(12)]
+    handler.handle(records(batch))
+    handler.handle(records(batch))  # a replay
+    SilenceWatch(repository, publisher).check(T0 + 5 * 3_600_000)
+    repository.acknowledge(next(iter(mongo_db.alerts.find()))["_id"], "tester", T0)
+    assert kinds(database.log) == {
+        ("alert_machines", "ReplaceOne"),
+        ("alerts", "UpdateOne"),
+        ("alerts", "update_one"),
     }
     assert untargeted(database.log) == []
 

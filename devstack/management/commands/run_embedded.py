@@ -221,6 +221,8 @@ class Command(BaseCommand):
                     settings.TELEMETRY_TOPIC: options["partitions"],
                     settings.REGISTRY_TOPIC: 2,
                     settings.USAGE_TOPIC: 4,
+                    settings.ALERTS_TOPIC: 2,
+                    settings.ALERT_REPORTS_TOPIC: 1,
                     settings.DEAD_LETTER_TOPIC: 1,
                 },
             )
@@ -258,6 +260,8 @@ class Command(BaseCommand):
                 spawn(workers, f"consumer {name}", consumer_command(name, definition), log_name, **metrics)
             # The embedded store has no TTL monitor: expired positions go every 5 minutes (docs/STORAGE.md).
             spawn(workers, "retention sweep", ["expire_positions", "--every", "300"], "expire-positions.log")
+            # Silent machines and the scheduled alert reports run on a clock (docs/ALERTS.md).
+            spawn(workers, "alerts clock", ["alerts_clock", "--interval", "300"], "alerts-clock.log")
             if options["machines"] > 0:
                 # Some history as fast as possible, then live data at any hour; a restart publishes
                 # only what the store lacks (docs/SIMULATOR.md).
