@@ -8,6 +8,7 @@ readings were pruned from the window (business_lifecycle.reconcile's ``judged_fr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -16,6 +17,24 @@ from pymongo import ASCENDING, DESCENDING, ReplaceOne, UpdateOne
 from equipment_alerts.business_lifecycle import Alert
 
 ALERT_FIELDS = ("machine", "rule", "kind", "start", "end", "value", "detail", "withdrawn", "version")
+# A machine state's long lists, stored as one JSON text each: the embedded engine deep-copies every
+# element of a list on each read and write, and a 48-hour window of a 1-minute reporter is ~2,900
+# readings, so the consumer slowed from 1,454 to 99 msg/s as the windows filled (docs/ALERTS.md).
+PACKED_STATE_FIELDS = ("readings", "timestamps")
+
+
+def packed_state(state: dict) -> dict:
+    return {
+        **state,
+        **{name: json.dumps(state[name], separators=(",", ":")) for name in PACKED_STATE_FIELDS if name in state},
+    }
+
+
+def unpacked_state(document: dict) -> dict:
+    for name in PACKED_STATE_FIELDS:
+        if isinstance(document.get(name), str):
+            document[name] = json.loads(document[name])
+    return document
 
 
 def alert_document(alert: Alert, now_ms: int) -> dict[str, Any]:
@@ -42,11 +61,13 @@ class AlertRepository:
     # --- the consumer ---------------------------------------------------------------------------
 
     def machine_states(self, machines: Iterable[str]) -> dict[str, dict]:
-        return {doc["_id"]: doc for doc in self.machines.find({"_id": {"$in": sorted(set(machines))}})}
+        return {doc["_id"]: unpacked_state(doc) for doc in self.machines.find({"_id": {"$in": sorted(set(machines))}})}
 
     def save_machine_states(self, states: Sequence[dict]) -> None:
         if states:
-            self.machines.bulk_write([ReplaceOne({"_id": s["_id"]}, s, upsert=True) for s in states], ordered=False)
+            self.machines.bulk_write(
+                [ReplaceOne({"_id": s["_id"]}, packed_state(s), upsert=True) for s in states], ordered=False
+            )
 
     def judged_alerts(self, machine: str, since: int) -> list[Alert]:
         """The machine's alerts that are open or end at or after ``since``."""
@@ -81,7 +102,7 @@ class AlertRepository:
     def all_machine_states(self) -> list[dict]:
         """Every machine's state without its readings (the clock needs the newest time and the
         timestamps behind the silence limit)."""
-        return list(self.machines.find({}, {"readings": 0}))
+        return [unpacked_state(doc) for doc in self.machines.find({}, {"readings": 0})]
 
     # --- the API and the reports ----------------------------------------------------------------
 

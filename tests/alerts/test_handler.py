@@ -64,7 +64,7 @@ def test_a_condition_longer_than_the_window_stays_one_alert_with_its_start_and_n
         handler.handle([Record(v, b"EX3", "t", 0, start + i) for i, v in enumerate(values[start : start + 10])])
     low = [m for m in publisher.messages if m["kind"] == "low_fuel"]
     assert [(m["type"], m["start"]) for m in low] == [("OPENED", SATURDAY_9)]
-    state = mongo_db.alert_machines.find_one({"_id": "EX3"})
+    state = AlertRepository(mongo_db).machine_states(["EX3"])["EX3"]
     assert state["pruned_before"] > SATURDAY_9 and len(state["readings"]) == 97  # 48 h of half-hours
     (alert,) = mongo_db.alerts.find({"kind": "low_fuel"})
     assert alert["start"] == SATURDAY_9 and alert["end"] is None and alert["value"] > 40 * 60
