@@ -159,10 +159,10 @@ def telemetry_services() -> list[str]:
 
 # Services whose state is files (the Parquet archiver), left out of the database benchmarks.
 FILE_SERVICES = frozenset({"archive"})
-# Services that judge readings against plans kept in Django's SQL tables (maintenance): with no
-# plans they only raise a high-water mark, and every child process here would need a migrated SQL
-# database. Their crash and replay tests are tests/maintenance/test_events_broker.py.
-PLAN_SERVICES = frozenset({"maintenance"})
+# Services that judge readings against plans or rules kept in Django's SQL tables (maintenance's
+# plans, alerts' rules): every child process here would need a migrated SQL database. Their crash and
+# replay tests are tests/maintenance/test_events_broker.py and tests/alerts/test_consumer_broker.py.
+PLAN_SERVICES = frozenset({"maintenance", "alerts"})
 
 
 def avro_settings(registry_url: str | None = None) -> dict[str, Any]:
