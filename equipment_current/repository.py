@@ -67,12 +67,6 @@ class CurrentStateRepository:
     def get(self, identifier: str) -> dict | None:
         return self.collection.find_one({"_id": identifier})
 
-    def get_many(self, identifiers: Iterable[str]) -> dict[str, dict]:
-        """The stored state of each of ``identifiers`` that has one, by identifier (one query)."""
-        return {
-            document["_id"]: document for document in self.collection.find({"_id": {"$in": sorted(set(identifiers))}})
-        }
-
     def count(self, filters: FleetFilter) -> int:
         return self.collection.count_documents(fleet_query(filters))
 

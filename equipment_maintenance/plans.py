@@ -91,7 +91,7 @@ def average_hours(machines: list[str] | None, today: date) -> dict[str, float]:
     over yet, so it is left out; days without totals count as 0 h)."""
     days = settings.MAINTENANCE_AVERAGE_DAYS
     first, last = today - timedelta(days=days), today - timedelta(days=1)
-    totals = repository("usage").daily_hours(machines, first.isoformat(), last.isoformat())
+    totals = repository("maintenance_readings").daily_hours(machines, first.isoformat(), last.isoformat())
     return {machine: average_daily_hours([hours], days) for machine, hours in totals.items()}
 
 
@@ -143,7 +143,7 @@ def fleet_plans(today: date, status: str | None = None, ordering: str = "machine
     """Every assigned plan of the fleet, optionally of one status, by machine or forecast date
     (no forecast last). Three reads in all: the plans, the machines' states, the averages."""
     plans = plans_of()
-    hours = engine_hours(repository("current_state").get_many(plans))
+    hours = engine_hours(repository("maintenance_readings").current_states(plans))
     # Every machine's totals, not those of the assigned ones: a $in of hundreds of identifiers made
     # the in-process engines test each of them against each daily total (400 of 470 ms at 200
     # machines on litemongo); on a server the range is served by usage_daily's `date` index.

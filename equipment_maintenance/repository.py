@@ -85,3 +85,28 @@ class MaintenanceEventRepository:
         ]
         if operations:
             bulk_upsert(self.high_water, operations)
+
+
+class MaintenanceReadings:
+    """What the plans read of other apps' stores: the current state's engine hours and usage's daily
+    totals. Maintenance's own reader of those collections (as rentals' ``RentalUsageRepository``
+    reads the usage ledger), so that the current-state and usage repositories stay as they are."""
+
+    def __init__(
+        self, database: Any, states_collection: str = "current_state", daily_collection: str = "usage_daily"
+    ) -> None:
+        self.states = database[states_collection]
+        self.daily = database[daily_collection]
+
+    def current_states(self, identifiers: Iterable[str]) -> dict[str, dict]:
+        """The stored state of each of ``identifiers`` that has one, by identifier (one query)."""
+        return {document["_id"]: document for document in self.states.find({"_id": {"$in": sorted(set(identifiers))}})}
+
+    def daily_hours(self, identifiers: list[str] | None, date_from: str, date_to: str) -> dict[str, float]:
+        """Engine hours per machine over the local dates ``date_from``..``date_to`` (inclusive), summed
+        from usage's daily totals (every source); ``identifiers`` None means every machine."""
+        match: dict[str, Any] = {"date": {"$gte": date_from, "$lte": date_to}}
+        if identifiers is not None:
+            match["identifier"] = {"$in": sorted(set(identifiers))}
+        pipeline = [{"$match": match}, {"$group": {"_id": "$identifier", "hours": {"$sum": "$hours"}}}]
+        return {group["_id"]: float(group["hours"] or 0.0) for group in self.daily.aggregate(pipeline)}

@@ -64,15 +64,6 @@ class UsageQueries:
         # $group's output already in key order, so a $sort stage could not be tested without a server.
         return sorted(groups, key=itemgetter("key"))
 
-    def daily_hours(self, identifiers: list[str] | None, date_from: str, date_to: str) -> dict[str, float]:
-        """Engine hours per machine over the local dates ``date_from``..``date_to`` (inclusive), summed
-        from the daily totals (every source); ``identifiers`` None means every machine."""
-        match: dict[str, Any] = {"date": {"$gte": date_from, "$lte": date_to}}
-        if identifiers is not None:
-            match["identifier"] = {"$in": sorted(set(identifiers))}
-        pipeline = [{"$match": match}, {"$group": {"_id": "$identifier", "hours": {"$sum": "$hours"}}}]
-        return {group["_id"]: float(group["hours"] or 0.0) for group in self.daily.aggregate(pipeline)}
-
     def count_entries(self, identifier: str, start: int | None, end: int | None) -> int:
         return self.deltas.count_documents(entries_query(identifier, start, end))
 

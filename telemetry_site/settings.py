@@ -537,6 +537,10 @@ MAINTENANCE_AVERAGE_DAYS = env_int("MAINTENANCE_AVERAGE_DAYS", 30)
 # the emission store and the maintenance consumer publishes it with the machine's next readings.
 MAINTENANCE_PUBLISH_TIMEOUT_SECONDS = env_float("MAINTENANCE_PUBLISH_TIMEOUT_SECONDS", 5.0)
 MAINTENANCE_PUBLISHER = "equipment_maintenance.publisher.MaintenancePublisher"
+TELEMETRY_REPOSITORIES["maintenance_readings"] = {
+    "BACKEND": "equipment_maintenance.repository.MaintenanceReadings",
+    "OPTIONS": {"database": "default", "states_collection": "current_state", "daily_collection": "usage_daily"},
+}
 TELEMETRY_REPOSITORIES["maintenance_events"] = {
     "BACKEND": "equipment_maintenance.repository.MaintenanceEventRepository",
     "OPTIONS": {
