@@ -50,7 +50,6 @@ class BatchOutcome:
     replayed: int = 0  # samples already stored
     traces_saved: int = 0
     rows: list[dict[str, Any]] = field(default_factory=list)  # new row versions stored
-    published: list[dict[str, Any]] = field(default_factory=list)
 
 
 class UtilisationHandler:
@@ -125,7 +124,6 @@ class UtilisationHandler:
         self.repository.save_rollup(outcome.rows)
         self.publisher.publish(outcome.rows)
         self.repository.save_rows(outcome.rows)
-        outcome.published = outcome.rows
         return outcome
 
     def _add_samples(

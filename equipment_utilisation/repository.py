@@ -59,7 +59,8 @@ class UtilisationRepository:
         self.months = database[months]
 
     def ensure_indexes(self) -> None:
-        self.days.create_index([("date", ASCENDING), ("machine", ASCENDING)], name="date_machine")
+        # Rows are read by _id (the batch's days) and by machine (``machine_exists``); ranges of
+        # dates come from the month rollup.
         self.days.create_index([("machine", ASCENDING), ("date", ASCENDING)], name="machine_date")
         self.months.create_index([("month", ASCENDING), ("machine", ASCENDING)], name="month_machine")
 
