@@ -16,32 +16,12 @@ from equipment_alerts.business_lifecycle import RESOLVED, Alert, AlertEvent, con
 from equipment_alerts.business_silent import silent_finding
 from equipment_alerts.business_utilisation import low_util_finding
 from equipment_alerts.handlers import event_message, machine_rules
-from equipment_alerts.repository import AlertRepository
+from equipment_alerts.parts import AlertParts
 
 logger = logging.getLogger("telemetry.alerts")
 
 
-class SilenceWatch:
-    def __init__(self, repository: AlertRepository | None = None, publisher: Any = None) -> None:
-        self._repository = repository
-        self._publisher = publisher
-
-    @property
-    def repository(self) -> AlertRepository:
-        if self._repository is None:
-            from telemetry_site.backends import repositories
-
-            self._repository = repositories["alerts"]
-        return self._repository
-
-    @property
-    def publisher(self) -> Any:
-        if self._publisher is None:
-            from equipment_alerts.publisher import AlertPublisher
-
-            self._publisher = AlertPublisher()
-        return self._publisher
-
+class SilenceWatch(AlertParts):
     def check(self, now_ms: int) -> list[AlertEvent]:
         """Open a silent alert for every machine quiet past its limit; publish, then store."""
         from equipment_alerts.rules import rules_in_force

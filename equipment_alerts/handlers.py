@@ -27,6 +27,7 @@ from equipment_alerts.business import (
 from equipment_alerts.business_engine import evaluate, in_event_order
 from equipment_alerts.business_lifecycle import Alert, AlertEvent, reconcile, resolve_silence
 from equipment_alerts.business_silent import kept_timestamps
+from equipment_alerts.parts import AlertParts
 from equipment_alerts.repository import AlertRepository
 from stream.consumer import Record
 from stream.records import field
@@ -60,6 +61,11 @@ def event_message(event: AlertEvent) -> dict[str, Any]:
     }
 
 
+def judged_from(state: dict) -> int:
+    """From when a machine's window can judge alerts: everything, unless readings were pruned."""
+    return state["pruned_before"] + JUDGE_MARGIN_MS if state["pruned_before"] else 0
+
+
 def machine_rules(rules: Sequence[RuleConfig], machine: str, state: dict) -> list[RuleConfig]:
     from equipment_alerts.rules import tank_capacity_l
 
@@ -68,32 +74,15 @@ def machine_rules(rules: Sequence[RuleConfig], machine: str, state: dict) -> lis
     return [r.with_tank(capacity) for r in rules if rule_applies(r, machine, state.get("model"), sites)]
 
 
-class AlertHandler:
+class AlertHandler(AlertParts):
     def __init__(
         self,
         repository: AlertRepository | None = None,
         publisher: Any = None,
         rules: Sequence[RuleConfig] | None = None,
     ) -> None:
-        self._repository = repository
-        self._publisher = publisher
+        super().__init__(repository, publisher)
         self._rules = rules
-
-    @property
-    def repository(self) -> AlertRepository:
-        if self._repository is None:
-            from telemetry_site.backends import repositories
-
-            self._repository = repositories["alerts"]
-        return self._repository
-
-    @property
-    def publisher(self) -> Any:
-        if self._publisher is None:
-            from equipment_alerts.publisher import AlertPublisher
-
-            self._publisher = AlertPublisher()
-        return self._publisher
 
     def rules(self) -> list[RuleConfig]:
         if self._rules is not None:
@@ -114,17 +103,22 @@ class AlertHandler:
         now_ms = int(time.time() * 1000)
         changed: list[Alert] = []
         events: list[AlertEvent] = []
-        new_states = []
+        new_states = {}
         for machine, values in by_machine.items():
             state = states.get(machine) or {"_id": machine, "readings": [], "timestamps": [], "pruned_before": 0}
-            state = self.advance(state, values, window_ms)
-            new_states.append(state)
-            alerts, machine_events = self.judge(machine, state, rules, [v["timestamp"] for v in values])
+            new_states[machine] = self.advance(state, values, window_ms)
+        stored = self.repository.judged_alerts(
+            {machine: judged_from(state) for machine, state in new_states.items()}
+        )  # one query for the batch
+        for machine, values in by_machine.items():
+            alerts, machine_events = self.judge(
+                machine, new_states[machine], rules, [v["timestamp"] for v in values], stored[machine]
+            )
             changed.extend(alerts)
             events.extend(machine_events)
         self.publisher.publish([event_message(e) for e in events])
         self.repository.save_alerts(changed, now_ms)
-        self.repository.save_machine_states(new_states)
+        self.repository.save_machine_states(list(new_states.values()))
 
     @staticmethod
     def advance(state: dict, values: list[dict], window_ms: int) -> dict:
@@ -149,20 +143,20 @@ class AlertHandler:
         }
 
     def judge(
-        self, machine: str, state: dict, rules: Sequence[RuleConfig], new_times: list[int]
+        self, machine: str, state: dict, rules: Sequence[RuleConfig], new_times: list[int], stored: list[Alert]
     ) -> tuple[list[Alert], list[AlertEvent]]:
+        """Judge the machine's window; ``stored`` are its alerts open or ending since ``judged_from``."""
         window = [reading_from_document(d) for d in state["readings"]]
         newest = state["newest"]
-        judged_from = state["pruned_before"] + JUDGE_MARGIN_MS if state["pruned_before"] else 0
+        since = judged_from(state)
         applicable = machine_rules(rules, machine, state)
         findings, failures = evaluate(window, applicable)
         for rule_key, error in failures:
             logger.error("alert rule %s failed on machine %s (skipped): %s", rule_key, machine, error)
         keys = {r.key for r in applicable if r.kind not in CLOCK_KINDS}
-        stored = self.repository.judged_alerts(machine, judged_from)
         # A rule's key, or its key with a suffix (excessive_idle's daily share: DAY_SHARE).
         judged = [a for a in stored if a.rule.split("/")[0] in keys]
-        changed, events = reconcile(machine, judged, findings, judged_from, newest)
+        changed, events = reconcile(machine, judged, findings, since, newest)
         silent = [a for a in stored if a.kind == SILENT and a.end is None]
         resolved, silence_events = resolve_silence(silent, new_times, newest)
         return changed + resolved, events + silence_events

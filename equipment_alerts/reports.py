@@ -18,6 +18,7 @@ from openpyxl import Workbook
 
 from equipment_alerts.business_reports import COLUMNS, due_periods, local_midnight_ms, report_rows, safe_text
 from equipment_alerts.models import ReportRun, ReportSchedule
+from equipment_alerts.parts import AlertParts
 from equipment_alerts.repository import AlertRepository
 
 
@@ -47,19 +48,12 @@ def xlsx_bytes(rows: Sequence[dict[str, Any]], title: str) -> bytes:
     return out.getvalue()
 
 
-class ReportWriter:
+class ReportWriter(AlertParts):
+    PUBLISHER = "equipment_alerts.publisher.ReportPublisher"
+
     def __init__(self, repository: AlertRepository | None = None, store: Any = None, publisher: Any = None) -> None:
-        self._repository = repository
+        super().__init__(repository, publisher)
         self._store = store
-        self._publisher = publisher
-
-    @property
-    def repository(self) -> AlertRepository:
-        if self._repository is None:
-            from telemetry_site.backends import repositories
-
-            self._repository = repositories["alerts"]
-        return self._repository
 
     @property
     def store(self) -> Any:
@@ -68,14 +62,6 @@ class ReportWriter:
 
             self._store = file_stores["alert_reports"]
         return self._store
-
-    @property
-    def publisher(self) -> Any:
-        if self._publisher is None:
-            from equipment_alerts.publisher import ReportPublisher
-
-            self._publisher = ReportPublisher()
-        return self._publisher
 
     def write_due(self, now_ms: int) -> list[ReportRun]:
         """Every due period of every enabled schedule not written yet."""

@@ -69,10 +69,19 @@ class AlertRepository:
                 [ReplaceOne({"_id": s["_id"]}, packed_state(s), upsert=True) for s in states], ordered=False
             )
 
-    def judged_alerts(self, machine: str, since: int) -> list[Alert]:
-        """The machine's alerts that are open or end at or after ``since``."""
-        query = {"machine": machine, "$or": [{"end": None}, {"end": {"$gte": since}}]}
-        return [alert_from_document(doc) for doc in self.alerts.find(query)]
+    def judged_alerts(self, since_by_machine: dict[str, int]) -> dict[str, list[Alert]]:
+        """Each machine's alerts that are open or end at or after its ``since``: one query for the
+        batch (not one per machine), filtered here by each machine's own limit."""
+        found: dict[str, list[Alert]] = {machine: [] for machine in since_by_machine}
+        if not since_by_machine:
+            return found
+        earliest = min(since_by_machine.values())
+        query = {"machine": {"$in": sorted(since_by_machine)}, "$or": [{"end": None}, {"end": {"$gte": earliest}}]}
+        for doc in self.alerts.find(query):
+            alert = alert_from_document(doc)
+            if alert.end is None or alert.end >= since_by_machine[alert.machine]:
+                found[alert.machine].append(alert)
+        return found
 
     def save_alerts(self, alerts: Sequence[Alert], now_ms: int) -> None:
         """Upserts by id; the acknowledgement fields are left as they are."""
