@@ -13,7 +13,7 @@ import itertools
 from collections.abc import Sequence
 
 from equipment_alerts.business import DEFAULT_TANK_SHARE, FUEL_DRAIN, REFUEL, Finding, Reading, RuleConfig
-from equipment_alerts.business_rules import distance_m
+from equipment_utilisation.business import distance_m
 
 # A pair is moving beyond this displacement (GPS noise of a parked machine stays well under it) ...
 STATIONARY_M = 50.0

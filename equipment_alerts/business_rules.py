@@ -8,7 +8,6 @@ resolved when a later evaluation finds it ended (docs/ALERTS.md, "Lifecycle").
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -27,19 +26,11 @@ from equipment_alerts.business import (
     RuleConfig,
     Shift,
 )
+from equipment_utilisation.business import distance_m  # one haversine for the rules of both apps
 
 # Readings further apart than this break a running span: what happened between is unknown, and a
 # machine parked for the weekend with its last reading "running" has not run all weekend.
 DATA_GAP_MS = 60 * MINUTE_MS
-EARTH_RADIUS_M = 6_371_000.0
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
 def _ms(moment: datetime) -> int:
