@@ -12,12 +12,17 @@ A collection's file is set up by whichever connection opens it first; litemongo 
 row and inserts it when missing, so two connections opening a new collection at once both inserted
 and the second failed ("UNIQUE constraint failed: info.key"). It showed as a 503 from /ready on the
 first parallel burst at a fresh store. ``RaceSafeCollectionStore`` reads the row again instead.
+Opening a new file can also fail outright with "database is locked": switching a file to
+write-ahead logging needs an exclusive lock, and while another connection is writing the file's
+first tables SQLite refuses at once instead of waiting its busy timeout (it would deadlock). The
+open is retried until that other connection's short setup transaction has committed.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +31,22 @@ from litemongo import sqlite_store
 
 class RaceSafeCollectionStore(sqlite_store.CollectionStore):
     """litemongo's collection store, safe when several connections create its file at once."""
+
+    #: How long to keep retrying an open refused with "database is locked" (seconds).
+    open_deadline_s = 30.0
+
+    def open(self) -> None:
+        deadline = time.monotonic() + self.open_deadline_s
+        pause = 0.005
+        while True:
+            try:
+                return super().open()
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() + pause > deadline:
+                    raise
+                self._connection.close()  # the half-opened connection; ``super().open()`` makes a new one
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
 
     def _init_info(self) -> int:
         try:

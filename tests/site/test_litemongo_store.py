@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from equipment_current.business import fold_state_updates
 from equipment_current.repository import CurrentStateRepository, FleetFilter
 from telemetry_site.databases import open_database
+from telemetry_site.litemongo_store import RaceSafeCollectionStore
 from tests.factories import T0, telemetry
 
 
@@ -48,3 +52,26 @@ def test_threads_opening_a_new_collection_at_once_all_succeed(tmp_path):
             counts = list(pool.map(first_touch, range(16)))  # re-raises "UNIQUE constraint failed"
         assert all(1 <= count <= 16 for count in counts)
         assert database[f"fresh{round_}"].count_documents({}) == 16
+
+
+def test_opening_a_file_another_connection_is_setting_up_waits_for_it(tmp_path):
+    """While another connection (another thread or process) writes a new collection file's first
+    tables, SQLite refuses the switch to write-ahead logging at once with "database is locked",
+    without waiting its busy timeout. That failed CI once; the store retries the open instead."""
+    path = tmp_path / "fresh"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another connection writing the first table
+    other.execute("CREATE TABLE IF NOT EXISTS info(key PRIMARY KEY, value)")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        sqlite3.connect(path, timeout=5).execute("PRAGMA journal_mode=WAL")  # the refusal, at once
+
+    class Impatient(RaceSafeCollectionStore):
+        open_deadline_s = 0.1
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        Impatient(path)  # gives up while the other connection still holds the file
+    threading.Timer(0.2, other.execute, ["COMMIT"]).start()
+    store = RaceSafeCollectionStore(path)  # retries until the other connection commits
+    assert store._connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert store._connection.execute("SELECT value FROM info WHERE key = 'key_format'").fetchone() is not None
+    other.close()
