@@ -89,14 +89,26 @@ class AlertsView(APIView):
     class InputSerializer(PagedInputSerializer):
         state = serializers.ChoiceField(choices=[OPEN, CLOSED], required=False)
         machine = serializers.CharField(required=False, max_length=200)
-        rule = serializers.CharField(required=False, max_length=40, help_text="A kind, or a rule id")
+        rule = serializers.CharField(
+            required=False,
+            max_length=40,
+            help_text="A kind (any rule of it), a rule id, or an alert's own rule field (rule:<id>, builtin:<kind>)",
+        )
 
         def validate_rule(self, value: str) -> dict[str, str]:
-            if value in KINDS:
-                return {"kind": value}
-            if value.isascii() and value.isdigit() and len(value) <= 18:
-                return {"rule": f"rule:{int(value)}"}
-            raise serializers.ValidationError(f"A kind ({', '.join(KINDS)}) or a rule id.")
+            # An alert's ``rule`` field is accepted as it is listed: a client filters by what it read.
+            prefix, colon, rest = value.partition(":")
+            if not colon:
+                prefix, rest = "kind or id", value
+            if prefix == "builtin" and rest in KINDS:
+                return {"rule": value}
+            if prefix in ("rule", "kind or id") and rest.isascii() and rest.isdigit() and len(rest) <= 18:
+                return {"rule": f"rule:{int(rest)}"}
+            if prefix == "kind or id" and rest in KINDS:
+                return {"kind": rest}
+            raise serializers.ValidationError(
+                f"A kind ({', '.join(KINDS)}), a rule id, or an alert's rule (rule:<id>, builtin:<kind>)."
+            )
 
     @extend_schema(
         operation_id="alerts_list",

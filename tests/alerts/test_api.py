@@ -74,12 +74,26 @@ def test_alerts_filtered_by_state_machine_and_rule(mongo_db, client):
     assert [a["id"] for a in client.get(ALERTS, {"machine": "EX2"}).json()["results"]] == ["a2"]
     assert [a["id"] for a in client.get(ALERTS, {"rule": "7"}).json()["results"]] == ["a2"]
     assert [a["id"] for a in client.get(ALERTS, {"rule": "after_hours"}).json()["results"]] == ["a1"]
+    # An alert's own rule field filters as listed (a client copies what it read).
+    for alert in client.get(ALERTS).json()["results"]:
+        assert [a["id"] for a in client.get(ALERTS, {"rule": alert["rule"]}).json()["results"]] == [alert["id"]]
     first = client.get(ALERTS, {"machine": "EX1"}).json()["results"][0]
     assert first["start"] == "1970-01-01T00:00:01.000Z" and first["end"] is None and first["state"] == "open"
 
 
 @pytest.mark.parametrize(
-    "params, name", [({"state": "closed"}, "state"), ({"rule": "x1"}, "rule"), ({"page_size": "0"}, "page_size")]
+    "params, name",
+    [
+        ({"state": "closed"}, "state"),
+        ({"rule": "x1"}, "rule"),
+        ({"rule": "builtin:nope"}, "rule"),
+        ({"rule": "rule:x"}, "rule"),
+        ({"rule": "other:7"}, "rule"),
+        ({"rule": "builtin:rule:7"}, "rule"),
+        ({"rule": ":7"}, "rule"),
+        ({"rule": "rule:after_hours"}, "rule"),
+        ({"page_size": "0"}, "page_size"),
+    ],
 )
 def test_bad_parameter_is_400_naming_it(mongo_db, client, params, name):
     response = client.get(ALERTS, params)
