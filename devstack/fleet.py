@@ -17,6 +17,8 @@ MS_PER_MINUTE = 60_000
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 86_400_000
 
+# The sites and depots are around Milan, Bergamo and Turin: shifts are in their local time.
+SIMULATED_FLEET_TIME_ZONE = "Europe/Rome"
 # The enrichment upstream lists a work site when the machine is within this distance of it.
 POI_RADIUS_M = 1_000.0
 # Roads are longer than the straight line between two points.
@@ -237,6 +239,7 @@ class Machine:
     rng: random.Random
     phase_ms: int  # offset of its reports within a step, so machines do not report in lockstep
     works_saturdays: bool
+    around_the_clock: bool  # every day, night included (a tunnel site's shifts), not 07:00-17:00
     site: Place
     next_site: Place
     parked: tuple[float, float]

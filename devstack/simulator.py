@@ -42,6 +42,7 @@ from devstack.fleet import (
     REGISTRY,
     ROAD_FACTOR,
     SATURDAY_PROBABILITY,
+    SIMULATED_FLEET_TIME_ZONE,
     SITE_CHANGE_PROBABILITY,
     SITES,
     TELEMETRY,
@@ -83,8 +84,9 @@ class FleetSimulator(FleetMessages):
         sites: Sequence[Place] = SITES,
         depots: Sequence[Place] = DEPOTS,
         models: Sequence[MachineModel] = MODELS,
-        time_zone: str = "Europe/Rome",
+        time_zone: str = SIMULATED_FLEET_TIME_ZONE,
         around_the_clock: bool = False,
+        around_the_clock_share: float = 0.0,
         heartbeat_minutes: float = 30.0,
         gps_loss_rate: float = 0.03,
         absence_rate: float = 0.05,
@@ -109,6 +111,7 @@ class FleetSimulator(FleetMessages):
             "duplicate_rate": duplicate_rate,
             "late_rate": late_rate,
             "garbage_rate": garbage_rate,
+            "around_the_clock_share": around_the_clock_share,
         }
         for name, rate in rates.items():
             if not 0.0 <= rate <= 1.0:
@@ -122,7 +125,8 @@ class FleetSimulator(FleetMessages):
         self._places = (*self.sites, *self.depots)
         self._places_by_name = {place.name: place for place in self._places}
         self.zone = ZoneInfo(time_zone)
-        self.around_the_clock = around_the_clock
+        # Which machines work around the clock: all of them, or each with this probability.
+        self.around_the_clock_share = 1.0 if around_the_clock else around_the_clock_share
         self.heartbeat_ms = round(heartbeat_minutes * MS_PER_MINUTE)
         self.gps_loss_rate = gps_loss_rate
         self.absence_rate = absence_rate
@@ -166,8 +170,9 @@ class FleetSimulator(FleetMessages):
         site = sites[0]
         start_place = depot if model.mobility == COMMUTES else site
         serial_number = f"{model.brand[:3].upper()}{model.model.replace(' ', '')}-{rng.randint(10**6, 10**7 - 1)}"
+        identifier = f"{model.prefix}{index + 1:03d}"
         return Machine(
-            identifier=f"{model.prefix}{index + 1:03d}",
+            identifier=identifier,
             model=model,
             depot=depot,
             sites=sites,
@@ -177,6 +182,8 @@ class FleetSimulator(FleetMessages):
             rng=rng,
             phase_ms=rng.randrange(self.step_ms),
             works_saturdays=rng.random() < SATURDAY_PROBABILITY,
+            # Its own generator, seeded by the identifier, so that every other draw stays as it was.
+            around_the_clock=random.Random(f"around the clock {identifier}").random() < self.around_the_clock_share,
             site=site,
             next_site=site,
             parked=(start_place.latitude, start_place.longitude),
@@ -214,7 +221,7 @@ class FleetSimulator(FleetMessages):
 
         weekday = day.weekday()
         saturday = weekday == 5 and machine.works_saturdays
-        working = self.around_the_clock or weekday < 5 or saturday
+        working = machine.around_the_clock or weekday < 5 or saturday
         working = working and rng.random() >= self.absence_rate
         if machine.fuel_level_l < 0.3 * model.tank_l:  # the fuel bowser comes round before the shift
             machine.fuel_level_l = model.tank_l * rng.uniform(0.95, 1.0)
@@ -228,9 +235,9 @@ class FleetSimulator(FleetMessages):
             machine.next_site = rng.choice([s for s in machine.sites if s is not site])
         site_point = (site.latitude, site.longitude)
         depot_point = (machine.depot.latitude, machine.depot.longitude)
-        commutes = model.mobility == COMMUTES and not self.around_the_clock
+        commutes = model.mobility == COMMUTES and not machine.around_the_clock
 
-        if self.around_the_clock:
+        if machine.around_the_clock:
             shift_start = start + rng.randint(0, 10) * MS_PER_MINUTE
             shift_end = day_end - rng.randint(1, 10) * MS_PER_MINUTE
         else:
@@ -254,7 +261,7 @@ class FleetSimulator(FleetMessages):
         # Now and then an evening of overtime (off-hours use for utilisation and alerts). Its own
         # generator, seeded by machine and day, so that every other draw of the fleet stays as it was.
         overtime = random.Random(f"overtime {machine.identifier} {day}")
-        if not self.around_the_clock and not saturday and overtime.random() < OVERTIME_PROBABILITY:
+        if not machine.around_the_clock and not saturday and overtime.random() < OVERTIME_PROBABILITY:
             work_end += overtime.randint(60, 150) * MS_PER_MINUTE
         if lunch_start < work_end:
             plan.work(lunch_start, rng)

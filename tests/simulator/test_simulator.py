@@ -275,6 +275,32 @@ def test_around_the_clock_machines_also_run_at_night_and_on_sunday():
     assert len(night) > 100
 
 
+def test_a_share_of_around_the_clock_machines_works_sunday_night_and_the_rest_keep_their_shifts():
+    """``make run``'s fleet (docs/SIMULATOR.md): live data at any hour from a fifth of the machines,
+    while the others keep weekday shifts, so after-hours alerts and utilisation mean something."""
+    sunday = MONDAY - DAY
+    simulator = FleetSimulator(machines=40, seed=3, start_ms=sunday, around_the_clock_share=0.2)
+    events = list(simulator.events(until_ms=sunday + DAY))
+    nightly = {m.identifier for m in simulator.machines if m.around_the_clock}
+    assert 4 <= len(nightly) <= 14  # a fifth of 40, drawn per machine
+    running = {e.key for e in events if e.kind == "telemetry" and e.value["c40"]["engine"]["running"]}
+    assert running <= nightly, "on a Sunday only the around-the-clock machines run"
+    assert len(running) >= len(nightly) - 2  # 5 % of machine-days are absences, theirs too
+    at_night = {
+        e.key for e in events if e.kind == "telemetry" and e.value["c40"]["engine"]["running"] and local(e).hour < 5
+    }
+    assert at_night == running
+    # The same machines with or without the share: the draw does not disturb the rest of the fleet.
+    plain = FleetSimulator(machines=40, seed=3, start_ms=sunday)
+    assert [(m.identifier, m.model, m.sites) for m in plain.machines] == [
+        (m.identifier, m.model, m.sites) for m in simulator.machines
+    ]
+    assert not any(m.around_the_clock for m in plain.machines)
+    assert all(m.around_the_clock for m in FleetSimulator(machines=5, around_the_clock=True).machines)
+    with pytest.raises(ValueError, match="around_the_clock_share"):
+        FleetSimulator(machines=1, around_the_clock_share=1.5)
+
+
 def test_reports_every_step_while_running_and_a_heartbeat_while_off():
     for before, after in pairs(week()[1]):
         gap = after.timestamp - before.timestamp

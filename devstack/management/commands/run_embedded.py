@@ -32,6 +32,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from devstack.fleet import SIMULATED_FLEET_TIME_ZONE
+
 # Stop budget: Ctrl-C must return within 10 s. A consumer's batch on the embedded store takes a
 # few seconds at most; the web server and the broker stop at once.
 WORKERS_STOP_SECONDS = 7.0
@@ -239,6 +241,9 @@ class Command(BaseCommand):
                 "KAFKA_CONSUMER_OPTIONS": small_batches("KAFKA_CONSUMER_OPTIONS", "max.partition.fetch.bytes"),
                 "KAFKA_PRODUCER_OPTIONS": small_batches("KAFKA_PRODUCER_OPTIONS", "batch.size"),
             }
+            # The simulated sites are in Italy: their local days, shifts and after-hours are judged
+            # in the fleet's zone (the other apps' zones default to USAGE_TIME_ZONE), unless set.
+            fleet_zone = env.setdefault("USAGE_TIME_ZONE", SIMULATED_FLEET_TIME_ZONE)
 
             def spawn(group: list, label: str, command: list[str], log_name: str, **extra_env: str) -> None:
                 with open(var / log_name, "ab") as log:  # the child keeps its own copy of the descriptor
@@ -266,7 +271,9 @@ class Command(BaseCommand):
                 # Some history as fast as possible, then live data at any hour; a restart publishes
                 # only what the store lacks (docs/SIMULATOR.md).
                 simulate = ["simulate_fleet", "--machines", str(options["machines"]), "--rate", str(options["rate"])]
-                simulate += ["--around-the-clock", "--no-progress", "--resume"]
+                # A fifth of the machines work around the clock (live data at any hour), the rest
+                # on weekday shifts with some overtime, in the zone the services judge them in.
+                simulate += ["--around-the-clock-share", "0.2", "--time-zone", fleet_zone, "--no-progress", "--resume"]
                 if options["backfill_days"] > 0:
                     simulate += ["--backfill-days", str(options["backfill_days"])]
                 spawn(workers, "fleet simulator", simulate, "simulator.log")

@@ -25,6 +25,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from devstack.fleet import SIMULATED_FLEET_TIME_ZONE
+
 MS_PER_DAY = 86_400_000
 DEFAULT_STEP_SECONDS = 60.0
 FLUSH_TIMEOUT_SECONDS = 30.0
@@ -163,7 +165,13 @@ class Command(BaseCommand):
             action="store_true",
             help="every machine works every day around the clock (night demos, tunnel sites)",
         )
-        parser.add_argument("--time-zone", default="Europe/Rome", help="local time of the shifts")
+        parser.add_argument(
+            "--around-the-clock-share",
+            type=rate,
+            default=0.0,
+            help="this share of the machines works around the clock, the rest on shifts (make run: 0.2)",
+        )
+        parser.add_argument("--time-zone", default=SIMULATED_FLEET_TIME_ZONE, help="local time of the shifts")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar on a terminal")
         parser.add_argument(
             "--resume",
@@ -216,6 +224,7 @@ class Command(BaseCommand):
                 step_seconds=step_seconds,
                 time_zone=options["time_zone"],
                 around_the_clock=options["around_the_clock"],
+                around_the_clock_share=options["around_the_clock_share"],
                 reset_rate=options["reset_rate"],
                 duplicate_rate=options["duplicate_rate"],
                 late_rate=options["late_rate"],
@@ -331,6 +340,7 @@ class Command(BaseCommand):
             "step_seconds": step_seconds,
             "time_zone": options["time_zone"],
             "around_the_clock": options["around_the_clock"],
+            "around_the_clock_share": options["around_the_clock_share"],
             **{
                 name: options[name]
                 for name in ("reset_rate", "duplicate_rate", "late_rate", "late_by_seconds", "garbage_rate")
