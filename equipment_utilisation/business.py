@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -93,7 +94,8 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle (haversine) distance in metres."""
     p1, p2 = math.radians(lat1), math.radians(lat2)
     a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+    # a can round to one ulp above 1 for antipodal points: 1 - a is then clamped to 0
+    return 2 * EARTH_RADIUS_M * math.atan2(math.sqrt(a), math.sqrt(max(0.0, 1 - a)))
 
 
 # -- local days -------------------------------------------------------------------------------------
@@ -215,17 +217,21 @@ def timeline(
     pieces = _pieces(samples, day_start, day_end, rules)
     _mark_stationary_runs(pieces, IDLE if judged_by == MOTION else STATIONARY, rules)
     runs: list[Run] = []
+
+    def add(state: str, start: int, end: int) -> None:  # runs are back to back: a same state extends
+        if runs and runs[-1].state == state:
+            runs[-1] = Run(state, runs[-1].start, end)
+        else:
+            runs.append(Run(state, start, end))
+
     cursor = day_start
     for piece in pieces:
         if piece.start > cursor:
-            runs.append(Run(NO_DATA, cursor, piece.start))
-        if runs and runs[-1].state == piece.state and runs[-1].end == piece.start:
-            runs[-1] = Run(piece.state, runs[-1].start, piece.end)
-        else:
-            runs.append(Run(piece.state, piece.start, piece.end))
+            add(NO_DATA, cursor, piece.start)
+        add(piece.state, piece.start, piece.end)
         cursor = piece.end
     if cursor < day_end:
-        runs.append(Run(NO_DATA, cursor, day_end))
+        add(NO_DATA, cursor, day_end)
     return runs
 
 
@@ -252,17 +258,16 @@ def day_figures(
     figures = DayFigures()
     pieces = _pieces(samples, day_start, day_end, rules)
     still_runs = _mark_stationary_runs(pieces, IDLE if judged_by == MOTION else STATIONARY, rules)
-    by_site: dict[str, int] = {}
+    by_site: Counter[str] = Counter()
     for piece in pieces:
         a, b = piece.a, piece.b
         hours, _ = counter_delta("hours", a.hours, a.t, b.hours, b.t, 1.0, rules.hours_tolerance)
         figures.engine_hours += (hours or 0.0) * piece.fraction
-        if a.fuel is not None and b.fuel is not None and b.fuel >= a.fuel:
-            figures.fuel_l += (b.fuel - a.fuel) * piece.fraction
+        if a.fuel is not None and b.fuel is not None:  # a decrease counts nothing
+            figures.fuel_l += max(0.0, b.fuel - a.fuel) * piece.fraction
         figures.hours[piece.state] += (piece.end - piece.start) / MS_PER_HOUR
         if piece.state != NO_DATA:
-            site = a.site or OFF_SITE
-            by_site[site] = by_site.get(site, 0) + piece.end - piece.start
+            by_site[a.site or OFF_SITE] += piece.end - piece.start
     figures.hours[NO_DATA] = (day_end - day_start) / MS_PER_HOUR - sum(
         hours for state, hours in figures.hours.items() if state != NO_DATA
     )

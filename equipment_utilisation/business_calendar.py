@@ -13,6 +13,7 @@ builds it and ``checks`` validates them).
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -53,7 +54,9 @@ class UtilisationConfig:
     holidays: frozenset[str] = frozenset()
 
     def machine_class(self, model: str | None) -> str:
-        return self.model_classes.get((model or "").strip().lower(), self.default_class)
+        if not model:
+            return self.default_class
+        return self.model_classes.get(model.strip().lower(), self.default_class)
 
     def judged_by(self, machine_class: str) -> str:
         return self.classes.get(machine_class, MOTION)
@@ -85,7 +88,7 @@ def period_of(day: str, group_by: str) -> tuple[str, str]:
         last = first + timedelta(days=6)
     else:
         first = value.replace(day=1)
-        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        last = value.replace(day=monthrange(value.year, value.month)[1])
     return first.isoformat(), last.isoformat()
 
 

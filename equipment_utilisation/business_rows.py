@@ -15,7 +15,6 @@ from equipment_utilisation.business import (
     IDLE,
     NO_DATA,
     OFF,
-    OFF_SITE,
     STATIONARY,
     WORKING,
     Sample,
@@ -61,7 +60,6 @@ def day_row(
     machine_class = config.machine_class(model)
     start, end = day_bounds(day, zone)
     figures = day_figures(window, start, end, config.judged_by(machine_class), rules)
-    site = None if figures.site == OFF_SITE else figures.site
     return {
         "_id": row_id(machine, day),
         "machine": machine,
@@ -70,7 +68,7 @@ def day_row(
         "machine_class": machine_class,
         "zone": zone,
         "engine_hours": round(figures.engine_hours, DECIMALS),
-        "available_hours": config.available_hours(site, machine_class, day),
+        "available_hours": config.available_hours(figures.site, machine_class, day),
         "fuel_l": round(figures.fuel_l, DECIMALS),
         "hours": {
             "working": round(figures.hours[WORKING], DECIMALS),
@@ -103,10 +101,13 @@ def rows_for_days(
         if day not in traces or not traces[day][1]:
             continue
         zone, samples = traces[day]
-        before = traces.get(shifted(day, -1), ("", []))[1]
-        after = traces.get(shifted(day, 1), ("", []))[1]
-        rows.append(day_row(machine, day, zone, model, neighbours_window(before, samples, after), config, rules))
+        window = neighbours_window(_samples_of(traces, shifted(day, -1)), samples, _samples_of(traces, shifted(day, 1)))
+        rows.append(day_row(machine, day, zone, model, window, config, rules))
     return rows
+
+
+def _samples_of(traces: Mapping[str, tuple[str, Sequence[Sample]]], day: str) -> Sequence[Sample]:
+    return traces[day][1] if day in traces else []
 
 
 def group_by_date(

@@ -62,9 +62,6 @@ NOT_PINNED_YET = {
     "equipment_maintenance/business.py",
     "equipment_rentals/business.py",
     "equipment_rentals/business_periods.py",
-    "equipment_utilisation/business.py",
-    "equipment_utilisation/business_calendar.py",
-    "equipment_utilisation/business_rows.py",
 }
 BUSINESS_THRESHOLD = 100.0
 OVERALL_THRESHOLD = 90.0
