@@ -70,13 +70,13 @@ def fuel_episodes(readings: Sequence[Reading], rule: RuleConfig, rising: bool) -
             if current is not None:
                 episodes.append(current)
             current = (before, after)
-    newest = with_level[-1].timestamp if with_level else 0
     findings = []
     threshold = fuel_threshold_l(rule)
     for first, last in [*episodes, *([current] if current is not None else [])]:
         litres = change_l(first, last, rule.tank_capacity_l, rising)
         if litres >= threshold:
-            open_ = (first, last) == current and newest - last.timestamp <= rule.duration_ms
+            # (an episode exists only when with_level has readings)
+            open_ = (first, last) == current and with_level[-1].timestamp - last.timestamp <= rule.duration_ms
             end = None if open_ else last.timestamp
             findings.append(Finding(rule.key, kind, first.timestamp, end, round(litres, 3)))
     return findings

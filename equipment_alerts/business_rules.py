@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from equipment_alerts.business import (
@@ -37,10 +37,13 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _local_date(ms: int, zone: ZoneInfo) -> date:
+    return datetime.fromtimestamp(ms / 1000, zone).date()
+
+
 def shift_windows(start_ms: int, end_ms: int, shift: Shift, zone: ZoneInfo) -> Iterator[tuple[int, int]]:
     """The working windows (UTC ms) of the local days that ``start_ms..end_ms`` touches, in order."""
-    day = datetime.fromtimestamp(start_ms / 1000, UTC).astimezone(zone).date() - timedelta(days=1)
-    last = datetime.fromtimestamp(end_ms / 1000, UTC).astimezone(zone).date()
+    day, last = _local_date(start_ms, zone), _local_date(end_ms, zone)
     while day <= last:
         if day.weekday() in shift.weekdays and day not in shift.holidays:
             opens = _ms(datetime.combine(day, shift.start, zone))
@@ -54,10 +57,9 @@ def off_shift_segments(start_ms: int, end_ms: int, shift: Shift, zone: ZoneInfo)
     """``start_ms..end_ms`` minus the working windows: the parts outside the shift."""
     segments, cursor = [], start_ms
     for opens, closes in shift_windows(start_ms, end_ms, shift, zone):
-        if closes <= cursor or opens >= end_ms:
-            continue
-        if opens > cursor:
-            segments.append((cursor, opens))
+        stop = min(opens, end_ms)
+        if stop > cursor:
+            segments.append((cursor, stop))
         cursor = max(cursor, closes)
     if cursor < end_ms:
         segments.append((cursor, end_ms))
@@ -101,7 +103,7 @@ def after_hours(readings: Sequence[Reading], rule: RuleConfig) -> list[Finding]:
 
 
 def _local_midnight(ms: int, zone: ZoneInfo, days: int = 0) -> int:
-    local = datetime.fromtimestamp(ms / 1000, UTC).astimezone(zone).date() + timedelta(days=days)
+    local = _local_date(ms, zone) + timedelta(days=days)
     return _ms(datetime.combine(local, datetime.min.time(), zone))
 
 
@@ -115,8 +117,8 @@ def daily_engine_hours(readings: Sequence[Reading], zone: ZoneInfo, tolerance_h:
     for before, after in itertools.pairwise(with_meter):
         elapsed_ms = after.timestamp - before.timestamp
         delta = after.hours - before.hours  # type: ignore[operator]
-        if elapsed_ms <= 0 or delta < 0 or delta > elapsed_ms / HOUR_MS + tolerance_h:
-            continue
+        if delta < 0 or delta > elapsed_ms / HOUR_MS + tolerance_h:
+            continue  # (two readings at one instant add nothing either: the loop below is empty)
         cursor = before.timestamp
         while cursor < after.timestamp:
             midnight = _local_midnight(cursor, zone)
