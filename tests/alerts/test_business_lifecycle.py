@@ -250,7 +250,7 @@ def test_the_finding_whose_start_gave_the_id_keeps_the_alert_before_one_that_onl
     ]
 
 
-def test_touching_is_overlapping():
+def test_a_finding_touching_an_alert_continues_it_and_one_a_millisecond_apart_opens_another():
     ended = stored(100, 200)
     continued, _ = reconcile("EX1", [ended], [found(200, 260)], 0, 500)
     assert [(a.id, a.start, a.end) for a in continued] == [(ended.id, 200, 260)]
@@ -307,3 +307,31 @@ def test_a_silent_alert_ends_at_the_first_reading_after_its_start():
     assert summary(events) == [(RESOLVED, f"{silent.id}-3", 100, 150, False, 150)]  # at the reading
     assert resolve_silence([silent], [150], 400)[1][0].at == 400  # or the batch's newest, if later
     assert resolve_silence([silent], [100, 99], 400) == ([], [])  # its own start ends nothing
+
+
+findings_strategy = st.lists(
+    st.builds(
+        lambda rule, start, length: Finding(rule, AFTER_HOURS, start, None if length is None else start + length, 1.0),
+        st.sampled_from([RULE, "rule:2"]),
+        st.integers(0, 10),
+        st.one_of(st.none(), st.integers(0, 5)),
+    ),
+    max_size=8,
+    unique_by=lambda f: (f.rule, f.start),  # as the rules find them: one condition of a rule per start
+)
+
+
+@property_settings(100)
+@given(findings_strategy, findings_strategy, st.randoms(use_true_random=False))
+def test_a_batch_does_not_depend_on_the_order_of_its_findings_nor_of_the_stored_alerts_and_its_replay_is_nothing(
+    before, now, random
+):
+    stored_alerts, _ = reconcile("EX1", [], before, 0, 20)
+    changed, events = reconcile("EX1", stored_alerts, now, 0, 30)
+    shuffled_stored, shuffled_now = list(stored_alerts), list(now)
+    random.shuffle(shuffled_stored)
+    random.shuffle(shuffled_now)
+    assert reconcile("EX1", shuffled_stored, shuffled_now, 0, 30) == (changed, events)
+    assert len({e.event_id for e in events}) == len(events)
+    after = {a.id: a for a in stored_alerts} | {a.id: a for a in changed}
+    assert reconcile("EX1", after.values(), now, 0, 30) == ([], [])

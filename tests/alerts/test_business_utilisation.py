@@ -7,6 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from equipment_alerts.business import EXCESSIVE_IDLE, HOUR_MS, LOW_UTIL, MINUTE_MS, Finding, Reading, RuleConfig
 from equipment_alerts.business_utilisation import (
     DAY_SHARE,
@@ -17,6 +20,7 @@ from equipment_alerts.business_utilisation import (
     seven_day_utilisation,
 )
 from equipment_utilisation.business import Sample
+from tests.properties import property_settings
 
 MONDAY = int(datetime(2026, 11, 30, tzinfo=UTC).timestamp() * 1000)  # 00:00 UTC
 MONDAY_8 = MONDAY + 8 * HOUR_MS
@@ -183,9 +187,23 @@ def test_low_util_is_under_35_percent_and_exactly_35_is_not():
     assert finding == Finding(LOW_RULE.key, LOW_UTIL, 1000, None, 32.5, "7-day utilisation %")
     assert low_util_finding(LOW_RULE, rows((1.0, 3.0)), 1000, None).value == 33.333
     assert low_util_finding(LOW_RULE, rows((0.0, 0.0)), 1000, None) is None  # nothing available: not judged
-    assert low_util_finding(RuleConfig("rule:6", LOW_UTIL, threshold=50.0), rows((19.0, 40.0)), 1000, None)
+    half = RuleConfig("rule:6", LOW_UTIL, threshold=50.0)
+    assert low_util_finding(half, rows((19.0, 40.0)), 1000, None).value == 47.5  # the rule's own threshold
 
 
 def test_low_util_goes_on_from_the_open_alerts_start():
     assert low_util_finding(LOW_RULE, rows((4.0, 40.0)), 2000, 1000).start == 1000
     assert low_util_finding(LOW_RULE, rows((4.0, 40.0)), 2000, None).start == 2000
+
+
+@property_settings(100)
+@given(st.text(alphabet="IM", max_size=40))
+def test_any_day_of_quarter_hours_has_a_run_finding_per_idle_stretch_over_30_min_and_a_share_over_30_percent(pattern):
+    findings = excessive_idle(day_of(MONDAY_8, pattern), IDLE_RULE)
+    runs = [f for f in findings if f.rule == IDLE_RULE.key]
+    stretches = [len(s) for s in pattern.split("M") if len(s) * QUARTER > IDLE_RULE.duration_ms]
+    assert [f.value for f in runs] == [15.0 * n for n in stretches]
+    shares = [f.value for f in findings if f.rule == IDLE_RULE.key + DAY_SHARE]
+    idle_quarters, quarters = pattern.count("I"), len(pattern)
+    over = quarters >= 4 and 10 * idle_quarters > 3 * quarters  # at least 1 engine hour, idle over 30 %
+    assert shares == ([round(100 * idle_quarters / quarters, 3)] if over else [])
