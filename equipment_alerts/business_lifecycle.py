@@ -52,10 +52,13 @@ def event(kind: str, alert: Alert, at: int) -> AlertEvent:
     return AlertEvent(f"{alert.id}-{alert.version}", kind, alert, at)
 
 
+def _until(end: int | None) -> int:
+    """An end to compare: an open condition (None) lasts for ever."""
+    return FOREVER if end is None else end
+
+
 def _overlaps(alert: Alert, finding: Finding) -> bool:
-    alert_end = FOREVER if alert.end is None else alert.end
-    finding_end = FOREVER if finding.end is None else finding.end
-    return alert.start <= finding_end and finding.start <= alert_end
+    return alert.start <= _until(finding.end) and finding.start <= _until(alert.end)
 
 
 def open_alert(
@@ -86,12 +89,12 @@ def open_alert(
     return alert, events
 
 
-def continue_alert(alert: Alert, finding: Finding, at: int, judged_from: int = 0) -> tuple[Alert, list[AlertEvent]]:
+def continue_alert(alert: Alert, finding: Finding, at: int, judged_from: int) -> tuple[Alert, list[AlertEvent]]:
     """``alert`` as ``finding`` says it is now. A change of start, end or withdrawal is an event
     (UPDATED, or RESOLVED when it ends); a value that only grew (minutes of a run, litres of a
     refuel still filling) is stored without one: the RESOLVED event carries the final value, and the
     topic is not an UPDATED per reading. A finding starting before ``judged_from`` was cut by the
-    window's pruning: the alert keeps its own, earlier start."""
+    window's pruning: the alert keeps its own, earlier start (0: nothing was pruned)."""
     start = min(alert.start, finding.start) if finding.start < judged_from else finding.start
     changed = replace(alert, start=start, end=finding.end, value=finding.value, detail=finding.detail, withdrawn=False)
     if changed == alert:
@@ -112,7 +115,7 @@ def reconcile(
     by_rule: dict[str, list[Alert]] = {}
     for alert in sorted(stored, key=lambda a: (a.start, a.id)):
         by_rule.setdefault(alert.rule, []).append(alert)
-    ordered = sorted(findings, key=lambda f: (f.rule, f.start, f.end is None, f.end or 0))
+    ordered = sorted(findings, key=lambda f: (f.rule, f.start, _until(f.end)))
     matches: dict[int, Alert] = {}
     matched: set[str] = set()
     # First the same start (a replay; a withdrawn alert found again): the finding whose start gave an
@@ -144,7 +147,6 @@ def reconcile(
         else:
             alert, new_events = open_alert(machine, finding, at, taken)
             taken.add(alert.id)
-            matched.add(alert.id)
             changed.append(alert)
         events.extend(new_events)
     for alerts in by_rule.values():

@@ -1,15 +1,20 @@
 """Scheduled alert reports (pure): calendar periods in local time and the report's rows.
 
 A period is a local day, an ISO week (Monday to Monday) or a calendar month; it is due once its
-end (local midnight) has passed. Rows are the alerts that started in the period, oldest first.
+end (local midnight) has passed. Rows are the alerts that started in the period, oldest first;
+the report is their CSV and XLSX bytes (reports.py writes them to the file store).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
 
 DAY, WEEK, MONTH = "day", "week", "month"
 COLUMNS = (
@@ -58,12 +63,11 @@ def due_periods(period: str, zone: ZoneInfo, first: date, now_ms: int, limit: in
     """(start, end) of every period from the one containing ``first`` whose end (local midnight)
     is at or before ``now_ms``, oldest first; at most ``limit`` (a schedule created with a start
     far back catches up over several runs)."""
-    today = datetime.fromtimestamp(now_ms / 1000, UTC).astimezone(zone).date()
     periods = []
     start = period_start(first, period)
     while len(periods) < limit:
         end = next_period_start(start, period)
-        if end > today or local_midnight_ms(end, zone) > now_ms:
+        if local_midnight_ms(end, zone) > now_ms:
             break
         periods.append((start, end))
         start = end
@@ -73,7 +77,7 @@ def due_periods(period: str, zone: ZoneInfo, first: date, now_ms: int, limit: in
 def local_text(ms: int | None, zone: ZoneInfo) -> str:
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000, UTC).astimezone(zone).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ms / 1000, zone).isoformat(timespec="seconds")
 
 
 def safe_text(value: Any) -> str:
@@ -102,3 +106,29 @@ def report_rows(alerts: Iterable[dict], zone: ZoneInfo) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def csv_bytes(rows: Sequence[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)  # rows end with \r\n, csv's default
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: safe_text(v) if isinstance(v, str) else v for k, v in row.items()})
+    return out.getvalue().encode()  # UTF-8
+
+
+def xlsx_bytes(rows: Sequence[dict[str, Any]], title: str) -> bytes:
+    """Numbers as numbers, the rest text (a text cell starting with = is no formula in openpyxl
+    only if it is typed as a string, hence the explicit data type)."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = title[:31] or "alerts"
+    sheet.append(list(COLUMNS))
+    for row in rows:
+        sheet.append([row[name] for name in COLUMNS])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()

@@ -12,7 +12,7 @@ clock over utilisation's daily rows (the consumer's window is 48 h, the rule's 7
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from equipment_alerts.business import EXCESSIVE_IDLE, LOW_UTIL, Finding, Reading, RuleConfig
@@ -39,8 +39,8 @@ def sample_of(reading: Reading) -> Sample:
 
 def local_days(first_ms: int, last_ms: int, zone: ZoneInfo) -> list[tuple[int, int]]:
     """[start, end) in epoch ms of every local day from the one of ``first_ms`` to ``last_ms``'s."""
-    day = datetime.fromtimestamp(first_ms / 1000, UTC).astimezone(zone).date()
-    last = datetime.fromtimestamp(last_ms / 1000, UTC).astimezone(zone).date()
+    day = datetime.fromtimestamp(first_ms / 1000, zone).date()
+    last = datetime.fromtimestamp(last_ms / 1000, zone).date()
     days = []
     while day <= last:
         start = datetime.combine(day, datetime.min.time(), zone)

@@ -89,7 +89,7 @@ class SilenceWatch(AlertParts):
         finding = low_util_finding(rule, rows, judged_at, open_since)
         if finding is not None:
             if current:
-                alert, new_events = continue_alert(current[0], finding, now_ms)
+                alert, new_events = continue_alert(current[0], finding, now_ms, 0)  # 0: the rows are whole
                 return ([alert] if alert != current[0] else []), new_events
             if self.repository.get(alert_id(machine, rule.key, finding.start)):
                 return [], []  # judged already today

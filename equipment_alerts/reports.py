@@ -1,51 +1,22 @@
-"""Writes the due scheduled reports: CSV and XLSX to the file store ``alert_reports`` (a folder or
-an object store, TELEMETRY_FILE_STORES), an announcement on ALERT_REPORTS_TOPIC, then a ReportRun
-row. The row is written last: a crash before it rewrites the same files (same names, same
-content) and announces again with the same event id; after it, nothing is written twice.
+"""Writes the due scheduled reports: CSV and XLSX (their bytes: business_reports) to the file store
+``alert_reports`` (a folder or an object store, TELEMETRY_FILE_STORES), an announcement on
+ALERT_REPORTS_TOPIC, then a ReportRun row. The row is written last: a crash before it rewrites the
+same files (same names, same content) and announces again with the same event id; after it,
+nothing is written twice.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError
-from openpyxl import Workbook
 
-from equipment_alerts.business_reports import COLUMNS, due_periods, local_midnight_ms, report_rows, safe_text
+from equipment_alerts.business_reports import csv_bytes, due_periods, local_midnight_ms, report_rows, xlsx_bytes
 from equipment_alerts.models import ReportRun, ReportSchedule
 from equipment_alerts.parts import AlertParts
 from equipment_alerts.repository import AlertRepository
-
-
-def csv_bytes(rows: Sequence[dict[str, Any]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: safe_text(v) if isinstance(v, str) else v for k, v in row.items()})
-    return out.getvalue().encode("utf-8")
-
-
-def xlsx_bytes(rows: Sequence[dict[str, Any]], title: str) -> bytes:
-    """Numbers as numbers, the rest text (a text cell starting with = is no formula in openpyxl
-    only if it is typed as a string, hence the explicit data type)."""
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = title[:31] or "alerts"
-    sheet.append(list(COLUMNS))
-    for row in rows:
-        sheet.append([row[name] for name in COLUMNS])
-        for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
 
 
 class ReportWriter(AlertParts):
