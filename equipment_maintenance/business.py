@@ -88,8 +88,7 @@ def plan_status(
             due_date = since + timedelta(days=template.interval_days)
             days_window = template.interval_days * template.due_soon_fraction
             by_days = _status_by_left((due_date - today).days, days_window)
-            if SEVERITY[by_days] > SEVERITY[status]:
-                status = by_days
+            status = max(status, by_days, key=SEVERITY.__getitem__)  # the worse one wins
     cycle = len(services)
     return PlanStatus(status, due, max(left, 0.0), max(-left, 0.0), due_date, cycle)
 
@@ -99,9 +98,7 @@ def forecast_date(status: PlanStatus, avg_daily_hours: float, today: date) -> da
     by_hours = None
     if avg_daily_hours > 0:
         by_hours = today + timedelta(days=math.ceil(status.hours_left / avg_daily_hours - 1e-9))
-    if status.due_date is not None and (by_hours is None or status.due_date < by_hours):
-        return status.due_date
-    return by_hours
+    return min((day for day in (by_hours, status.due_date) if day is not None), default=None)
 
 
 def average_daily_hours(daily_hours: Iterable[float], days: int = 30) -> float:

@@ -97,7 +97,7 @@ def statement(terms: Terms, periods: Sequence[Period], usage: Sequence[PeriodHou
     if terms.pooled:
         excess = [ZERO] * len(periods)
         if settled and periods:
-            excess[-1] = max(ZERO, sum(used, ZERO) - sum(allowances, ZERO))
+            excess[-1] = max(ZERO, sum(used) - sum(allowances))  # not empty: no start value needed
     else:
         excess = [max(ZERO, u - a) for u, a in zip(used, allowances, strict=True)]
     lines = []

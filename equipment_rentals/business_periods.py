@@ -127,8 +127,9 @@ def _overlap(a_start: int, a_end: int, b_start: int, b_end: int) -> int:
 
 
 def meter_at(intervals: list[Interval], moment_ms: int) -> float | None:
-    """The engine-hours meter at ``moment_ms``: interpolated inside the counted interval spanning it,
-    else the newest reading at or before it (None before the first reading with hours)."""
+    """The engine-hours meter at ``moment_ms``: interpolated inside the counted interval spanning it
+    (its start included: that is the reading before it, even when ``intervals`` begin there), else
+    the newest reading at or before it (None before the first reading with hours)."""
     known = None
     for interval in intervals:
         if interval.end_ms <= moment_ms:
@@ -137,7 +138,7 @@ def meter_at(intervals: list[Interval], moment_ms: int) -> float | None:
             continue
         if (
             interval.start_ms is not None
-            and interval.start_ms < moment_ms
+            and interval.start_ms <= moment_ms
             and interval.hours is not None
             and interval.start_meter is not None
         ):
@@ -155,11 +156,11 @@ def hours_in_period(
     used = 0.0
     covered = 0
     for interval in intervals:
-        if interval.start_ms is None or interval.end_ms <= start_ms or interval.start_ms >= end_ms:
+        if interval.start_ms is None:  # the first reading: no interval before it
             continue
         duration = interval.end_ms - interval.start_ms
-        overlap = _overlap(interval.start_ms, interval.end_ms, start_ms, end_ms)
-        if interval.hours is not None and duration > 0:
+        overlap = _overlap(interval.start_ms, interval.end_ms, start_ms, end_ms)  # 0 outside the period
+        if interval.hours is not None and overlap:
             used += interval.hours * overlap / duration
         if duration <= gap_threshold_ms:
             covered += _overlap(interval.start_ms, interval.end_ms, start_ms, min(end_ms, as_of_ms))

@@ -192,3 +192,83 @@ def test_interval_days_count_from_the_plan_start_before_any_service():
 
 def test_event_key_names_machine_template_cycle_status():
     assert b.event_key("EX001", 7, 2, b.DONE) == "EX001|7|2|done"
+
+
+# -- the bands' boundaries, the day interval, the forecast (docs/MAINTENANCE.md, "Rules") ----------
+
+
+def test_due_soon_window_is_inclusive_at_its_start_and_due_lasts_one_window_past_the_due_point():
+    # 250 h plan done at 1,000: due at 1,250, window 10 % = 25 h on either side of it.
+    def status_at(hours):
+        return b.plan_status(PLAN_250, hours, DONE_AT_1000, TODAY).status
+
+    assert [status_at(h) for h in (1224.9, 1225, 1249.5, 1250, 1275, 1275.5)] == [
+        b.OK,
+        b.DUE_SOON,  # left == window: 0 < left <= w
+        b.DUE_SOON,  # half an hour left is still "soon", not due
+        b.DUE,
+        b.DUE,  # -w <= left <= 0
+        b.OVERDUE,
+    ]
+
+
+def test_overdue_by_counts_only_hours_past_the_due_point():
+    soon = b.plan_status(PLAN_250, 1226, DONE_AT_1000, TODAY)
+    just_due = b.plan_status(PLAN_250, 1250.5, DONE_AT_1000, TODAY)
+    assert (soon.hours_left, soon.overdue_by) == (24, 0)
+    assert (just_due.hours_left, just_due.overdue_by) == (0, 0.5)
+
+
+@property_settings(200)
+@given(hours=st.floats(min_value=0, max_value=3000, allow_nan=False))
+def test_hours_left_and_overdue_by_split_the_distance_to_the_due_point(hours):
+    status = b.plan_status(PLAN_250, hours, DONE_AT_1000, TODAY)
+    assert status.hours_left >= 0 and status.overdue_by >= 0
+    assert min(status.hours_left, status.overdue_by) == 0
+    assert status.hours_left - status.overdue_by == status.due_hours - hours
+
+
+def test_anchor_schedule_an_early_service_outside_the_window_does_not_skip_the_point():
+    plan = b.Template(interval_hours=250, anchor=b.ANCHOR_SCHEDULE)
+    assert b.due_hours_after(plan, [b.Service(hours=100, date=TODAY)]) == 250  # the next point after it
+    assert b.due_hours_after(plan, [b.Service(hours=230, date=TODAY)]) == 500  # within 25 h of 250: counts for it
+
+
+def test_day_interval_counts_from_the_last_service_not_the_plan_start():
+    plan = b.Template(interval_hours=250, interval_days=30)
+    services = [b.Service(hours=1250, date=date(2026, 10, 1)), b.Service(hours=1000, date=date(2026, 9, 1))]
+    status = b.plan_status(plan, 1260, services, date(2026, 10, 20), start=date(2026, 1, 1))
+    assert (status.due_date, status.due_hours, status.status, status.cycle) == (date(2026, 10, 31), 1500, b.OK, 2)
+
+
+def test_forecast_with_little_use_is_far_out():
+    status = b.plan_status(PLAN_250, 1120, DONE_AT_1000, TODAY)  # 130 h left
+    assert b.forecast_date(status, 0.5, TODAY) == TODAY + timedelta(days=260)
+
+
+def test_forecast_is_the_due_date_by_days_when_that_comes_first():
+    plan = b.Template(interval_hours=250, interval_days=30)
+    early = b.plan_status(plan, 1120, [b.Service(1000, TODAY - timedelta(days=20))], TODAY)  # due in 10 days
+    late = b.plan_status(plan, 1120, [b.Service(1000, TODAY - timedelta(days=5))], TODAY)  # due in 25 days
+    assert b.forecast_date(early, 6.5, TODAY) == TODAY + timedelta(days=10)  # 130 h at 6.5 h/day: 20 days
+    assert b.forecast_date(late, 6.5, TODAY) == TODAY + timedelta(days=20)
+    assert b.forecast_date(late, 0.0, TODAY) == TODAY + timedelta(days=25)  # no use: the days still run
+
+
+def test_an_idle_machine_reaches_the_day_statuses_on_readings_of_equal_hours():
+    # Hours equal to the highest seen are not "going down": an idle machine's readings are judged.
+    plan = b.Template(interval_hours=250, interval_days=30)  # day window: 3 days
+    serviced = [b.Service(hours=1000, date=TODAY)]
+    readings = [(TODAY + timedelta(days=day), 1010.0) for day in range(26, 41)]
+    found = [(e.status, e.reading[0] - TODAY) for e in b.plan_events(plan, readings, serviced)]
+    assert found == [(b.DUE_SOON, timedelta(days=27)), (b.DUE, timedelta(days=30)), (b.OVERDUE, timedelta(days=34))]
+    (again,) = b.plan_events(plan, [(TODAY + timedelta(days=31), 1010.0)], serviced, highest=1010.0)
+    assert again.status == b.DUE
+
+
+def test_plan_events_carry_the_hours_past_due_and_sort_only_by_date_and_hours():
+    # What follows (date, hours) in a reading is carried, never compared (a dict does not order):
+    # readings equal in both keep their arrival order, and the first one is the event's reading.
+    readings = [(TODAY, 1300.0, {"offset": 7}), (TODAY, 1300.0, {"offset": 3})]
+    (event,) = b.plan_events(PLAN_250, readings, DONE_AT_1000)
+    assert (event.status, event.due_hours, event.overdue_by, event.reading[2]) == (b.OVERDUE, 1250, 50, {"offset": 7})

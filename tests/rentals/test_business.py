@@ -1,13 +1,14 @@
 """The rental money rules and periods (pure): every numeric example of issue 29, and properties."""
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from itertools import pairwise
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from equipment_rentals.business import Terms, delta_lines, line_values, money, statement
+from equipment_rentals.business import DELTA_FIELDS, Statement, Terms, delta_lines, hours, line_values, money, statement
 from equipment_rentals.business_periods import (
     HOUR_MS,
     Interval,
@@ -247,3 +248,92 @@ def test_hours_in_periods_reads_only_nearby_intervals_and_agrees_with_the_full_w
     fast = hours_in_periods(intervals, bounds, as_of_ms, HOUR_MS)
     full = [hours_in_period(intervals, start, end, as_of_ms, HOUR_MS) for start, end in bounds]
     assert fast == full
+
+
+# --- lines, totals and rounding -----------------------------------------------------------------
+
+
+def test_rounding_is_half_even_whatever_the_callers_decimal_context():
+    periods = contract_periods(JUNE, datetime(2026, 6, 2, tzinfo=UTC), "day", "UTC", JUNE)
+    terms = Terms(base_rate=Decimal(1), allowance_hours=Decimal(32))  # rate 1/32 = 0.03125 exactly
+    with localcontext(rounding=ROUND_HALF_UP):
+        assert money(Decimal("0.125")) == Decimal("0.12")
+        assert hours(Decimal("2.345")) == Decimal("2.34")
+        assert statement(terms, periods, used(40.0), settled=True).lines[0].excess_rate == Decimal("0.0312")
+
+
+def test_ledger_hours_round_from_their_shortest_repr():
+    # 2.675 as a float is 2.67499999999999982...: its binary value would round down to 2.67.
+    assert hours(2.675) == Decimal("2.68")
+    assert hours(0.125) == Decimal("0.12")
+
+
+def test_a_line_carries_its_period_and_the_meter_at_its_bounds():
+    periods = june_july()
+    usage = [
+        PeriodHours(used=195.0, gap_hours=1.5, meter_start=None, meter_end=1234.567),  # no reading before June
+        PeriodHours(used=170.0, gap_hours=0.25, meter_start=1234.567, meter_end=1404.561),
+    ]
+    result = statement(month_terms(pooled=False), periods, usage, settled=True)
+    july = result.lines[1]
+    assert (july.period_index, july.period_start, july.period_end) == (
+        1,
+        "2026-07-01T00:00:00+00:00",
+        "2026-08-01T00:00:00+00:00",
+    )
+    assert (result.lines[0].hours_start, result.lines[0].hours_end) == (None, Decimal("1234.57"))
+    assert (july.hours_start, july.hours_end) == (Decimal("1234.57"), Decimal("1404.56"))
+    assert (result.hours_used, result.data_gap_hours) == (Decimal("365.00"), Decimal("1.75"))
+    assert line_values(result.lines[0]) | {} == {
+        "period_index": 0,
+        "period_start": "2026-06-01T00:00:00+00:00",
+        "period_end": "2026-07-01T00:00:00+00:00",
+        "hours_start": None,
+        "hours_end": "1234.57",
+        "hours_used": "195.00",
+        "allowance": "176.00",
+        "excess_hours": "19.00",
+        "base_amount": "6000.00",
+        "excess_rate": "34.0909",
+        "excess_amount": "647.73",
+        "amount": "6647.73",
+        "data_gap_hours": "1.50",
+    }
+
+
+def test_a_statement_without_periods_is_all_decimal_zeros():
+    for pooled in (False, True):
+        result = statement(month_terms(pooled), [], [], settled=True)
+        totals = [getattr(result, name) for name in Statement.__dataclass_fields__ if name != "lines"]
+        assert result.lines == () and totals == [Decimal(0)] * 6
+        assert all(isinstance(total, Decimal) for total in totals)  # amounts stay Decimal, never int 0
+
+
+def test_usage_must_give_one_entry_per_period():
+    with pytest.raises(ValueError, match=r"^one PeriodHours per period$"):
+        statement(month_terms(pooled=True), june_july(), used(195.0), settled=True)
+
+
+def lines_until(off_rent):
+    periods = contract_periods(JUNE, off_rent, "month", "UTC", off_rent)
+    usage = used(*[100.0] * len(periods))
+    return [line_values(line) for line in statement(month_terms(False), periods, usage, True).lines]
+
+
+def test_delta_lines_retract_a_period_dropped_whole_and_add_a_new_one_whole():
+    june_only, june_july_lines = lines_until(datetime(2026, 7, 1, tzinfo=UTC)), lines_until(AUG)
+    july = ("2026-07-01T00:00:00+00:00", "2026-08-01T00:00:00+00:00")
+    # July's whole line: 100 h used of 176, no excess, 6,000 base, no data gap.
+    figures = {"hours_used": 100, "allowance": 176, "base_amount": 6000, "amount": 6000}
+    whole = {field: Decimal(figures.get(field, 0)) for field in DELTA_FIELDS}
+    [added] = delta_lines(june_only, june_july_lines)
+    [retracted] = delta_lines(june_july_lines, june_only)
+    for delta, sign in ((added, 1), (retracted, -1)):
+        assert (delta["period_start"], delta["period_end"]) == july
+        assert {field: Decimal(delta[field]) for field in DELTA_FIELDS} == {k: sign * v for k, v in whole.items()}
+
+
+def test_delta_lines_of_a_period_whose_end_moved_carry_the_new_end():
+    [delta] = delta_lines(lines_until(datetime(2026, 7, 8, tzinfo=UTC)), lines_until(datetime(2026, 7, 15, tzinfo=UTC)))
+    assert (delta["period_start"], delta["period_end"]) == ("2026-07-01T00:00:00+00:00", "2026-07-15T00:00:00+00:00")
+    assert delta["base_amount"] == "1400.00"  # 6,000 x 7/30 more
