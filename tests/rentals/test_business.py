@@ -56,6 +56,15 @@ def test_june_july_per_period_charges_june_19_hours_and_july_nothing():
     assert result.lines[0].excess_rate == Decimal("34.0909")
 
 
+@pytest.mark.parametrize("months", [1, 3])
+def test_a_pooled_contract_charges_its_excess_on_its_last_line_whatever_its_length(months):
+    """The June-July example has two lines, where the last is also the second: one and three lines
+    tell "the last" from "the second" (the gate's pure run once let that mutant through)."""
+    periods = contract_periods(JUNE, datetime(2026, 6 + months, 1, tzinfo=UTC), "month", "UTC", AUG)
+    result = statement(month_terms(pooled=True), periods, used(*[186.0] * months), settled=True)
+    assert [line.excess_hours for line in result.lines] == [Decimal("0.00")] * (months - 1) + [Decimal(10 * months)]
+
+
 def test_a_pooled_contract_still_running_charges_no_excess_yet():
     result = statement(month_terms(pooled=True), june_july(), used(195.0, 170.0), settled=False)
     assert result.excess_total == 0

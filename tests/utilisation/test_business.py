@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from equipment_utilisation.business import (
@@ -19,6 +19,7 @@ from equipment_utilisation.business import (
 )
 from equipment_utilisation.business_calendar import Calendar, UtilisationConfig, summarise
 from equipment_utilisation.business_rows import recompute_rows
+from tests.properties import property_settings
 from tests.utilisation.fleet import HOUR_MS, MINUTE_MS, Trace, ms
 
 RULES = UtilisationRules()
@@ -137,7 +138,7 @@ def generated(plan: list[tuple[str, int, int]], model: str) -> Trace:
     return trace
 
 
-@settings(max_examples=60, deadline=None)
+@property_settings(60, deadline=None)
 @given(plan=modes, model=st.sampled_from(["320", "B30E"]))
 def test_every_day_adds_up_to_its_length_and_engine_hours_never_exceed_the_running_time(plan, model):
     trace = generated(plan, model)
@@ -156,7 +157,7 @@ def test_every_day_adds_up_to_its_length_and_engine_hours_never_exceed_the_runni
         assert sum(hours for _, hours in runs_of_day) == pytest.approx((end - start) / HOUR_MS, abs=1e-3)
 
 
-@settings(max_examples=40, deadline=None)
+@property_settings(40, deadline=None)
 @given(plan=modes, seed=st.randoms(use_true_random=False))
 def test_the_rows_do_not_depend_on_the_order_samples_arrive_in_nor_on_duplicates(plan, seed):
     trace = generated(plan, "B30E")

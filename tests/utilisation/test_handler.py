@@ -8,7 +8,7 @@ import random
 import uuid
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from equipment_utilisation.business import UtilisationRules, sample_from_record
@@ -16,6 +16,7 @@ from equipment_utilisation.business_rows import recompute_rows
 from equipment_utilisation.handlers import UtilisationHandler
 from equipment_utilisation.repository import UtilisationRepository
 from telemetry_site.databases import open_database
+from tests.properties import property_settings
 from tests.utilisation.fleet import HOUR_MS, MINUTE_MS, Trace, ms
 from tests.utilisation.test_business import CONFIG
 
@@ -111,7 +112,7 @@ def batches(records: list[dict], sizes: list[int]) -> list[list[dict]]:
     return [batch for batch in out if batch]
 
 
-@settings(max_examples=15, deadline=None)
+@property_settings(15, deadline=None)
 @given(seed=st.integers(0, 10_000), sizes=st.lists(st.integers(1, 80), max_size=8))
 def test_any_arrival_order_and_batching_gives_the_full_recompute_and_a_replay_changes_nothing(seed, sizes):
     mongo_db = open_database("mongomock://", f"utilisation_{uuid.uuid4().hex[:8]}")  # fresh per example
