@@ -84,6 +84,21 @@ def test_a_days_row_has_its_figures_site_zone_and_the_sites_calendar():
     assert row["_id"] == row_id("D1", DAY) and kafka_key(row) == "D1|Cantiere A|2026-03-10"
 
 
+def test_every_hours_figure_of_a_row_keeps_six_decimals():
+    """20 minutes is 0.333333 h in every state: the row keeps six decimals, not whole hours."""
+    twenty = {"site": "Cantiere A"}
+    excavator = [
+        reading(at("09:00"), running=False, **twenty),
+        reading(at("09:20"), **twenty),  # off 09:00-09:20
+        reading(at("09:40"), 100.0 + 1 / 3, **twenty),  # still with the engine on: stationary-running
+        reading(at("10:00"), 100.0 + 2 / 3, km=5001.0, lat=45.47, **twenty),  # moving: working
+    ]
+    hours = day_row("E3", DAY, ROME, "320", excavator, CONFIG, RULES)["hours"]
+    assert hours == {"working": 0.333333, "idle": 0.0, "stationary": 0.333333, "off": 0.333333, "no_data": 23.0}
+    dumper = day_row("D3", DAY, ROME, "B30E", excavator, CONFIG, RULES)["hours"]
+    assert dumper["idle"] == 0.333333 and dumper["stationary"] == 0.0
+
+
 def test_an_off_site_row_takes_its_classs_calendar():
     row = day_row("E2", DAY, ROME, "320", [reading(at("12:00"), site=None)], CONFIG, RULES)
     assert (row["site"], row["machine_class"], row["available_hours"]) == ("off-site", "excavator", 6.0)
