@@ -239,7 +239,9 @@ class Machine:
     rng: random.Random
     phase_ms: int  # offset of its reports within a step, so machines do not report in lockstep
     works_saturdays: bool
-    around_the_clock: bool  # every day, night included (a tunnel site's shifts), not 07:00-17:00
+    # Every day, night included (a tunnel site's shifts), not 07:00-17:00. Drawn from a generator of
+    # its own, seeded by the identifier, so that every other draw of the fleet stays as it was.
+    around_the_clock: bool
     site: Place
     next_site: Place
     parked: tuple[float, float]

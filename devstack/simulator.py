@@ -125,8 +125,7 @@ class FleetSimulator(FleetMessages):
         self._places = (*self.sites, *self.depots)
         self._places_by_name = {place.name: place for place in self._places}
         self.zone = ZoneInfo(time_zone)
-        # Which machines work around the clock: all of them, or each with this probability.
-        self.around_the_clock_share = 1.0 if around_the_clock else around_the_clock_share
+        self.around_the_clock_share = 1.0 if around_the_clock else around_the_clock_share  # drawn per machine
         self.heartbeat_ms = round(heartbeat_minutes * MS_PER_MINUTE)
         self.gps_loss_rate = gps_loss_rate
         self.absence_rate = absence_rate
@@ -182,7 +181,6 @@ class FleetSimulator(FleetMessages):
             rng=rng,
             phase_ms=rng.randrange(self.step_ms),
             works_saturdays=rng.random() < SATURDAY_PROBABILITY,
-            # Its own generator, seeded by the identifier, so that every other draw stays as it was.
             around_the_clock=random.Random(f"around the clock {identifier}").random() < self.around_the_clock_share,
             site=site,
             next_site=site,
