@@ -17,6 +17,16 @@ from tests.factories import authenticated_api_client
 from tests.processes import FAST_GROUP, real_mongo_uri
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the real broker is in the broker layer whether or not it says so: the fast
+    layers, and every mutant's test run, select ``-m "not broker"``. 31 connectors, rentals and
+    alerts tests used the broker unmarked, so each mutant's run started one, and one of them (the
+    connectors' metrics) failed inside mutmut's in-process run depending on what ran before it."""
+    for item in items:
+        if "broker" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.broker)
+
+
 @pytest.fixture
 def mongo_db(settings):
     """A fresh database: mongomock-ng in-process, or the real server when MONGO_URI is set."""
